@@ -1,0 +1,148 @@
+# Calibrated SGD and gradient calibration layers on Darknet.
+#
+#   make            fetch Debian's darknet source, apply patches/, build ./darknet
+#   make test       unit and command-line tests (installs dependencies first)
+#   make demo       the main job: train a small CCNN and evaluate it
+#   make bench      benchmarks, written to BENCHMARKS.md
+#   make deps       install the Debian packages the build and tests need
+#   make clean      remove objects and binaries (keeps the fetched source)
+#   make distclean  remove everything the build made
+#
+# Options: OPENCV=0|1 (default 1), DARKNET_SRC=/path (a local upstream tree at
+# commit 61c9d02e instead of Debian's source package), OPT=-O3, NATIVE=1 (-march=native).
+
+OPENCV ?= 1
+OPT ?= -O3
+NATIVE ?= 0
+DARKNET_SRC ?=
+BUILD := build
+UPSTREAM := $(BUILD)/upstream
+DN := $(BUILD)/darknet
+OBJ := $(BUILD)/obj
+
+PATCHES := $(sort $(wildcard patches/*.patch))
+
+# Upstream's own object lists (from its Makefile), kept in the same order.
+UP_SRC := gemm utils cuda deconvolutional_layer convolutional_layer list image \
+  activations im2col col2im blas crop_layer dropout_layer maxpool_layer \
+  softmax_layer data matrix network connected_layer cost_layer parser \
+  option_list detection_layer route_layer upsample_layer box \
+  normalization_layer avgpool_layer layer local_layer shortcut_layer \
+  logistic_layer activation_layer rnn_layer gru_layer crnn_layer demo \
+  batchnorm_layer region_layer reorg_layer tree lstm_layer l2norm_layer \
+  yolo_layer iseg_layer
+UP_EXAMPLES := captcha lsd super art tag cifar go rnn segmenter regressor \
+  classifier coco yolo detector nightmare instance-segmenter darknet
+
+OUR_SRC := $(sort $(wildcard src/*.c))
+
+UP_OBJS := $(UP_SRC:%=$(OBJ)/up/%.o)
+EX_OBJS := $(UP_EXAMPLES:%=$(OBJ)/ex/%.o)
+OUR_OBJS := $(OUR_SRC:src/%.c=$(OBJ)/our/%.o)
+
+CC ?= cc
+CXX ?= g++
+CFLAGS_BASE := $(OPT) -fPIC -pthread -MMD -MP -I$(DN)/include -I$(DN)/src -Isrc
+ifeq ($(NATIVE),1)
+CFLAGS_BASE += -march=native
+endif
+UP_WARN := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wno-unused-variable \
+  -Wno-unused-but-set-variable -Wno-maybe-uninitialized -Wno-stringop-overflow \
+  -Wno-format-overflow -Wno-stringop-truncation -Wno-misleading-indentation \
+  -Wno-array-bounds -Wno-format-truncation -Wno-use-after-free -Wno-unused-function \
+  -Wno-restrict -Wno-parentheses -Wno-implicit-function-declaration
+OUR_WARN := -std=gnu99 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
+LDLIBS := -lm -pthread
+ifeq ($(OPENCV),1)
+CFLAGS_BASE += -DOPENCV $(shell pkg-config --cflags opencv4 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs opencv4 2>/dev/null) -lstdc++
+UP_CXX_OBJS := $(OBJ)/up/image_opencv.o
+endif
+LDLIBS += -lstdc++
+
+LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(OUR_OBJS)
+
+.PHONY: all deps test demo bench clean distclean check-deps
+.DEFAULT_GOAL := all
+
+all: darknet libdarknet.a libdarknet.so
+
+# ---- upstream source: fetched (or copied) once, then patched --------------
+# The patched tree is made before anything else is read, so that the rules
+# below can see its files.  Goals that need no source skip this.
+NO_TREE_GOALS := clean distclean deps check-deps
+ifeq ($(filter $(NO_TREE_GOALS),$(MAKECMDGOALS)),)
+include $(BUILD)/tree.mk
+endif
+
+$(UPSTREAM)/.fetched:
+	@mkdir -p $(BUILD)
+ifneq ($(DARKNET_SRC),)
+	@test -f "$(DARKNET_SRC)/src/parser.c" || { echo "make: DARKNET_SRC=$(DARKNET_SRC) is not a darknet source tree (no src/parser.c)" >&2; exit 1; }
+	rm -rf $(UPSTREAM) && cp -a "$(DARKNET_SRC)" $(UPSTREAM) && rm -rf $(UPSTREAM)/.git
+	@if [ -f $(UPSTREAM)/debian/patches/series ] && [ ! -d $(UPSTREAM)/.pc ]; then \
+	  for p in $$(cat $(UPSTREAM)/debian/patches/series); do \
+	    patch -d $(UPSTREAM) -p1 -s --batch < $(UPSTREAM)/debian/patches/$$p || exit 1; done; fi
+else
+	scripts/fetch-darknet.sh $(UPSTREAM) $(BUILD)/apt
+endif
+	@touch $@
+
+# cp -a keeps the times of files no patch touches, so a changed patch
+# recompiles only the files it patches.
+$(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
+	@rm -rf $(DN).tmp && cp -a $(UPSTREAM) $(DN).tmp
+	@for p in $(PATCHES); do \
+	  echo "applying $$p"; \
+	  patch -d $(DN).tmp -p1 -s --batch --no-backup-if-mismatch < $$p || { echo "make: $$p does not apply" >&2; exit 1; }; \
+	done
+	@if [ -d $(DN) ]; then \
+	  (cd $(DN).tmp && find . -type f) | while read f; do \
+	    if cmp -s "$(DN).tmp/$$f" "$(DN)/$$f"; then touch -r "$(DN)/$$f" "$(DN).tmp/$$f"; fi; done; fi
+	@rm -rf $(DN) && mv $(DN).tmp $(DN)
+	@echo "# patched tree ready: $(DN)" > $@
+
+# ---- compiling ------------------------------------------------------------
+$(OBJ)/up/%.o: $(DN)/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(UP_WARN) -c $< -o $@
+
+$(OBJ)/up/%.o: $(DN)/src/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) -std=c++11 $(CFLAGS_BASE) -Wno-unused-result -c $< -o $@
+
+$(OBJ)/ex/%.o: $(DN)/examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(UP_WARN) -c $< -o $@
+
+$(OBJ)/our/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -c $< -o $@
+
+libdarknet.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+libdarknet.so: $(LIB_OBJS)
+	$(CC) -shared $^ -o $@ $(LDLIBS)
+
+darknet: $(EX_OBJS) libdarknet.a
+	$(CC) $(EX_OBJS) libdarknet.a -o $@ $(LDLIBS)
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# ---- dependencies -----------------------------------------------------------
+DEB_PACKAGES := gcc g++ make patch dpkg-dev pkg-config libopencv-dev \
+  libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch \
+  dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+check-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; fi
+
+deps:
+	@$(MAKE) --no-print-directory check-deps
+
+# ---- tests, demo, benchmarks ----------------------------------------------------
+include tests/tests.mk

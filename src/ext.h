@@ -1,0 +1,54 @@
+/* ext.h: the hooks that our patches (patches/) add to upstream Darknet.
+ *
+ * Upstream calls these functions; everything behind them lives in our own
+ * sources.  Three hooks exist: a layer registry keyed by cfg section name,
+ * an optimizer hook, and a subcommand hook. */
+#ifndef EXT_H
+#define EXT_H
+
+#include <stdio.h>
+#include "darknet.h"
+
+/* What a layer parser knows about where it sits in the cfg. */
+typedef struct ext_params {
+    const char *cfgfile;   /* path of the cfg being parsed */
+    const char *section;   /* section header, brackets included: "[gcconv]" */
+    int index;             /* layer index, as the start-up table prints it */
+    int batch, h, w, c;    /* input geometry of this layer */
+    network *net;
+} ext_params;
+
+/* One extension layer type.  Any hook but parse may be NULL. */
+typedef struct layer_ext {
+    const char *section;   /* "[gcconv]" */
+    layer (*parse)(list *options, ext_params p);
+    void (*save)(layer l, FILE *fp);
+    /* Must fail (exit 1) with the file, layer index and byte offset when the
+     * file is short or does not match the layer. */
+    void (*load)(layer l, FILE *fp, const char *file, int index);
+    void (*resize)(layer *l, int w, int h);
+    void (*free)(layer l);
+} layer_ext;
+
+/* A subcommand: `./darknet WORD [SUBWORD] ...`.  subword NULL matches any. */
+typedef struct ext_command {
+    const char *word;
+    const char *subword;
+    void (*run)(int argc, char **argv);
+    const char *help;
+} ext_command;
+
+/* --- layer registry (registry.c) --- */
+const layer_ext *ext_find_layer(const char *section);
+layer ext_parse_layer(list *options, ext_params p);
+
+/* --- optimizer hook (optimizer.c) --- */
+void ext_parse_net_options(list *options, network *net);
+void ext_update_network(network *net, update_args a);
+void ext_update_network_gpu(network *net, update_args a);
+void ext_free_network(network *net);
+
+/* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
+int ext_run_command(int argc, char **argv);
+
+#endif

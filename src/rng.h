@@ -1,0 +1,26 @@
+/* rng.h: the network's seeded random generator.
+ *
+ * xoshiro256** (Blackman and Vigna, 2018): 256 bits of state, period 2^256-1,
+ * passes BigCrush, a few cycles a draw.  Each stream is seeded through
+ * splitmix64 from (seed, stream id), so streams never share state and a
+ * stream's draws do not depend on how many draws another stream made.
+ * Normals use the Box-Muller transform, caching the second value. */
+#ifndef RNG_H
+#define RNG_H
+
+#include <stdint.h>
+
+typedef struct rng {
+    uint64_t s[4];
+    int has_spare;
+    float spare;
+} rng;
+
+void rng_seed(rng *r, uint64_t seed, uint64_t stream);
+uint64_t rng_next(rng *r);
+float rng_uniform(rng *r);                       /* [0, 1) */
+float rng_uniform_range(rng *r, float lo, float hi);
+float rng_normal(rng *r);                        /* N(0, 1) */
+uint32_t rng_below(rng *r, uint32_t n);          /* [0, n), unbiased */
+
+#endif
