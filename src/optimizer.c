@@ -1,4 +1,5 @@
 /* optimizer.c: the optimizer hook (ext.h): [net] keys and the update loop. */
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -55,6 +56,45 @@ void ext_parse_net_options(list *options, network *net)
         x->seeded = 1;
         seed_streams(x, (uint64_t)(uint32_t)seed);
     }
+}
+
+static void adam_step(float *w, float *d, float *m, float *v, int n, float decay, update_args a, float rate)
+{
+    float bias1 = 1.f - powf(a.B1, a.t);
+    float bias2 = 1.f - powf(a.B2, a.t);
+    for (int i = 0; i < n; ++i) {
+        float g = d[i] - decay * a.batch * w[i];
+        m[i] = a.B1 * m[i] + (1 - a.B1) * g;
+        v[i] = a.B2 * v[i] + (1 - a.B2) * g * g;
+        w[i] += rate * (m[i] / bias1) / (sqrtf(v[i] / bias2) + a.eps);
+        d[i] = 0;
+    }
+}
+
+void optimizer_step(float *w, float *d, float *m, float *v, int n,
+                    float decay, update_args a, float lr_scale)
+{
+    float rate = a.learning_rate * lr_scale;
+    if (a.adam && m && v) {
+        adam_step(w, d, m, v, n, decay, a, rate);
+        return;
+    }
+    /* Same operation order as upstream's axpy/scal calls, so results match bit for bit. */
+    if (decay != 0) {
+        float k = -decay * a.batch;
+        for (int i = 0; i < n; ++i) d[i] += k * w[i];
+    }
+    float step = rate / a.batch;
+    for (int i = 0; i < n; ++i) w[i] += step * d[i];
+    for (int i = 0; i < n; ++i) d[i] *= a.momentum;
+}
+
+void optimizer_update_layer(layer l, update_args a)
+{
+    float scale = l.learning_rate_scale;
+    optimizer_step(l.biases, l.bias_updates, l.bias_m, l.bias_v, l.n, 0, a, scale);
+    if (l.scales) optimizer_step(l.scales, l.scale_updates, l.scale_m, l.scale_v, l.n, 0, a, scale);
+    optimizer_step(l.weights, l.weight_updates, l.m, l.v, l.nweights, a.decay, a, scale);
 }
 
 void ext_update_network(network *net, update_args a)

@@ -25,6 +25,16 @@ typedef struct net_ext {
 /* The network's extension state; created with defaults (sgd, seeded from
  * the time) when the network was not parsed from a cfg. */
 net_ext *net_ext_of(network *net);
+
+/* One step on one parameter array, in Darknet's convention: `updates` holds
+ * minus the gradient summed over the batch.  SGD: apply weight decay (when
+ * decay != 0), step by lr/batch, keep momentum in `updates`.  Adam (a.adam and
+ * m, v given): upstream's GPU Adam, now on the CPU too. */
+void optimizer_step(float *params, float *updates, float *m, float *v, int n,
+                    float decay, update_args a, float lr_scale);
+/* The [convolutional]-style update of a layer's biases, scales and weights
+ * (decay on weights only, as upstream), used by CPU layers of ours. */
+void optimizer_update_layer(layer l, update_args a);
 rng *net_rng(network *net, rng_stream stream);
 
 #endif
