@@ -1,0 +1,37 @@
+# Shared helpers for the command-line tests (sourced, not run).
+# Each check prints "PASS name" or "FAIL name"; tests/run counts them.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+WORK=$ROOT/build/tests/work/$(basename "$0" .sh)
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; }
+
+# check NAME COMMAND...: passes when COMMAND exits 0.
+check() {
+    name=$1; shift
+    if "$@" > "$WORK/$name.out" 2>&1; then pass "$name"; else fail "$name" "$(tail -3 "$WORK/$name.out")"; fi
+}
+
+# expect_error NAME PATTERN COMMAND...: passes when COMMAND exits with status
+# 1 and its output contains PATTERN (a fixed string).
+expect_error() {
+    name=$1; pattern=$2; shift 2
+    "$@" > "$WORK/$name.out" 2>&1
+    status=$?
+    if [ "$status" -ne 1 ]; then
+        fail "$name" "exit status $status, expected 1"
+    elif ! grep -qF -- "$pattern" "$WORK/$name.out"; then
+        fail "$name" "message lacks '$pattern': $(tail -2 "$WORK/$name.out")"
+    else
+        pass "$name"
+    fi
+}
+
+# The shared generated dataset (made once, reused by every script).
+shapes_dataset() {
+    SHAPES=$ROOT/build/tests/shapes
+    /usr/bin/python3 scripts/gen_shapes_dataset.py "$SHAPES" --train 400 --valid 100 2>/dev/null
+}
