@@ -9,16 +9,18 @@
 #   make distclean  remove everything the build made
 #
 # Options: OPENCV=0|1 (default 1), DARKNET_SRC=/path (a local upstream tree at
-# commit 61c9d02e instead of Debian's source package), OPT=-O3, NATIVE=1 (-march=native).
+# commit 61c9d02e instead of Debian's source package), OPT=-O3, NATIVE=1
+# (-march=native), SANITIZE=1 (AddressSanitizer and UBSan, objects kept apart).
 
 OPENCV ?= 1
 OPT ?= -O3
 NATIVE ?= 0
+SANITIZE ?= 0
 DARKNET_SRC ?=
 BUILD ?= build
 UPSTREAM := $(BUILD)/upstream
 DN := $(BUILD)/darknet
-OBJ := $(BUILD)/obj
+OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)
 
 PATCHES := $(sort $(wildcard patches/*.patch))
 
@@ -46,13 +48,17 @@ CFLAGS_BASE := $(OPT) -fPIC -pthread -MMD -MP -I$(DN)/include -I$(DN)/src -Isrc
 ifeq ($(NATIVE),1)
 CFLAGS_BASE += -march=native
 endif
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS_BASE += $(SAN_FLAGS) -g
+endif
 UP_WARN := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wno-unused-variable \
   -Wno-unused-but-set-variable -Wno-maybe-uninitialized -Wno-stringop-overflow \
   -Wno-format-overflow -Wno-stringop-truncation -Wno-misleading-indentation \
   -Wno-array-bounds -Wno-format-truncation -Wno-use-after-free -Wno-unused-function \
   -Wno-restrict -Wno-parentheses -Wno-implicit-function-declaration
 OUR_WARN := -std=gnu99 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
-LDLIBS := -lm -pthread
+LDLIBS := $(SAN_FLAGS) -lm -pthread
 ifeq ($(OPENCV),1)
 CFLAGS_BASE += -DOPENCV $(shell pkg-config --cflags opencv4 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs opencv4 2>/dev/null) -lstdc++
@@ -103,29 +109,38 @@ $(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
 	@echo "# patched tree ready: $(DN)" > $@
 
 # ---- compiling ------------------------------------------------------------
-$(OBJ)/up/%.o: $(DN)/src/%.c
+# Everything is rebuilt when the build options change.
+CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) CC=$(CC)
+CONFIG_STAMP := $(OBJ)/config
+$(CONFIG_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' > $@
+.PHONY: FORCE
+FORCE:
+
+$(OBJ)/up/%.o: $(DN)/src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(UP_WARN) -c $< -o $@
 
-$(OBJ)/up/%.o: $(DN)/src/%.cpp
+$(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) -std=c++11 $(CFLAGS_BASE) -Wno-unused-result -c $< -o $@
 
-$(OBJ)/ex/%.o: $(DN)/examples/%.c
+$(OBJ)/ex/%.o: $(DN)/examples/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(UP_WARN) -c $< -o $@
 
-$(OBJ)/our/%.o: src/%.c
+$(OBJ)/our/%.o: src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -c $< -o $@
 
-libdarknet.a: $(LIB_OBJS)
-	rm -f $@ && ar rcs $@ $^
+libdarknet.a: $(LIB_OBJS) $(CONFIG_STAMP)
+	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
-libdarknet.so: $(LIB_OBJS)
-	$(CC) -shared $^ -o $@ $(LDLIBS)
+libdarknet.so: $(LIB_OBJS) $(CONFIG_STAMP)
+	$(CC) -shared $(LIB_OBJS) -o $@ $(LDLIBS)
 
-darknet: $(EX_OBJS) libdarknet.a
+darknet: $(EX_OBJS) libdarknet.a $(CONFIG_STAMP)
 	$(CC) $(EX_OBJS) libdarknet.a -o $@ $(LDLIBS)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -41,6 +41,8 @@ rng *net_rng(network *net, rng_stream stream)
 void ext_parse_net_options(list *options, network *net)
 {
     cfg_where w = {NULL, "[net]", -1};
+    /* upstream reads past the end of the layer array when there is none */
+    if (net->n < 1) cfg_fail(w, "layers", "0", "the cfg has no layers after [net]");
     net_ext *x = net_ext_of(net);
     int legacy_adam = net->adam;
     x->optimizer = cfg_choice(options, "optimizer", optimizer_names,

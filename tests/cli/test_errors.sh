@@ -8,9 +8,11 @@ printf 'a\nb\n' > "$D/names.txt"
 net='[net]\nbatch=1\nwidth=8\nheight=8\nchannels=3\n'
 printf "$net[convolutional]\nfilters=2\nsize=3\n[bogus]\nx=1\n" > "$D/unknown.cfg"
 printf '[convolutional]\nfilters=2\n' > "$D/nonet.cfg"
-printf "$net" | sed 's/^batch=1/batch=1\noptimizer=nesterov/' > "$D/badopt.cfg"
-printf "$net" > "$D/ok.cfg"
-printf "$net" | sed 's/^batch=1/batch=1\nseed=12x/' > "$D/badseed.cfg"
+conv='[convolutional]\nfilters=2\nsize=3\n'
+printf "$net$conv" | sed 's/^batch=1/batch=1\noptimizer=nesterov/' > "$D/badopt.cfg"
+printf "$net$conv" > "$D/ok.cfg"
+printf "$net" > "$D/nolayers.cfg"
+printf "$net$conv" | sed 's/^batch=1/batch=1\nseed=12x/' > "$D/badseed.cfg"
 : > "$D/empty.cfg"
 
 expect_error unknown_section "$D/unknown.cfg: section 1 [bogus]: unknown section type" \
@@ -27,5 +29,7 @@ expect_error unknown_optimizer "[net]: optimizer=nesterov: expected one of: sgd 
     ./darknet classifier predict "$D/ok.data" "$D/badopt.cfg"
 expect_error seed_trailing_garbage "[net]: seed=12x: not a whole number" \
     ./darknet classifier predict "$D/ok.data" "$D/badseed.cfg"
+expect_error no_layers "the cfg has no layers after [net]" \
+    ./darknet classifier predict "$D/ok.data" "$D/nolayers.cfg"
 expect_error unknown_command "Not an option: frobnicate" ./darknet frobnicate
 expect_error no_command "usage:" ./darknet
