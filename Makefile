@@ -111,8 +111,11 @@ $(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
 # ---- compiling ------------------------------------------------------------
 # Everything is rebuilt when the build options change.
 CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) CC=$(CC)
+# Objects keep a stamp per object folder; the binaries at the root, shared by
+# every configuration, keep one of their own.
 CONFIG_STAMP := $(OBJ)/config
-$(CONFIG_STAMP): FORCE
+ROOT_STAMP := $(BUILD)/config
+$(CONFIG_STAMP) $(ROOT_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' > $@
 .PHONY: FORCE
@@ -134,13 +137,13 @@ $(OBJ)/our/%.o: src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -c $< -o $@
 
-libdarknet.a: $(LIB_OBJS) $(CONFIG_STAMP)
+libdarknet.a: $(LIB_OBJS) $(ROOT_STAMP)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
-libdarknet.so: $(LIB_OBJS) $(CONFIG_STAMP)
+libdarknet.so: $(LIB_OBJS) $(ROOT_STAMP)
 	$(CC) -shared $(LIB_OBJS) -o $@ $(LDLIBS)
 
-darknet: $(EX_OBJS) libdarknet.a $(CONFIG_STAMP)
+darknet: $(EX_OBJS) libdarknet.a $(ROOT_STAMP)
 	$(CC) $(EX_OBJS) libdarknet.a -o $@ $(LDLIBS)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

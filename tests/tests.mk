@@ -4,7 +4,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) libdarknet.a $(CONFIG_STAMP)
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) libdarknet.a $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit $< $(TEST_HELPERS) libdarknet.a -o $@ -lcmocka $(LDLIBS)
 
@@ -53,7 +53,7 @@ $(PLAIN)/darknet: $(PLAIN_EX) $(PLAIN_UP)
 $(PLAIN)/dump_output: tests/tools/dump_output.c $(PLAIN_UP)
 	$(CC) $(PLAIN_CFLAGS) $^ -o $@ -lm -pthread
 
-$(BUILD)/tests/dump_output: tests/tools/dump_output.c libdarknet.a $(CONFIG_STAMP)
+$(BUILD)/tests/dump_output: tests/tools/dump_output.c libdarknet.a $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
 
