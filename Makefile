@@ -16,11 +16,13 @@ OPENCV ?= 1
 OPT ?= -O3
 NATIVE ?= 0
 SANITIZE ?= 0
+GPU ?= 0
+CUDNN ?= 0
 DARKNET_SRC ?=
 BUILD ?= build
 UPSTREAM := $(BUILD)/upstream
 DN := $(BUILD)/darknet
-OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)
+OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 1,$(GPU)),-gpu)
 
 PATCHES := $(sort $(wildcard patches/*.patch))
 
@@ -66,7 +68,31 @@ UP_CXX_OBJS := $(OBJ)/up/image_opencv.o
 endif
 LDLIBS += -lstdc++
 
-LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(OUR_OBJS)
+# ---- GPU (CUDA 12 and 13) ---------------------------------------------------
+# Upstream's kernels, built for current architectures; ARCH= overrides.
+CUDA_PATH ?= $(firstword $(foreach d,/usr/local/cuda /usr/lib/cuda /opt/cuda,$(if $(wildcard $(d)/bin/nvcc),$(d))))
+NVCC ?= $(CUDA_PATH)/bin/nvcc
+ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+  -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
+  -gencode arch=compute_90,code=[sm_90,compute_90]
+UP_CU := convolutional_kernels deconvolutional_kernels activation_kernels \
+  im2col_kernels col2im_kernels blas_kernels crop_layer_kernels \
+  dropout_layer_kernels maxpool_layer_kernels avgpool_layer_kernels
+ifeq ($(CUDNN),1)
+$(error CUDNN=1 is not supported: upstream's cuDNN code uses the API removed in cuDNN 8 (cudnnGetConvolutionForwardAlgorithm). Build with GPU=1 alone)
+endif
+ifeq ($(GPU),1)
+ifeq ($(CUDA_PATH),)
+$(error GPU=1: no CUDA toolkit found in /usr/local/cuda, /usr/lib/cuda or /opt/cuda; set CUDA_PATH=/path/to/cuda)
+endif
+# cudaThreadSynchronize was removed in CUDA 12; its replacement has the same meaning.
+CFLAGS_BASE += -DGPU -I$(CUDA_PATH)/include -DcudaThreadSynchronize=cudaDeviceSynchronize
+# The stubs folder lets the link succeed on machines without a driver.
+LDLIBS += -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs -lcuda -lcudart -lcublas -lcurand
+UP_CU_OBJS := $(UP_CU:%=$(OBJ)/up/%.o)
+endif
+
+LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(UP_CU_OBJS) $(OUR_OBJS)
 
 .PHONY: all deps test demo bench clean distclean check-deps
 .DEFAULT_GOAL := all
@@ -110,7 +136,7 @@ $(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
 
 # ---- compiling ------------------------------------------------------------
 # Everything is rebuilt when the build options change.
-CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) CC=$(CC)
+CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) CC=$(CC)
 # Objects keep a stamp per object folder; the binaries at the root, shared by
 # every configuration, keep one of their own.
 CONFIG_STAMP := $(OBJ)/config
@@ -128,6 +154,11 @@ $(OBJ)/up/%.o: $(DN)/src/%.c $(CONFIG_STAMP)
 $(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) -std=c++11 $(CFLAGS_BASE) -Wno-unused-result -c $< -o $@
+
+$(OBJ)/up/%.o: $(DN)/src/%.cu $(CONFIG_STAMP)
+	@mkdir -p $(@D)
+	$(NVCC) $(ARCH) -O3 -DGPU -I$(DN)/include -I$(DN)/src -Isrc -DcudaThreadSynchronize=cudaDeviceSynchronize \
+	  --compiler-options "-fPIC -w" -c $< -o $@
 
 $(OBJ)/ex/%.o: $(DN)/examples/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
