@@ -8,11 +8,14 @@
 #include "gclayer.h"
 #include "gcmerge.h"
 
-/* The mode is kept in l.pad (unused by this layer) so that the layer
- * needs no state of its own; l.groups holds K. */
-static gc_merge_mode mode_of(layer l)
+typedef struct gcmerge_state {
+    int K;
+    gc_merge_mode mode;
+} gcmerge_state;
+
+static gcmerge_state *state_of(layer l)
 {
-    return (gc_merge_mode)l.pad;
+    return (gcmerge_state *)l.ext_data;
 }
 
 static void set_geometry(layer *l, int w, int h)
@@ -37,14 +40,17 @@ static void alloc_buffers(layer *l)
 
 layer make_gcmerge_layer(int batch, int h, int w, int c, int branches, gc_merge_mode mode)
 {
+    gcmerge_state *s = calloc(1, sizeof(*s));
+    if (!s) malloc_error();
+    s->K = branches;
+    s->mode = mode;
     layer l = {0};
     l.type = EXTENSION;
     l.ext = &gcmerge_ext;
+    l.ext_data = s;
     l.batch = batch;
     l.c = c;
     l.out_c = l.n = c / branches;
-    l.groups = branches;
-    l.pad = mode;
     set_geometry(&l, w, h);
     alloc_buffers(&l);
     l.forward = forward_gcmerge_layer;
@@ -61,7 +67,7 @@ void resize_gcmerge_layer(layer *l, int w, int h)
 /* Output index i = (b*N + c)*plane + q reads input (b*N*K + c*K + k)*plane + q. */
 void forward_gcmerge_layer(layer l, network net)
 {
-    int K = l.groups, plane = l.out_w * l.out_h;
+    int K = state_of(l)->K, plane = l.out_w * l.out_h;
     for (int b = 0; b < l.batch; ++b)
         for (int c = 0; c < l.out_c; ++c)
             for (int q = 0; q < plane; ++q) {
@@ -78,7 +84,7 @@ void forward_gcmerge_layer(layer l, network net)
                     }
                 }
                 l.indexes[out] = best_at;
-                l.output[out] = mode_of(l) == GC_MERGE_MAX ? best : sum / K;
+                l.output[out] = state_of(l)->mode == GC_MERGE_MAX ? best : sum / K;
             }
 }
 
@@ -86,12 +92,12 @@ void forward_gcmerge_layer(layer l, network net)
 void backward_gcmerge_layer(layer l, network net)
 {
     if (!net.delta) return;
-    int K = l.groups, plane = l.out_w * l.out_h;
+    int K = state_of(l)->K, plane = l.out_w * l.out_h;
     for (int b = 0; b < l.batch; ++b)
         for (int c = 0; c < l.out_c; ++c)
             for (int q = 0; q < plane; ++q) {
                 size_t out = ((size_t)b * l.out_c + c) * plane + q;
-                if (mode_of(l) == GC_MERGE_MAX) {
+                if (state_of(l)->mode == GC_MERGE_MAX) {
                     net.delta[l.indexes[out]] += l.delta[out];
                     continue;
                 }
@@ -135,6 +141,11 @@ static layer parse_gcmerge(list *options, ext_params p)
     return l;
 }
 
+static void free_gcmerge(layer l)
+{
+    free(l.ext_data);   /* free_layer() frees output, delta and indexes */
+}
+
 const layer_ext gcmerge_ext = {
-    "[gcmerge]", parse_gcmerge, NULL, NULL, resize_gcmerge_layer, NULL,
+    "[gcmerge]", parse_gcmerge, NULL, NULL, resize_gcmerge_layer, free_gcmerge,
 };
