@@ -146,3 +146,7 @@ head -c 22 "$dir/a.weights" > "$dir/tiny.weights"
 ./darknet partial "$dir/a.cfg" "$dir/tiny.weights" "$dir/f.weights" 100 > /dev/null 2> "$dir/err"
 check "a file ending inside the first layer stops too" \
     sh -c '[ $0 -eq 1 ] && grep -q "layer 0 \[gcconv\]: biases needs 8 floats from byte 20" "$1"' $? "$dir/err"
+
+./darknet ops cfg/gcconv-example.cfg > /dev/null 2> "$dir/err"
+check "cfg/gcconv-example.cfg parses" \
+    sh -c '[ $0 -eq 0 ] && grep -q "gcmerge K=4 max .*8 x   8 x 256   ->     8 x   8 x  64" "$1"' $? "$dir/err"
