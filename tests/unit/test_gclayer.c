@@ -915,6 +915,39 @@ static void small_network_learns(void **state)
     free_network(net);
 }
 
+/* With Adam the layer carries the moment buffers and steps through them. */
+static void adam_network_trains(void **state)
+{
+    const char *cfg =
+        "[net]\nbatch=4\nwidth=6\nheight=6\nchannels=2\nseed=2\noptimizer=adam\nlearning_rate=0.01\n"
+        "[gcconv]\nfilters=3\nsize=3\npad=1\nbranches=2\nbatch_normalize=1\nactivation=leaky\n"
+        "[gcconv]\nfilters=2\nsize=3\npad=1\nbranches=2\nmixing=branch\nactivation=linear\n"
+        "[avgpool]\n[softmax]\n";
+    network *net = parse_network_cfg(write_file("adam.cfg", cfg));
+    layer l = net->layers[0];
+    assert_true(net->adam);
+    assert_non_null(l.m);
+    assert_non_null(l.v);
+    assert_non_null(l.bias_m);
+    assert_non_null(l.scale_v);
+    float *w0 = malloc(l.nweights * sizeof(float));
+    memcpy(w0, l.weights, l.nweights * sizeof(float));
+    for (int step = 0; step < 3; ++step) {
+        fill_input(net, step);
+        for (int b = 0; b < net->batch; ++b) net->truth[b * net->truths + b % 2] = 1;
+        train_network_datum(net);
+    }
+    /* Adam moves every weight by about the learning rate per step */
+    for (int i = 0; i < l.nweights; ++i) {
+        float moved = fabsf(l.weights[i] - w0[i]);
+        assert_true(moved > 1e-4f && moved < 0.05f);
+    }
+    assert_true(max_abs(l.v, l.nweights) > 0);
+    check_r_is_calibration_map(gcconv_state_of(l)->R, 2, 9);
+    free(w0);
+    free_network(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -931,6 +964,7 @@ int main(void)
         cmocka_unit_test(stock_resnet18_runs),
         cmocka_unit_test(stock_cifar_runs),
         cmocka_unit_test(small_network_learns),
+        cmocka_unit_test(adam_network_trains),
     };
     return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
 }
