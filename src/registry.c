@@ -6,9 +6,13 @@
 #include <string.h>
 
 #include "ext.h"
+#include "gclayer.h"
+#include "gcmerge.h"
 #include "utils.h"
 
 static const layer_ext *const layer_table[] = {
+    &gcconv_ext,
+    &gcmerge_ext,
     NULL
 };
 

@@ -1,0 +1,773 @@
+/* gclayer.c: the [gcconv] layer (see gclayer.h and docs/gcconv.md).
+ *
+ * Everything heavy is upstream's convolution: im2col_cpu + gemm forward,
+ * gemm + col2im_cpu backward, in the same order as [convolutional], run on
+ * the effective kernel H.  What is ours is O(parameters): building H from w
+ * and R, folding G = dL/dH back onto w and R, and the R step. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "batchnorm_layer.h"
+#include "blas.h"
+#include "col2im.h"
+#include "convolutional_layer.h"
+#include "gemm.h"
+#include "im2col.h"
+#include "utils.h"
+
+#include "cfgopt.h"
+#include "gclayer.h"
+#include "optimizer.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+static void *alloc_floats(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) malloc_error();
+    return p;
+}
+
+static float *realloc_floats(float *p, size_t n)
+{
+    if (!p) return NULL;
+    p = realloc(p, (n ? n : 1) * sizeof(float));
+    if (!p) malloc_error();
+    return p;
+}
+
+gcconv_state *gcconv_state_of(layer l)
+{
+    return (gcconv_state *)l.ext_data;
+}
+
+/* A 1x1 kernel with stride 1 and no padding reads the image as it is, so
+ * im2col would only copy it.  (Upstream skips im2col for every 1x1 kernel,
+ * which is wrong with stride > 1; here the stride and padding are checked.) */
+static int is_pointwise(layer l)
+{
+    return l.size == 1 && l.stride == 1 && l.pad == 0;
+}
+
+/* ---- R: normalisation and initialisation ------------------------------ */
+
+void gcconv_normalize_r(float *R, int K, int ss)
+{
+    for (int p = 0; p < ss; ++p) {
+        float sum = 0;
+        for (int k = 0; k < K; ++k) {
+            R[k * ss + p] = fabsf(R[k * ss + p]);
+            sum += R[k * ss + p];
+        }
+        for (int k = 0; k < K; ++k) {
+            /* An all-zero pixel carries no preference: share it evenly. */
+            R[k * ss + p] = sum > 1e-12f ? R[k * ss + p] / sum : 1.0f / K;
+        }
+    }
+}
+
+/* Real part of a Gabor filter at orientation theta, wavelength = kernel
+ * size, one-octave bandwidth (sigma = 0.56 lambda), aspect 0.5. */
+static float gabor_value(int x, int y, int size, float theta)
+{
+    float centre = 0.5f * (size - 1);
+    float xc = x - centre, yc = y - centre;
+    float xr = xc * cosf(theta) + yc * sinf(theta);
+    float yr = -xc * sinf(theta) + yc * cosf(theta);
+    float lambda = size > 1 ? (float)size : 2.0f;
+    float sigma = 0.56f * lambda;
+    float gamma = 0.5f;
+    return expf(-(xr * xr + gamma * gamma * yr * yr) / (2 * sigma * sigma)) *
+           cosf(2 * (float)M_PI * xr / lambda);
+}
+
+/* K orientations theta_k = k*pi/K, min-max scaled over the whole bank into
+ * [0.1, 1] so that every entry is positive before normalisation. */
+static void init_r_gabor(float *R, int K, int size)
+{
+    int ss = size * size;
+    for (int k = 0; k < K; ++k)
+        for (int y = 0; y < size; ++y)
+            for (int x = 0; x < size; ++x)
+                R[k * ss + y * size + x] = gabor_value(x, y, size, (float)M_PI * k / K);
+    float lo = R[0], hi = R[0];
+    for (int i = 1; i < K * ss; ++i) {
+        if (R[i] < lo) lo = R[i];
+        if (R[i] > hi) hi = R[i];
+    }
+    for (int i = 0; i < K * ss; ++i) {
+        R[i] = hi - lo > 1e-12f ? 0.1f + 0.9f * (R[i] - lo) / (hi - lo) : 1.0f;
+    }
+}
+
+static void init_r(float *R, int K, int size, gc_r_init how, rng *g)
+{
+    int n = K * size * size;
+    if (how == GC_R_GABOR) {
+        init_r_gabor(R, K, size);
+    } else if (how == GC_R_UNIFORM) {
+        for (int i = 0; i < n; ++i) R[i] = 1;
+    } else {
+        /* Positive and unequal: equal R on a replicated input would keep
+         * every branch identical forever. */
+        for (int i = 0; i < n; ++i) R[i] = rng_uniform_range(g, 0.5f, 1.5f);
+    }
+    gcconv_normalize_r(R, K, size * size);
+}
+
+/* He initialisation of H, fan-in = planes*s*s.  H = R*w with R about 1/K,
+ * so w is drawn K times larger.  With K = 1 this is [convolutional]'s. */
+static void init_w(layer l, gcconv_state *s, rng *g)
+{
+    float scale = s->K * sqrtf(2.0f / (s->planes * s->ss));
+    for (int i = 0; i < l.nweights; ++i) l.weights[i] = scale * rng_normal(g);
+}
+
+/* ---- making the layer ------------------------------------------------- */
+
+static void alloc_batchnorm(layer *l)
+{
+    int n = l->n;
+    l->scales = alloc_floats(n);
+    l->scale_updates = alloc_floats(n);
+    for (int i = 0; i < n; ++i) l->scales[i] = 1;
+    l->mean = alloc_floats(n);
+    l->variance = alloc_floats(n);
+    l->mean_delta = alloc_floats(n);
+    l->variance_delta = alloc_floats(n);
+    l->rolling_mean = alloc_floats(n);
+    l->rolling_variance = alloc_floats(n);
+    l->x = alloc_floats((size_t)l->batch * l->outputs);
+    l->x_norm = alloc_floats((size_t)l->batch * l->outputs);
+}
+
+static void alloc_adam(layer *l)
+{
+    l->m = alloc_floats(l->nweights);
+    l->v = alloc_floats(l->nweights);
+    l->bias_m = alloc_floats(l->n);
+    l->bias_v = alloc_floats(l->n);
+    l->scale_m = alloc_floats(l->n);
+    l->scale_v = alloc_floats(l->n);
+}
+
+static void set_geometry(layer *l, int w, int h)
+{
+    l->w = w;
+    l->h = h;
+    l->out_w = (w + 2 * l->pad - l->size) / l->stride + 1;
+    l->out_h = (h + 2 * l->pad - l->size) / l->stride + 1;
+    l->outputs = l->out_h * l->out_w * l->out_c;
+    l->inputs = l->w * l->h * l->c;
+}
+
+/* im2col of `planes` channels; the forward and backward passes share it. */
+static size_t workspace_bytes(layer l, gcconv_state *s)
+{
+    return (size_t)l.out_h * l.out_w * s->ss * s->planes * sizeof(float);
+}
+
+static int needs_wide_buffers(gcconv_state *s)
+{
+    return s->mixing == GC_MIX_FULL && s->expand && s->K > 1;
+}
+
+static int needs_branch_buffers(gcconv_state *s)
+{
+    return s->mixing == GC_MIX_BRANCH && !s->expand && s->K > 1;
+}
+
+static void alloc_scratch(layer l, gcconv_state *s)
+{
+    size_t plane = (size_t)l.h * l.w;
+    if (needs_wide_buffers(s)) {
+        s->wide_input = alloc_floats((size_t)l.batch * s->C * s->K * plane);
+        s->wide_delta = alloc_floats((size_t)l.batch * s->C * s->K * plane);
+    }
+    if (needs_branch_buffers(s)) {
+        s->branch_input = alloc_floats(s->C * plane);
+        s->branch_delta = alloc_floats(s->C * plane);
+    }
+}
+
+static gcconv_state *new_state(gcconv_options o, int c)
+{
+    gcconv_state *s = calloc(1, sizeof(*s));
+    if (!s) malloc_error();
+    s->K = o.branches;
+    s->C = o.expand ? c : c / o.branches;
+    s->N = o.filters;
+    s->mixing = o.mixing;
+    s->expand = o.expand;
+    s->calib_rate = o.calib_rate;
+    s->planes = o.mixing == GC_MIX_FULL ? s->C * s->K : s->C;
+    s->ss = o.size * o.size;
+    s->R = alloc_floats(s->K * s->ss);
+    s->R_updates = alloc_floats(s->K * s->ss);
+    s->nh = s->N * s->K * s->planes * s->ss;
+    return s;
+}
+
+layer make_gcconv_layer(gcconv_options o, int batch, int h, int w, int c, network *net)
+{
+    gcconv_state *s = new_state(o, c);
+    layer l = {0};
+    l.type = EXTENSION;
+    l.ext = &gcconv_ext;
+    l.ext_data = s;
+    l.batch = batch;
+    l.c = c;
+    l.n = s->N * s->K;
+    l.out_c = l.n;
+    l.groups = 1;
+    l.size = o.size;
+    l.stride = o.stride;
+    l.pad = o.padding;
+    l.batch_normalize = o.batch_normalize;
+    l.activation = o.activation;
+    set_geometry(&l, w, h);
+
+    l.nweights = s->N * s->planes * s->ss;
+    l.weights = alloc_floats(l.nweights);
+    l.weight_updates = alloc_floats(l.nweights);
+    l.nbiases = l.n;
+    l.biases = alloc_floats(l.n);
+    l.bias_updates = alloc_floats(l.n);
+    l.output = alloc_floats((size_t)l.batch * l.outputs);
+    l.delta = alloc_floats((size_t)l.batch * l.outputs);
+    if (l.batch_normalize) alloc_batchnorm(&l);
+    if (net->adam) alloc_adam(&l);
+
+    if (s->K == 1) {
+        s->H = l.weights;
+        s->G = l.weight_updates;
+    } else {
+        s->H = alloc_floats(s->nh);
+        s->G = alloc_floats(s->nh);
+    }
+    alloc_scratch(l, s);
+
+    rng *g = net_rng(net, RNG_INIT);
+    init_w(l, s, g);
+    init_r(s->R, s->K, o.size, o.r_init, g);
+
+    l.workspace_size = workspace_bytes(l, s);
+    l.forward = forward_gcconv_layer;
+    l.backward = backward_gcconv_layer;
+    l.update = update_gcconv_layer;
+    return l;
+}
+
+void resize_gcconv_layer(layer *l, int w, int h)
+{
+    gcconv_state *s = l->ext_data;
+    set_geometry(l, w, h);
+    size_t outs = (size_t)l->batch * l->outputs;
+    l->output = realloc_floats(l->output, outs);
+    l->delta = realloc_floats(l->delta, outs);
+    l->x = realloc_floats(l->x, outs);
+    l->x_norm = realloc_floats(l->x_norm, outs);
+    free(s->wide_input);
+    free(s->wide_delta);
+    free(s->branch_input);
+    free(s->branch_delta);
+    s->wide_input = s->wide_delta = s->branch_input = s->branch_delta = NULL;
+    alloc_scratch(*l, s);
+    l->workspace_size = workspace_bytes(*l, s);
+}
+
+/* ---- H from w and R, and G back onto w and R ---------------------------- */
+
+/* H[o*K+k, j, p] = R[k,p] * w[o, j, p], j over the planes of one kernel row
+ * (c*K+m for full mixing, c for branch mixing): the same loop serves both. */
+static void build_kernel(layer l, gcconv_state *s)
+{
+    int row = s->planes * s->ss;
+    for (int o = 0; o < s->N; ++o) {
+        const float *w = l.weights + (size_t)o * row;
+        for (int k = 0; k < s->K; ++k) {
+            const float *r = s->R + k * s->ss;
+            float *h = s->H + (size_t)(o * s->K + k) * row;
+            for (int j = 0; j < s->planes; ++j)
+                for (int p = 0; p < s->ss; ++p) h[j * s->ss + p] = r[p] * w[j * s->ss + p];
+        }
+    }
+}
+
+/* dw[o,j,p] += sum_k G[o*K+k, j, p] R[k,p];  dR[k,p] += sum_{o,j} G[o*K+k, j, p] w[o,j,p].
+ * G already holds minus the gradient, so both stay in Darknet's sign. */
+static void fold_gradient(layer l, gcconv_state *s)
+{
+    int row = s->planes * s->ss;
+    for (int o = 0; o < s->N; ++o) {
+        const float *w = l.weights + (size_t)o * row;
+        float *dw = l.weight_updates + (size_t)o * row;
+        for (int k = 0; k < s->K; ++k) {
+            const float *r = s->R + k * s->ss;
+            const float *g = s->G + (size_t)(o * s->K + k) * row;
+            float *dr = s->R_updates + k * s->ss;
+            for (int j = 0; j < s->planes; ++j) {
+                for (int p = 0; p < s->ss; ++p) {
+                    float gv = g[j * s->ss + p];
+                    dw[j * s->ss + p] += gv * r[p];
+                    dr[p] += gv * w[j * s->ss + p];
+                }
+            }
+        }
+    }
+}
+
+/* ---- expand: each input channel seen K times ------------------------------ */
+
+static void replicate_input(layer l, gcconv_state *s, const float *input)
+{
+    size_t plane = (size_t)l.h * l.w;
+    for (int b = 0; b < l.batch; ++b)
+        for (int c = 0; c < s->C; ++c) {
+            const float *src = input + ((size_t)b * s->C + c) * plane;
+            for (int m = 0; m < s->K; ++m)
+                memcpy(s->wide_input + (((size_t)b * s->C + c) * s->K + m) * plane, src,
+                       plane * sizeof(float));
+        }
+}
+
+/* The input delta of a replicated channel is the sum over its replicas. */
+static void sum_replicas(layer l, gcconv_state *s, float *delta)
+{
+    size_t plane = (size_t)l.h * l.w;
+    for (int b = 0; b < l.batch; ++b)
+        for (int c = 0; c < s->C; ++c) {
+            float *dst = delta + ((size_t)b * s->C + c) * plane;
+            for (int m = 0; m < s->K; ++m)
+                axpy_cpu(plane, 1, s->wide_delta + (((size_t)b * s->C + c) * s->K + m) * plane, 1, dst, 1);
+        }
+}
+
+/* ---- mixing=full: one dense convolution with H ---------------------------- */
+
+static float *columns(layer l, float *im, int planes, float *workspace)
+{
+    if (is_pointwise(l)) return im;
+    im2col_cpu(im, planes, l.h, l.w, l.size, l.stride, l.pad, workspace);
+    return workspace;
+}
+
+static void forward_full(layer l, gcconv_state *s, float *input, float *workspace)
+{
+    int m = l.n, k = s->planes * s->ss, n = l.out_h * l.out_w;
+    size_t in_size = (size_t)s->planes * l.h * l.w;
+    for (int b = 0; b < l.batch; ++b) {
+        float *cols = columns(l, input + b * in_size, s->planes, workspace);
+        gemm(0, 0, m, n, k, 1, s->H, k, cols, n, 1, l.output + (size_t)b * m * n, n);
+    }
+}
+
+static void backward_full(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
+{
+    int m = l.n, k = s->planes * s->ss, n = l.out_h * l.out_w;
+    size_t in_size = (size_t)s->planes * l.h * l.w;
+    for (int b = 0; b < l.batch; ++b) {
+        float *delta = l.delta + (size_t)b * m * n;
+        float *cols = columns(l, input + b * in_size, s->planes, workspace);
+        gemm(0, 1, m, k, n, 1, delta, n, cols, n, 1, s->G, k);
+        if (!input_delta) continue;
+        float *dx = input_delta + b * in_size;
+        if (is_pointwise(l)) {
+            gemm(1, 0, k, n, m, 1, s->H, k, delta, n, 1, dx, n);
+        } else {
+            gemm(1, 0, k, n, m, 1, s->H, k, delta, n, 0, workspace, n);
+            col2im_cpu(workspace, s->planes, l.h, l.w, l.size, l.stride, l.pad, dx);
+        }
+    }
+}
+
+/* ---- mixing=branch: K convolutions on interleaved channels --------------
+ *
+ * Branch k reads input channels c*K+k (or channel c itself with expand) and
+ * writes output channels o*K+k.  Its kernel rows are H rows o*K+k, so the
+ * gemm reads H, G and the output with a row stride of K rows: no copies of
+ * them.  Only the input planes need gathering, for im2col. */
+
+typedef struct planes_view {
+    float *base;           /* plane 0 of the branch */
+    size_t stride;         /* floats from one plane to the next */
+} planes_view;
+
+static planes_view branch_planes(layer l, gcconv_state *s, float *image, int k)
+{
+    size_t plane = (size_t)l.h * l.w;
+    if (s->expand) return (planes_view){image, plane};
+    return (planes_view){image + k * plane, s->K * plane};
+}
+
+static void gather_planes(planes_view v, int count, size_t plane, float *dst)
+{
+    for (int c = 0; c < count; ++c) memcpy(dst + c * plane, v.base + c * v.stride, plane * sizeof(float));
+}
+
+static void scatter_add_planes(const float *src, int count, size_t plane, planes_view v)
+{
+    for (int c = 0; c < count; ++c) axpy_cpu(plane, 1, (float *)src + c * plane, 1, v.base + c * v.stride, 1);
+}
+
+/* The im2col matrix of one branch, and its row stride. */
+static float *branch_columns(layer l, gcconv_state *s, planes_view v, float *workspace, int *ld)
+{
+    size_t plane = (size_t)l.h * l.w;
+    *ld = l.out_h * l.out_w;
+    if (is_pointwise(l)) {
+        *ld = (int)v.stride;
+        return v.base;
+    }
+    float *im = v.base;
+    if (v.stride != plane) {
+        gather_planes(v, s->C, plane, s->branch_input);
+        im = s->branch_input;
+    }
+    im2col_cpu(im, s->C, l.h, l.w, l.size, l.stride, l.pad, workspace);
+    return workspace;
+}
+
+static void forward_branch(layer l, gcconv_state *s, float *input, float *workspace)
+{
+    int n = l.out_h * l.out_w, k = s->C * s->ss, row_stride = s->K * k;
+    for (int b = 0; b < l.batch; ++b) {
+        float *image = input + (size_t)b * l.inputs;
+        float *out = l.output + (size_t)b * l.outputs;
+        for (int br = 0; br < s->K; ++br) {
+            int ldb;
+            float *cols = branch_columns(l, s, branch_planes(l, s, image, br), workspace, &ldb);
+            gemm(0, 0, s->N, n, k, 1, s->H + br * k, row_stride, cols, ldb, 1, out + br * n, s->K * n);
+        }
+    }
+}
+
+/* dL/dinput of branch br: H_br^T delta, back to image layout, added into dv. */
+static void branch_input_delta(layer l, gcconv_state *s, int br, float *delta, planes_view dv, float *workspace)
+{
+    int n = l.out_h * l.out_w, k = s->C * s->ss;
+    size_t plane = (size_t)l.h * l.w;
+    float *h = s->H + br * k;
+    if (is_pointwise(l)) {
+        gemm(1, 0, k, n, s->N, 1, h, s->K * k, delta, s->K * n, 1, dv.base, (int)dv.stride);
+        return;
+    }
+    gemm(1, 0, k, n, s->N, 1, h, s->K * k, delta, s->K * n, 0, workspace, n);
+    if (dv.stride == plane) {
+        col2im_cpu(workspace, s->C, l.h, l.w, l.size, l.stride, l.pad, dv.base);
+    } else {
+        fill_cpu(s->C * plane, 0, s->branch_delta, 1);
+        col2im_cpu(workspace, s->C, l.h, l.w, l.size, l.stride, l.pad, s->branch_delta);
+        scatter_add_planes(s->branch_delta, s->C, plane, dv);
+    }
+}
+
+static void backward_branch(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
+{
+    int n = l.out_h * l.out_w, k = s->C * s->ss, row_stride = s->K * k;
+    for (int b = 0; b < l.batch; ++b) {
+        float *image = input + (size_t)b * l.inputs;
+        for (int br = 0; br < s->K; ++br) {
+            float *delta = l.delta + (size_t)b * l.outputs + br * n;
+            int ldb;
+            float *cols = branch_columns(l, s, branch_planes(l, s, image, br), workspace, &ldb);
+            gemm(0, 1, s->N, k, n, 1, delta, s->K * n, cols, ldb, 1, s->G + br * k, row_stride);
+            if (!input_delta) continue;
+            planes_view dv = branch_planes(l, s, input_delta + (size_t)b * l.inputs, br);
+            branch_input_delta(l, s, br, delta, dv, workspace);
+        }
+    }
+}
+
+/* ---- the layer's passes ---------------------------------------------- */
+
+void forward_gcconv_layer(layer l, network net)
+{
+    gcconv_state *s = l.ext_data;
+    fill_cpu(l.outputs * l.batch, 0, l.output, 1);
+    if (s->K > 1) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
+
+    if (s->mixing == GC_MIX_FULL) {
+        float *input = net.input;
+        if (s->wide_input) {
+            replicate_input(l, s, net.input);
+            input = s->wide_input;
+        }
+        forward_full(l, s, input, net.workspace);
+    } else {
+        forward_branch(l, s, net.input, net.workspace);
+    }
+
+    if (l.batch_normalize) {
+        forward_batchnorm_layer(l, net);
+    } else {
+        add_bias(l.output, l.biases, l.batch, l.n, l.out_h * l.out_w);
+    }
+    activate_array(l.output, l.outputs * l.batch, l.activation);
+}
+
+void backward_gcconv_layer(layer l, network net)
+{
+    gcconv_state *s = l.ext_data;
+    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+    if (l.batch_normalize) {
+        backward_batchnorm_layer(l, net);
+    } else {
+        backward_bias(l.bias_updates, l.delta, l.batch, l.n, l.out_h * l.out_w);
+    }
+
+    /* K = 1: G is weight_updates, accumulated as [convolutional] does. */
+    if (s->K > 1) fill_cpu(s->nh, 0, s->G, 1);
+
+    if (s->mixing == GC_MIX_FULL) {
+        float *input = s->wide_input ? s->wide_input : net.input;
+        float *input_delta = net.delta;
+        if (net.delta && s->wide_delta) {
+            fill_cpu((size_t)l.batch * s->C * s->K * l.h * l.w, 0, s->wide_delta, 1);
+            input_delta = s->wide_delta;
+        }
+        backward_full(l, s, input, input_delta, net.workspace);
+        if (net.delta && s->wide_delta) sum_replicas(l, s, net.delta);
+    } else {
+        backward_branch(l, s, net.input, net.delta, net.workspace);
+    }
+
+    if (s->K > 1) fold_gradient(l, s);
+}
+
+void gcconv_calibrate(gcconv_state *s, float rate)
+{
+    int n = s->K * s->ss;
+    for (int i = 0; i < n; ++i) s->R[i] += rate * s->R_updates[i];
+    gcconv_normalize_r(s->R, s->K, s->ss);   /* takes |R| first */
+    fill_cpu(n, 0, s->R_updates, 1);
+}
+
+void update_gcconv_layer(layer l, update_args a)
+{
+    gcconv_state *s = l.ext_data;
+    optimizer_update_layer(l, a);
+    /* R follows the same learning rate (and the layer's learning_rate
+     * scale) as the layer's other parameters, times calib_rate; no momentum
+     * and no decay. */
+    float lr = a.learning_rate * l.learning_rate_scale;
+    gcconv_calibrate(s, s->calib_rate * lr / a.batch);
+}
+
+/* ---- cfg parsing --------------------------------------------------------- */
+
+static const char *const mixing_names[] = {"full", "branch", NULL};
+static const char *const r_init_names[] = {"random", "uniform", "gabor", NULL};
+/* In the order of darknet.h's ACTIVATION, so the index is the value. */
+static const char *const activation_names[] = {
+    "logistic", "relu", "relie", "linear", "ramp", "tanh", "plse",
+    "leaky", "elu", "loggy", "stair", "hardtan", "lhtan", "selu", NULL};
+
+static void fail_int(cfg_where w, const char *key, int value, const char *why)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%d", value);
+    cfg_fail(w, key, text, why);
+}
+
+static int cfg_at_least(list *options, const char *key, int def, int lowest, cfg_where w)
+{
+    int v = cfg_int(options, key, def, w);
+    if (v < lowest) {
+        char why[48];
+        snprintf(why, sizeof(why), "must be at least %d", lowest);
+        fail_int(w, key, v, why);
+    }
+    return v;
+}
+
+static int cfg_flag(list *options, const char *key, int def, cfg_where w)
+{
+    int v = cfg_int(options, key, def, w);
+    if (v != 0 && v != 1) fail_int(w, key, v, "must be 0 or 1");
+    return v;
+}
+
+static gcconv_options read_options(list *options, ext_params p, cfg_where w)
+{
+    gcconv_options o;
+    o.filters = cfg_at_least(options, "filters", 1, 1, w);
+    o.size = cfg_at_least(options, "size", 1, 1, w);
+    o.stride = cfg_at_least(options, "stride", 1, 1, w);
+    int pad = cfg_flag(options, "pad", 0, w);
+    o.padding = cfg_at_least(options, "padding", 0, 0, w);
+    if (pad) o.padding = o.size / 2;
+    o.batch_normalize = cfg_flag(options, "batch_normalize", 0, w);
+    o.activation = (ACTIVATION)cfg_choice(options, "activation", activation_names, LOGISTIC, w);
+    o.branches = cfg_at_least(options, "branches", 4, 1, w);
+    o.mixing = (gc_mixing)cfg_choice(options, "mixing", mixing_names, GC_MIX_FULL, w);
+    o.expand = cfg_flag(options, "expand", p.index == 0, w);
+    o.r_init = (gc_r_init)cfg_choice(options, "r_init", r_init_names, GC_R_RANDOM, w);
+    o.calib_rate = cfg_float(options, "calib_rate", 1, w);
+    if (o.calib_rate < 0) {
+        char text[32];
+        snprintf(text, sizeof(text), "%g", o.calib_rate);
+        cfg_fail(w, "calib_rate", text, "must be >= 0");
+    }
+    return o;
+}
+
+static void check_input(gcconv_options o, ext_params p, cfg_where w)
+{
+    if (!(p.h && p.w && p.c)) {
+        fprintf(stderr, "\ndarknet: error: %s: section %d %s: the layer before does not output an image\n",
+                p.cfgfile, p.index, p.section);
+        exit(1);
+    }
+    if (!o.expand && p.c % o.branches != 0) {
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "the input has %d channels, not a multiple of branches (set expand=1 to replicate it)", p.c);
+        fail_int(w, "branches", o.branches, why);
+    }
+    if (p.w + 2 * o.padding < o.size || p.h + 2 * o.padding < o.size) {
+        char why[160];
+        snprintf(why, sizeof(why), "the kernel is larger than the padded %d x %d input", p.w, p.h);
+        fail_int(w, "size", o.size, why);
+    }
+}
+
+static void print_row(layer l, gcconv_options o)
+{
+    gcconv_state *s = l.ext_data;
+    double flops = 2.0 * l.n * s->planes * s->ss * l.out_h * l.out_w;
+    fprintf(stderr, "gcconv K=%d %-6s %4d %2d x%2d /%2d  %4d x%4d x%4d   ->  %4d x%4d x%4d  %5.3f BFLOPs\n",
+            s->K, mixing_names[o.mixing], s->N, l.size, l.size, l.stride, l.w, l.h, l.c,
+            l.out_w, l.out_h, l.out_c, flops / 1e9);
+}
+
+static layer parse_gcconv(list *options, ext_params p)
+{
+    cfg_where w = {p.cfgfile, p.section, p.index};
+    gcconv_options o = read_options(options, p, w);
+    check_input(o, p, w);
+    layer l = make_gcconv_layer(o, p.batch, p.h, p.w, p.c, p.net);
+    print_row(l, o);
+    return l;
+}
+
+/* ---- weights file ------------------------------------------------------- */
+
+static void save_gcconv(layer l, FILE *fp)
+{
+    gcconv_state *s = l.ext_data;
+    fwrite(l.biases, sizeof(float), l.n, fp);
+    if (l.batch_normalize) {
+        fwrite(l.scales, sizeof(float), l.n, fp);
+        fwrite(l.rolling_mean, sizeof(float), l.n, fp);
+        fwrite(l.rolling_variance, sizeof(float), l.n, fp);
+    }
+    fwrite(l.weights, sizeof(float), l.nweights, fp);
+    fwrite(s->R, sizeof(float), s->K * s->ss, fp);
+}
+
+typedef struct weights_source {
+    FILE *fp;
+    const char *file;
+    int index;
+} weights_source;
+
+static void read_floats(weights_source src, float *dst, size_t n, const char *what)
+{
+    long at = ftell(src.fp);
+    size_t got = fread(dst, sizeof(float), n, src.fp);
+    if (got != n) {
+        fprintf(stderr, "\ndarknet: error: %s: layer %d [gcconv]: %s needs %zu floats from byte %ld, "
+                        "but the file ends at byte %ld (does it match the cfg?)\n",
+                src.file, src.index, what, n, at, ftell(src.fp));
+        exit(1);
+    }
+}
+
+/* A saved R is a calibration map; anything else means the file and the cfg
+ * disagree on the layers before this one. */
+static void check_loaded_r(weights_source src, const float *R, int K, int ss, long at)
+{
+    for (int p = 0; p < ss; ++p) {
+        float sum = 0;
+        int valid = 1;
+        for (int k = 0; k < K; ++k) {
+            float r = R[k * ss + p];
+            valid &= isfinite(r) && r >= 0;
+            sum += r;
+        }
+        if (!valid || fabsf(sum - 1) > 1e-3f) {
+            fprintf(stderr, "\ndarknet: error: %s: layer %d [gcconv]: R read from byte %ld is not a "
+                            "calibration map (R >= 0, summing to 1 over branches): the weights do not match the cfg\n",
+                    src.file, src.index, at);
+            exit(1);
+        }
+    }
+}
+
+/* Normalise again, but leave a pixel that already sums to 1 up to float
+ * rounding as it was saved: dividing by a sum of 1 +- 1 ulp would change
+ * the last bit, and a save/load round trip must be exact. */
+static void renormalize_loaded_r(float *R, int K, int ss)
+{
+    for (int p = 0; p < ss; ++p) {
+        float sum = 0;
+        for (int k = 0; k < K; ++k) sum += R[k * ss + p];
+        if (fabsf(sum - 1) <= K * FLT_EPSILON) continue;
+        float pixel[K];
+        for (int k = 0; k < K; ++k) pixel[k] = R[k * ss + p];
+        gcconv_normalize_r(pixel, K, 1);
+        for (int k = 0; k < K; ++k) R[k * ss + p] = pixel[k];
+    }
+}
+
+static void load_gcconv(layer l, FILE *fp, const char *file, int index)
+{
+    gcconv_state *s = l.ext_data;
+    weights_source src = {fp, file, index};
+    read_floats(src, l.biases, l.n, "biases");
+    if (l.batch_normalize) {
+        read_floats(src, l.scales, l.n, "scales");
+        read_floats(src, l.rolling_mean, l.n, "rolling_mean");
+        read_floats(src, l.rolling_variance, l.n, "rolling_variance");
+    }
+    read_floats(src, l.weights, l.nweights, "w");
+    long r_at = ftell(fp);
+    read_floats(src, s->R, s->K * s->ss, "R");
+    check_loaded_r(src, s->R, s->K, s->ss, r_at);
+    renormalize_loaded_r(s->R, s->K, s->ss);
+}
+
+/* free_layer() frees the standard fields after this; only what it does
+ * not know about is released here.  H and G are w and weight_updates when
+ * K = 1, so they are freed only when they are our own. */
+static void free_gcconv(layer l)
+{
+    gcconv_state *s = l.ext_data;
+    if (!s) return;
+    if (s->K > 1) {
+        free(s->H);
+        free(s->G);
+    }
+    free(s->R);
+    free(s->R_updates);
+    free(s->wide_input);
+    free(s->wide_delta);
+    free(s->branch_input);
+    free(s->branch_delta);
+    free(s);
+    /* Adam moments that upstream's free_layer leaves behind. */
+    free(l.bias_m);
+    free(l.bias_v);
+    free(l.scale_m);
+    free(l.scale_v);
+}
+
+const layer_ext gcconv_ext = {
+    "[gcconv]", parse_gcconv, save_gcconv, load_gcconv, resize_gcconv_layer, free_gcconv,
+};

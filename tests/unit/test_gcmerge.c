@@ -1,0 +1,194 @@
+/* Tests for the [gcmerge] layer (src/gcmerge.c). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "darknet.h"
+
+#include "gcmerge.h"
+#include "rng.h"
+
+typedef struct rig {
+    layer l;
+    network net;
+} rig;
+
+static rig make_rig(int batch, int h, int w, int c, int K, gc_merge_mode mode)
+{
+    rig r = {0};
+    r.l = make_gcmerge_layer(batch, h, w, c, K, mode);
+    r.net.input = calloc((size_t)batch * r.l.inputs, sizeof(float));
+    r.net.delta = calloc((size_t)batch * r.l.inputs, sizeof(float));
+    return r;
+}
+
+static void free_rig(rig *r)
+{
+    free_layer(r->l);
+    free(r->net.input);
+    free(r->net.delta);
+}
+
+/* One image, K=2 branches of N=2 planes of 2 pixels: channels are
+ * (plane 0 branch 0), (plane 0 branch 1), (plane 1 branch 0), (plane 1 branch 1). */
+static const float small_input[] = {1, -5, 3, -2, /* plane 0 */ 7, 0, -1, 0.5f /* plane 1 */};
+
+static void max_forward_and_backward(void **state)
+{
+    rig r = make_rig(1, 1, 2, 4, 2, GC_MERGE_MAX);
+    assert_int_equal(r.l.out_c, 2);
+    assert_int_equal(r.l.outputs, 4);
+    memcpy(r.net.input, small_input, sizeof(small_input));
+    forward_gcmerge_layer(r.l, r.net);
+    const float want[] = {3, -2, 7, 0.5f};
+    assert_memory_equal(r.l.output, want, sizeof(want));
+
+    const float delta[] = {10, 20, 30, 40};
+    memcpy(r.l.delta, delta, sizeof(delta));
+    r.net.delta[0] = 1;   /* backward adds to what is there */
+    backward_gcmerge_layer(r.l, r.net);
+    const float want_delta[] = {1, 0, 10, 20, 30, 0, 0, 40};
+    assert_memory_equal(r.net.delta, want_delta, sizeof(want_delta));
+    free_rig(&r);
+}
+
+static void mean_forward_and_backward(void **state)
+{
+    rig r = make_rig(1, 1, 2, 4, 2, GC_MERGE_MEAN);
+    memcpy(r.net.input, small_input, sizeof(small_input));
+    forward_gcmerge_layer(r.l, r.net);
+    const float want[] = {2, -3.5f, 3, 0.25f};
+    assert_memory_equal(r.l.output, want, sizeof(want));
+
+    const float delta[] = {10, 20, 30, 40};
+    memcpy(r.l.delta, delta, sizeof(delta));
+    backward_gcmerge_layer(r.l, r.net);
+    const float want_delta[] = {5, 10, 5, 10, 15, 20, 15, 20};
+    assert_memory_equal(r.net.delta, want_delta, sizeof(want_delta));
+    free_rig(&r);
+}
+
+static double loss(rig *r, const float *g)
+{
+    forward_gcmerge_layer(r->l, r->net);
+    double sum = 0;
+    for (int i = 0; i < r->l.batch * r->l.outputs; ++i) sum += (double)r->l.output[i] * g[i];
+    return sum;
+}
+
+/* Every input entry, both modes, K = 1..4, batch 2; random inputs have no
+ * ties, so max is differentiable there. */
+static void matches_finite_differences(void **state)
+{
+    rng g;
+    rng_seed(&g, 3, 0);
+    for (int mode = 0; mode < 2; ++mode)
+        for (int K = 1; K <= 4; ++K) {
+            rig r = make_rig(2, 3, 2, 3 * K, K, (gc_merge_mode)mode);
+            int ins = 2 * r.l.inputs, outs = 2 * r.l.outputs;
+            float *weights = malloc(outs * sizeof(float));
+            for (int i = 0; i < ins; ++i) r.net.input[i] = rng_normal(&g);
+            for (int i = 0; i < outs; ++i) weights[i] = rng_normal(&g);
+            forward_gcmerge_layer(r.l, r.net);
+            for (int i = 0; i < outs; ++i) r.l.delta[i] = -weights[i];
+            backward_gcmerge_layer(r.l, r.net);
+            for (int i = 0; i < ins; ++i) {
+                float keep = r.net.input[i], eps = 1e-3f;
+                r.net.input[i] = keep + eps;
+                double up = loss(&r, weights);
+                r.net.input[i] = keep - eps;
+                double down = loss(&r, weights);
+                r.net.input[i] = keep;
+                double numeric = (up - down) / (2 * eps), analytic = -r.net.delta[i];
+                if (fabs(numeric - analytic) > 1e-3 * (1 + fabs(numeric))) {
+                    fail_msg("mode %d K=%d: dL/dinput[%d] analytic %g numeric %g", mode, K, i, analytic, numeric);
+                }
+            }
+            free(weights);
+            free_rig(&r);
+        }
+}
+
+static char tmp_dir[64];
+
+static int make_tmp_dir(void **state)
+{
+    strcpy(tmp_dir, "/tmp/gcmerge-test-XXXXXX");
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int remove_tmp_dir(void **state)
+{
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", tmp_dir);
+    return system(command);
+}
+
+static network *parse_text(const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/net.cfg", tmp_dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return parse_network_cfg(path);
+}
+
+/* branches= defaults to the K of the [gcconv] before; the merged network
+ * runs forward and backward, and resizes. */
+static void parsed_in_a_network(void **state)
+{
+    network *net = parse_text(
+        "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=2\nseed=1\n"
+        "[gcconv]\nfilters=3\nsize=3\npad=1\nbranches=3\nactivation=leaky\n"
+        "[maxpool]\nsize=2\nstride=2\n"
+        "[gcmerge]\nmode=max\n"
+        "[gcmerge]\nbranches=1\nmode=mean\n"
+        "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+        "[avgpool]\n[softmax]\n");
+    layer m = net->layers[2];
+    assert_int_equal(m.c, 9);
+    assert_int_equal(m.out_c, 3);
+    assert_int_equal(m.out_w, 4);
+    assert_int_equal(net->layers[3].out_c, 3);
+
+    rng g;
+    rng_seed(&g, 2, 0);
+    for (int i = 0; i < net->batch * net->inputs; ++i) net->input[i] = rng_normal(&g);
+    net->truth[0] = net->truth[3] = 1;
+    net->train = 1;
+    forward_network(net);
+    backward_network(net);
+    /* the max routes each delta to one of K branches: 1/K of the pool's
+     * delta entries are non-zero, never more */
+    layer pool = net->layers[1];
+    int nonzero = 0;
+    for (int i = 0; i < net->batch * pool.outputs; ++i) nonzero += pool.delta[i] != 0;
+    assert_true(nonzero > 0 && nonzero <= net->batch * pool.outputs / 3);
+
+    resize_network(net, 12, 12);
+    assert_int_equal(net->layers[2].out_w, 6);
+    assert_int_equal(net->layers[2].outputs, 6 * 6 * 3);
+    forward_network(net);
+    backward_network(net);
+    free_network(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(max_forward_and_backward),
+        cmocka_unit_test(mean_forward_and_backward),
+        cmocka_unit_test(matches_finite_differences),
+        cmocka_unit_test(parsed_in_a_network),
+    };
+    return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
+}
