@@ -48,6 +48,20 @@ void ext_update_network(network *net, update_args a);
 void ext_update_network_gpu(network *net, update_args a);
 void ext_free_network(network *net);
 
+/* --- seeded random numbers for upstream code (upstream_rand.c;
+ *     patches/0005).  utils.h turns upstream's rand calls into ext_rand(). --- */
+int ext_rand(void);
+/* Numbers the next batch asked of the data loader (0 when not seeded). */
+size_t ext_loader_next_batch(void);
+/* A loader thread about to load part `part` of batch `batch` / done. */
+void ext_loader_thread_begin(size_t batch, int part);
+void ext_loader_thread_end(void);
+
+/* --- training state beside the weights (train_state.c; patches/0006) ---
+ * Called after save_weights_upto() / load_weights_upto() closed the file. */
+void ext_save_state(network *net, const char *weightfile, int cutoff);
+void ext_load_state(network *net, const char *weightfile, int start, int cutoff);
+
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);
 

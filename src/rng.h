@@ -22,5 +22,8 @@ float rng_uniform(rng *r);                       /* [0, 1) */
 float rng_uniform_range(rng *r, float lo, float hi);
 float rng_normal(rng *r);                        /* N(0, 1) */
 uint32_t rng_below(rng *r, uint32_t n);          /* [0, n), unbiased */
+/* A bijective 64-bit mix (splitmix64's finaliser), for building stream ids
+ * from several numbers: rng_hash(rng_hash(a) ^ b). */
+uint64_t rng_hash(uint64_t x);
 
 #endif

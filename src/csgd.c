@@ -1,0 +1,55 @@
+/* csgd.c: weight and gradient noise of optimizer=csgd (see csgd.h). */
+#include <math.h>
+#include <string.h>
+
+#include "csgd.h"
+#include "ext.h"
+
+int csgd_noisy_weights(const layer *l)
+{
+    if (!l->weights) return 0;
+    switch (l->type) {
+    case CONVOLUTIONAL: return l->nweights;
+    case CONNECTED: return l->inputs * l->outputs;
+    case EXTENSION:
+        /* [gcconv] keeps w in l.weights; R lives behind l.ext_data and is
+         * never touched here.  [gcmerge] and others have no weights. */
+        return l->ext && strcmp(l->ext->section, "[gcconv]") == 0 ? l->nweights : 0;
+    default: return 0;
+    }
+}
+
+float csgd_gradient_sigma(float sigma, float gamma, size_t steps_before)
+{
+    double variance = (double)sigma * sigma / pow(1.0 + (double)steps_before, gamma);
+    return (float)sqrt(variance);
+}
+
+void csgd_add_noise(float *x, int n, float stddev, rng *r)
+{
+    for (int i = 0; i < n; ++i) x[i] += stddev * rng_normal(r);
+}
+
+void csgd_before_step(net_ext *x, layer *l, update_args a)
+{
+    int n = csgd_noisy_weights(l);
+    if (x->optimizer != OPTIMIZER_CSGD || x->noise != NOISE_GRADIENT || x->sigma <= 0 || !n) return;
+    /* weight_updates holds minus the gradient summed over the batch, and the
+     * step is w += lr/batch * weight_updates.  Noise n on the mean gradient
+     * therefore enters as batch * n, which makes the step move w by
+     * lr * n: the learning rate (and the layer's rate scale) scale the
+     * noise exactly as they scale the gradient, and momentum carries it
+     * along with the gradient.  The sign does not matter: n is symmetric.
+     * a.t was already incremented for this step, so a.t - 1 steps came
+     * before it and the first step uses sigma itself. */
+    float stddev = csgd_gradient_sigma(x->sigma, x->noise_gamma, (size_t)a.t - 1);
+    csgd_add_noise(l->weight_updates, n, stddev * a.batch, &x->streams[RNG_NOISE]);
+}
+
+void csgd_after_step(net_ext *x, layer *l, update_args a)
+{
+    int n = csgd_noisy_weights(l);
+    if (x->optimizer != OPTIMIZER_CSGD || x->noise != NOISE_WEIGHT || x->sigma <= 0 || !n) return;
+    /* Alg. 1 line 6: w += N(0, sigma^2), not scaled by the learning rate. */
+    csgd_add_noise(l->weights, n, x->sigma, &x->streams[RNG_NOISE]);
+}
