@@ -151,12 +151,11 @@ static int text(image im, int x, int y, const char *s, int scale, rgb c)
 
 static int text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale; }
 
-/* Short label for a number: 1234 -> "1234", 12000 -> "12K", 0.25 -> "0.25". */
+/* Short label for a number: 1234 -> "1234", 120000 -> "120K", 0.25 -> "0.25". */
 static void number(char *buf, size_t n, double v)
 {
     if (v >= 100000) snprintf(buf, n, "%.0fK", v / 1000);
     else if (v >= 10 || v == 0 || fabs(v - round(v)) < 1e-9) snprintf(buf, n, "%.0f", v);
-    else if (v >= 1) snprintf(buf, n, "%.1f", v);
     else snprintf(buf, n, "%.2f", v);
 }
 

@@ -40,7 +40,7 @@ typedef struct batch_job {
     float *x;            /* n * w * h * 3 */
 } batch_job;
 
-static void *load_batch(void *arg)
+static void *load_images(void *arg)
 {
     batch_job *job = arg;
     int size = job->w * job->h * 3;
@@ -51,6 +51,23 @@ static void *load_batch(void *arg)
         free_image(im);
         free_image(crop);
     }
+    return NULL;
+}
+
+/* Loads one batch, its images split over a few threads. */
+#define LOADERS 4
+static void *load_batch(void *arg)
+{
+    batch_job *job = arg;
+    batch_job part[LOADERS];
+    pthread_t threads[LOADERS];
+    int size = job->w * job->h * 3;
+    for (int t = 0; t < LOADERS; ++t) {
+        int a = job->n * t / LOADERS, b = job->n * (t + 1) / LOADERS;
+        part[t] = (batch_job){job->paths + a, b - a, job->w, job->h, job->x + (size_t)a * size};
+        if (pthread_create(&threads[t], NULL, load_images, &part[t])) error("Thread creation failed");
+    }
+    for (int t = 0; t < LOADERS; ++t) pthread_join(threads[t], NULL);
     return NULL;
 }
 
