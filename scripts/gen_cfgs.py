@@ -122,15 +122,16 @@ def resnet18_imagenet(k):
 
 
 def alexnet_imagenet(k):
+    """Without padding the pools give 55-27-13-6, as in the original network."""
     n = Net(k)
     n.conv(96, 11, 4, bn=0, pad=0)
-    n.add("maxpool", size=3, stride=2)
+    n.add("maxpool", size=3, stride=2, padding=0)
     n.conv(256, 5, 1, bn=0)
-    n.add("maxpool", size=3, stride=2)
+    n.add("maxpool", size=3, stride=2, padding=0)
     n.conv(384, 3, 1, bn=0)
     n.conv(384, 3, 1, bn=0)
     n.conv(256, 3, 1, bn=0)
-    n.add("maxpool", size=3, stride=2)
+    n.add("maxpool", size=3, stride=2, padding=0)
     n.add("connected", output=4096, activation="relu")
     n.add("dropout", probability=0.5)
     n.add("connected", output=4096, activation="relu")
