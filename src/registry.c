@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "ext.h"
 #include "gclayer.h"
 #include "gcmerge.h"
@@ -17,6 +18,9 @@ static const layer_ext *const layer_table[] = {
 };
 
 static const ext_command command_table[] = {
+    {"classifier", "train", classify_train_command, "train a classifier (validation, chart, ETA)"},
+    {"classifier", "valid", classify_valid_command, "evaluate a classifier: top-1, top-k, per class"},
+    {"netcheck", NULL, netcheck_command, "parse a cfg and run training steps on random data"},
     {NULL, NULL, NULL, NULL}
 };
 
