@@ -90,8 +90,9 @@ $(error GPU=1: no CUDA toolkit found in /usr/local/cuda, /usr/lib/cuda or /opt/c
 endif
 # cudaThreadSynchronize was removed in CUDA 12; its replacement has the same meaning.
 CFLAGS_BASE += -DGPU -I$(CUDA_PATH)/include -DcudaThreadSynchronize=cudaDeviceSynchronize
-# The stubs folder lets the link succeed on machines without a driver.
-LDLIBS += -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs -lcuda -lcudart -lcublas -lcurand
+# Only the runtime API is used (no -lcuda), so the link needs no driver; the
+# stubs folder stays on the path for anything that asks for libcuda.
+LDLIBS += -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs -lcudart -lcublas -lcurand
 UP_CU_OBJS := $(UP_CU:%=$(OBJ)/up/%.o)
 OUR_CU_OBJS := $(OUR_CU:src/%.cu=$(OBJ)/our/%.cu.o)
 endif
