@@ -1,10 +1,16 @@
 # Test, demo and benchmark targets (included by the Makefile).
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# With BIN= elsewhere (e.g. a GPU build beside the CPU one) the unit test
+# binaries go there too; tests/run runs those of build/tests.
+TEST_DIR := $(if $(filter .,$(BIN_DIR)),$(BUILD)/tests,$(BIN_DIR)/tests)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TEST_DIR)/%)
 TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB_A) $(ROOT_STAMP)
+.PHONY: unit-build
+unit-build: $(UNIT_BINS)
+
+$(TEST_DIR)/test_%: tests/unit/test_%.c $(TEST_HELPERS) $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit $< $(TEST_HELPERS) $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
