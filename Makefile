@@ -10,7 +10,9 @@
 #
 # Options: OPENCV=0|1 (default 1), DARKNET_SRC=/path (a local upstream tree at
 # commit 61c9d02e instead of Debian's source package), OPT=-O3, NATIVE=1
-# (-march=native), SANITIZE=1 (AddressSanitizer and UBSan, objects kept apart).
+# (-march=native), SANITIZE=1 (AddressSanitizer and UBSan, objects kept apart),
+# GPU=1 (CUDA; docs/gpu.md), BIN=folder (where darknet, libdarknet.a and
+# libdarknet.so go; default the repository root).
 
 OPENCV ?= 1
 OPT ?= -O3
@@ -39,6 +41,7 @@ UP_EXAMPLES := captcha lsd super art tag cifar go rnn segmenter regressor \
   classifier coco yolo detector nightmare instance-segmenter darknet
 
 OUR_SRC := $(sort $(wildcard src/*.c))
+OUR_CU := $(sort $(wildcard src/*.cu))
 
 UP_OBJS := $(UP_SRC:%=$(OBJ)/up/%.o)
 EX_OBJS := $(UP_EXAMPLES:%=$(OBJ)/ex/%.o)
@@ -87,17 +90,34 @@ $(error GPU=1: no CUDA toolkit found in /usr/local/cuda, /usr/lib/cuda or /opt/c
 endif
 # cudaThreadSynchronize was removed in CUDA 12; its replacement has the same meaning.
 CFLAGS_BASE += -DGPU -I$(CUDA_PATH)/include -DcudaThreadSynchronize=cudaDeviceSynchronize
-# The stubs folder lets the link succeed on machines without a driver.
-LDLIBS += -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs -lcuda -lcudart -lcublas -lcurand
+# Only the runtime API is used (no -lcuda), so the link needs no driver; the
+# stubs folder stays on the path for anything that asks for libcuda.
+LDLIBS += -L$(CUDA_PATH)/lib64 -L$(CUDA_PATH)/lib64/stubs -lcudart -lcublas -lcurand
 UP_CU_OBJS := $(UP_CU:%=$(OBJ)/up/%.o)
+OUR_CU_OBJS := $(OUR_CU:src/%.cu=$(OBJ)/our/%.cu.o)
 endif
+NVCC_FLAGS := $(ARCH) -O3 -DGPU -I$(DN)/include -I$(DN)/src -Isrc -DcudaThreadSynchronize=cudaDeviceSynchronize
 
-LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(UP_CU_OBJS) $(OUR_OBJS)
+LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(UP_CU_OBJS) $(OUR_OBJS) $(OUR_CU_OBJS)
+
+# The binaries and libraries: at the root unless BIN= names another folder
+# (a GPU compile check in CI goes to its own folder and leaves ./darknet be).
+BIN ?= .
+BIN_DIR := $(patsubst %/,%,$(BIN))
+ifeq ($(BIN_DIR),.)
+DARKNET := darknet
+LIB_A := libdarknet.a
+LIB_SO := libdarknet.so
+else
+DARKNET := $(BIN_DIR)/darknet
+LIB_A := $(BIN_DIR)/libdarknet.a
+LIB_SO := $(BIN_DIR)/libdarknet.so
+endif
 
 .PHONY: all deps test demo bench clean distclean check-deps
 .DEFAULT_GOAL := all
 
-all: darknet libdarknet.a libdarknet.so
+all: $(DARKNET) $(LIB_A) $(LIB_SO)
 
 # ---- upstream source: fetched (or copied) once, then patched --------------
 # The patched tree is made before anything else is read, so that the rules
@@ -138,9 +158,9 @@ $(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
 # Everything is rebuilt when the build options change.
 CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) CC=$(CC)
 # Objects keep a stamp per object folder; the binaries at the root, shared by
-# every configuration, keep one of their own.
+# every configuration, keep one of their own (and so does another BIN folder).
 CONFIG_STAMP := $(OBJ)/config
-ROOT_STAMP := $(BUILD)/config
+ROOT_STAMP := $(if $(filter .,$(BIN_DIR)),$(BUILD)/config,$(BIN_DIR)/.config)
 $(CONFIG_STAMP) $(ROOT_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' > $@
@@ -157,8 +177,12 @@ $(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP)
 
 $(OBJ)/up/%.o: $(DN)/src/%.cu $(CONFIG_STAMP)
 	@mkdir -p $(@D)
-	$(NVCC) $(ARCH) -O3 -DGPU -I$(DN)/include -I$(DN)/src -Isrc -DcudaThreadSynchronize=cudaDeviceSynchronize \
-	  --compiler-options "-fPIC -w" -c $< -o $@
+	$(NVCC) $(NVCC_FLAGS) --compiler-options "-fPIC -w" -c $< -o $@
+
+# Our kernels: warnings on, dependencies tracked like the C files.
+$(OBJ)/our/%.cu.o: src/%.cu $(CONFIG_STAMP)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCC_FLAGS) -MMD -MP --compiler-options "-fPIC -Wall" -c $< -o $@
 
 $(OBJ)/ex/%.o: $(DN)/examples/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
@@ -168,14 +192,17 @@ $(OBJ)/our/%.o: src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -c $< -o $@
 
-libdarknet.a: $(LIB_OBJS) $(ROOT_STAMP)
+$(LIB_A): $(LIB_OBJS) $(ROOT_STAMP)
+	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
-libdarknet.so: $(LIB_OBJS) $(ROOT_STAMP)
+$(LIB_SO): $(LIB_OBJS) $(ROOT_STAMP)
+	@mkdir -p $(@D)
 	$(CC) -shared $(LIB_OBJS) -o $@ $(LDLIBS)
 
-darknet: $(EX_OBJS) libdarknet.a $(ROOT_STAMP)
-	$(CC) $(EX_OBJS) libdarknet.a -o $@ $(LDLIBS)
+$(DARKNET): $(EX_OBJS) $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EX_OBJS) $(LIB_A) -o $@ $(LDLIBS)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 

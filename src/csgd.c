@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "csgd.h"
+#include "ctr_rng.h"
 #include "ext.h"
+#include "gc_gpu.h"
 
 int csgd_noisy_weights(const layer *l)
 {
@@ -53,3 +55,38 @@ void csgd_after_step(net_ext *x, layer *l, update_args a)
     /* Alg. 1 line 6: w += N(0, sigma^2), not scaled by the learning rate. */
     csgd_add_noise(l->weights, n, x->sigma, &x->streams[RNG_NOISE]);
 }
+
+/* ---- counter-based noise (the GPU path) ------------------------------------ */
+
+uint64_t csgd_noise_key(const net_ext *x)
+{
+    /* distinct from the xoshiro streams, which seed through splitmix64 too */
+    return rng_hash(rng_hash(x->seed) ^ (0x63736764ULL << 32 | (uint64_t)RNG_NOISE));
+}
+
+float csgd_ctr_normal(uint64_t key, int i, int index, int t, csgd_tag tag)
+{
+    return ctr_normal(key, (uint32_t)i, (uint32_t)index, (uint32_t)t, (uint32_t)tag);
+}
+
+#ifdef GPU
+void csgd_before_step_gpu(net_ext *x, layer *l, int index, update_args a)
+{
+    int n = csgd_noisy_weights(l);
+    if (x->optimizer != OPTIMIZER_CSGD || x->noise != NOISE_GRADIENT || x->sigma <= 0 || !n ||
+        !l->weight_updates_gpu) return;
+    /* as csgd_before_step: batch times the noise of the mean gradient */
+    float stddev = csgd_gradient_sigma(x->sigma, x->noise_gamma, (size_t)a.t - 1);
+    csgd_noise_gpu(l->weight_updates_gpu, n, stddev * a.batch, csgd_noise_key(x), (uint32_t)index,
+                   (uint32_t)a.t, CSGD_TAG_GRADIENT);
+}
+
+void csgd_after_step_gpu(net_ext *x, layer *l, int index, update_args a)
+{
+    int n = csgd_noisy_weights(l);
+    if (x->optimizer != OPTIMIZER_CSGD || x->noise != NOISE_WEIGHT || x->sigma <= 0 || !n ||
+        !l->weights_gpu) return;
+    csgd_noise_gpu(l->weights_gpu, n, x->sigma, csgd_noise_key(x), (uint32_t)index, (uint32_t)a.t,
+                   CSGD_TAG_WEIGHT);
+}
+#endif

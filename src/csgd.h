@@ -24,4 +24,26 @@ void csgd_before_step(net_ext *x, layer *l, update_args a);
 /* noise=weight: called after layer l's step. */
 void csgd_after_step(net_ext *x, layer *l, update_args a);
 
+/* ---- the GPU's noise: counter-based (src/ctr_rng.h) ----
+ * On the GPU every weight draws its own number, computed from
+ * (key, element i, layer index, step t, mode): a run is reproducible from
+ * its seed, and a resumed run (which restores t) draws what the
+ * uninterrupted one would have.  The CPU keeps its sequential stream
+ * (RNG_NOISE); the two paths draw the same distribution, not the same
+ * numbers. */
+typedef enum { CSGD_TAG_WEIGHT = 1, CSGD_TAG_GRADIENT = 2 } csgd_tag;
+
+/* The Philox key of the network's noise, from its seed. */
+uint64_t csgd_noise_key(const net_ext *x);
+/* The standard normal that element i of layer `index` gets at step t: the
+ * C twin of what the GPU kernel adds (times its standard deviation). */
+float csgd_ctr_normal(uint64_t key, int i, int index, int t, csgd_tag tag);
+
+#ifdef GPU
+/* The GPU twins of csgd_before_step / csgd_after_step, on the device
+ * arrays; `index` is the layer's index in the network. */
+void csgd_before_step_gpu(net_ext *x, layer *l, int index, update_args a);
+void csgd_after_step_gpu(net_ext *x, layer *l, int index, update_args a);
+#endif
+
 #endif

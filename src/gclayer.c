@@ -49,7 +49,7 @@ gcconv_state *gcconv_state_of(layer l)
 /* A 1x1 kernel with stride 1 and no padding reads the image as it is, so
  * im2col would only copy it.  (Upstream skips im2col for every 1x1 kernel,
  * which is wrong with stride > 1; here the stride and padding are checked.) */
-static int is_pointwise(layer l)
+int gcconv_is_pointwise(layer l)
 {
     return l.size == 1 && l.stride == 1 && l.pad == 0;
 }
@@ -172,12 +172,12 @@ static size_t workspace_bytes(layer l, gcconv_state *s)
     return (size_t)l.out_h * l.out_w * s->ss * s->planes * sizeof(float);
 }
 
-static int needs_wide_buffers(gcconv_state *s)
+int gcconv_needs_wide_buffers(const gcconv_state *s)
 {
     return s->mixing == GC_MIX_FULL && s->expand && s->K > 1;
 }
 
-static int needs_branch_buffers(gcconv_state *s)
+int gcconv_needs_branch_buffers(const gcconv_state *s)
 {
     return s->mixing == GC_MIX_BRANCH && !s->expand && s->K > 1;
 }
@@ -185,11 +185,11 @@ static int needs_branch_buffers(gcconv_state *s)
 static void alloc_scratch(layer l, gcconv_state *s)
 {
     size_t plane = (size_t)l.h * l.w;
-    if (needs_wide_buffers(s)) {
+    if (gcconv_needs_wide_buffers(s)) {
         s->wide_input = alloc_floats((size_t)l.batch * s->C * s->K * plane);
         s->wide_delta = alloc_floats((size_t)l.batch * s->C * s->K * plane);
     }
-    if (needs_branch_buffers(s)) {
+    if (gcconv_needs_branch_buffers(s)) {
         s->branch_input = alloc_floats(s->C * plane);
         s->branch_delta = alloc_floats(s->C * plane);
     }
@@ -260,6 +260,10 @@ layer make_gcconv_layer(gcconv_options o, int batch, int h, int w, int c, networ
     l.forward = forward_gcconv_layer;
     l.backward = backward_gcconv_layer;
     l.update = update_gcconv_layer;
+#ifdef GPU
+    /* after the initialisation, so that the device starts from the same w and R */
+    if (gpu_index >= 0) gcconv_make_gpu(&l);
+#endif
     return l;
 }
 
@@ -279,6 +283,9 @@ void resize_gcconv_layer(layer *l, int w, int h)
     s->wide_input = s->wide_delta = s->branch_input = s->branch_delta = NULL;
     alloc_scratch(*l, s);
     l->workspace_size = workspace_bytes(*l, s);
+#ifdef GPU
+    if (l->output_gpu) gcconv_resize_gpu(l);
+#endif
 }
 
 /* ---- H from w and R, and G back onto w and R ---------------------------- */
@@ -352,7 +359,7 @@ static void sum_replicas(layer l, gcconv_state *s, float *delta)
 
 static float *columns(layer l, float *im, int planes, float *workspace)
 {
-    if (is_pointwise(l)) return im;
+    if (gcconv_is_pointwise(l)) return im;
     im2col_cpu(im, planes, l.h, l.w, l.size, l.stride, l.pad, workspace);
     return workspace;
 }
@@ -377,7 +384,7 @@ static void backward_full(layer l, gcconv_state *s, float *input, float *input_d
         gemm(0, 1, m, k, n, 1, delta, n, cols, n, 1, s->G, k);
         if (!input_delta) continue;
         float *dx = input_delta + b * in_size;
-        if (is_pointwise(l)) {
+        if (gcconv_is_pointwise(l)) {
             gemm(1, 0, k, n, m, 1, s->H, k, delta, n, 1, dx, n);
         } else {
             gemm(1, 0, k, n, m, 1, s->H, k, delta, n, 0, workspace, n);
@@ -420,7 +427,7 @@ static float *branch_columns(layer l, gcconv_state *s, planes_view v, float *wor
 {
     size_t plane = (size_t)l.h * l.w;
     *ld = l.out_h * l.out_w;
-    if (is_pointwise(l)) {
+    if (gcconv_is_pointwise(l)) {
         *ld = (int)v.stride;
         return v.base;
     }
@@ -453,7 +460,7 @@ static void branch_input_delta(layer l, gcconv_state *s, int br, float *delta, p
     int n = l.out_h * l.out_w, k = s->C * s->ss;
     size_t plane = (size_t)l.h * l.w;
     float *h = s->H + br * k;
-    if (is_pointwise(l)) {
+    if (gcconv_is_pointwise(l)) {
         gemm(1, 0, k, n, s->N, 1, h, s->K * k, delta, s->K * n, 1, dv.base, (int)dv.stride);
         return;
     }
@@ -661,6 +668,10 @@ static layer parse_gcconv(list *options, ext_params p)
 static void save_gcconv(layer l, FILE *fp)
 {
     gcconv_state *s = l.ext_data;
+#ifdef GPU
+    /* training runs on the device: its arrays are the current ones */
+    if (l.weights_gpu) gcconv_pull_gpu(l);
+#endif
     fwrite(l.biases, sizeof(float), l.n, fp);
     if (l.batch_normalize) {
         fwrite(l.scales, sizeof(float), l.n, fp);
@@ -741,6 +752,9 @@ static void load_gcconv(layer l, FILE *fp, const char *file, int index)
     read_floats(src, s->R, s->K * s->ss, "R");
     check_loaded_r(src, s->R, s->K, s->ss, r_at);
     renormalize_loaded_r(s->R, s->K, s->ss);
+#ifdef GPU
+    if (l.weights_gpu) gcconv_push_gpu(l);
+#endif
 }
 
 /* free_layer() frees the standard fields after this; only what it does
@@ -750,6 +764,9 @@ static void free_gcconv(layer l)
 {
     gcconv_state *s = l.ext_data;
     if (!s) return;
+#ifdef GPU
+    gcconv_free_gpu(l);
+#endif
     if (s->K > 1) {
         free(s->H);
         free(s->G);

@@ -46,6 +46,13 @@ typedef struct gcconv_state {
     /* Branch mixing without expand: one branch's input planes gathered
      * contiguously for im2col, and their delta. */
     float *branch_input, *branch_delta;
+    /* GPU copies (GPU=1 builds with gpu_index >= 0; NULL otherwise).  H_gpu
+     * and G_gpu are weights_gpu and weight_updates_gpu when K = 1.  On the
+     * GPU, branch mixing gathers the whole batch at once, so its branch
+     * buffers hold batch*C*K planes. */
+    float *R_gpu, *R_updates_gpu, *H_gpu, *G_gpu;
+    float *wide_input_gpu, *wide_delta_gpu;
+    float *branch_input_gpu, *branch_delta_gpu;
 } gcconv_state;
 
 extern const layer_ext gcconv_ext;
@@ -65,5 +72,22 @@ void resize_gcconv_layer(layer *l, int w, int h);
 void gcconv_calibrate(gcconv_state *s, float rate);
 /* R >= 0 and sum_k R[k,p] = 1 at every p; an all-zero pixel becomes 1/K. */
 void gcconv_normalize_r(float *R, int K, int ss);
+
+/* Shared by the CPU and GPU passes. */
+int gcconv_is_pointwise(layer l);           /* 1x1, stride 1, no padding: no im2col */
+int gcconv_needs_wide_buffers(const gcconv_state *s);    /* full mixing, expand, K > 1 */
+int gcconv_needs_branch_buffers(const gcconv_state *s);  /* branch mixing, no expand, K > 1 */
+
+#ifdef GPU
+/* gclayer_gpu.c: device buffers (copies of the host ones) and the passes. */
+void gcconv_make_gpu(layer *l);
+void gcconv_resize_gpu(layer *l);
+void gcconv_free_gpu(layer l);
+void gcconv_push_gpu(layer l);   /* host -> device: w, R, biases, BN, momentum, Adam moments */
+void gcconv_pull_gpu(layer l);   /* device -> host, the same arrays */
+void forward_gcconv_layer_gpu(layer l, network net);
+void backward_gcconv_layer_gpu(layer l, network net);
+void update_gcconv_layer_gpu(layer l, update_args a);
+#endif
 
 #endif

@@ -2,10 +2,12 @@
 #include <stdlib.h>
 
 #include "blas.h"
+#include "cuda.h"
 #include "utils.h"
 
 #include "cfgopt.h"
 #include "gclayer.h"
+#include "gc_gpu.h"
 #include "gcmerge.h"
 
 typedef struct gcmerge_state {
@@ -36,6 +38,18 @@ static void alloc_buffers(layer *l)
     l->delta = calloc(outs, sizeof(float));
     l->indexes = calloc(outs, sizeof(int));
     if (!l->output || !l->delta || !l->indexes) malloc_error();
+#ifdef GPU
+    if (l->output_gpu) cuda_free(l->output_gpu);
+    if (l->delta_gpu) cuda_free(l->delta_gpu);
+    if (l->indexes_gpu) cuda_free((float *)l->indexes_gpu);
+    l->output_gpu = l->delta_gpu = NULL;
+    l->indexes_gpu = NULL;
+    if (gpu_index >= 0) {
+        l->output_gpu = cuda_make_array(l->output, outs);
+        l->delta_gpu = cuda_make_array(l->delta, outs);
+        l->indexes_gpu = cuda_make_int_array(l->indexes, outs);
+    }
+#endif
 }
 
 layer make_gcmerge_layer(int batch, int h, int w, int c, int branches, gc_merge_mode mode)
@@ -55,6 +69,10 @@ layer make_gcmerge_layer(int batch, int h, int w, int c, int branches, gc_merge_
     alloc_buffers(&l);
     l.forward = forward_gcmerge_layer;
     l.backward = backward_gcmerge_layer;
+#ifdef GPU
+    l.forward_gpu = forward_gcmerge_layer_gpu;
+    l.backward_gpu = backward_gcmerge_layer_gpu;
+#endif
     return l;
 }
 
@@ -105,6 +123,23 @@ void backward_gcmerge_layer(layer l, network net)
                 for (int k = 0; k < K; ++k) net.delta[first + (size_t)k * plane] += l.delta[out] / K;
             }
 }
+
+#ifdef GPU
+void forward_gcmerge_layer_gpu(layer l, network net)
+{
+    gcmerge_state *s = state_of(l);
+    gc_merge_forward_gpu(net.input_gpu, l.output_gpu, l.indexes_gpu, l.batch, l.out_c, s->K,
+                         l.out_w * l.out_h, s->mode == GC_MERGE_MEAN);
+}
+
+void backward_gcmerge_layer_gpu(layer l, network net)
+{
+    if (!net.delta_gpu) return;
+    gcmerge_state *s = state_of(l);
+    gc_merge_backward_gpu(l.delta_gpu, net.delta_gpu, l.indexes_gpu, l.batch, l.out_c, s->K,
+                          l.out_w * l.out_h, s->mode == GC_MERGE_MEAN);
+}
+#endif
 
 static const char *const mode_names[] = {"max", "mean", NULL};
 

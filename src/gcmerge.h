@@ -15,5 +15,9 @@ layer make_gcmerge_layer(int batch, int h, int w, int c, int branches, gc_merge_
 void forward_gcmerge_layer(layer l, network net);
 void backward_gcmerge_layer(layer l, network net);
 void resize_gcmerge_layer(layer *l, int w, int h);
+#ifdef GPU
+void forward_gcmerge_layer_gpu(layer l, network net);
+void backward_gcmerge_layer_gpu(layer l, network net);
+#endif
 
 #endif

@@ -242,17 +242,18 @@ void ext_update_network(network *net, update_args a)
 
 void ext_update_network_gpu(network *net, update_args a)
 {
+#ifdef GPU
     net_ext *x = net_ext_of(net);
-    if (x->optimizer == OPTIMIZER_CSGD && x->sigma > 0) {
-        /* The noise is drawn on the host into host arrays; doing that on the
-         * GPU needs a device generator fed from the seeded streams. */
-        fprintf(stderr, "darknet: error: optimizer=csgd with sigma > 0 runs on the CPU only (use -nogpu)\n");
-        exit(1);
-    }
     for (int i = 0; i < net->n; ++i) {
-        layer l = net->layers[i];
-        if (l.update_gpu) l.update_gpu(l, a);
+        layer *l = &net->layers[i];
+        csgd_before_step_gpu(x, l, i, a);
+        if (l->update_gpu) l->update_gpu(*l, a);
+        csgd_after_step_gpu(x, l, i, a);
     }
+#else
+    (void)net;
+    (void)a;
+#endif
 }
 
 void ext_free_network(network *net)

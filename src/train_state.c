@@ -37,6 +37,30 @@ static void layer_slots(layer *l, slot s[STATE_SLOTS])
     }
 }
 
+#ifdef GPU
+#include "cuda.h"
+
+/* Training on the GPU keeps these buffers on the device: pull them before
+ * the state is written, push them after it is read. */
+static void sync_slots_gpu(network *net, int push)
+{
+    if (net->gpu_index < 0) return;
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        slot s[STATE_SLOTS];
+        layer_slots(l, s);
+        float *gpu[STATE_SLOTS] = {l->weight_updates_gpu, l->bias_updates_gpu, l->scale_updates_gpu,
+                                   l->m_gpu, l->v_gpu, l->bias_m_gpu, l->bias_v_gpu,
+                                   l->scale_m_gpu, l->scale_v_gpu};
+        for (int k = 0; k < STATE_SLOTS; ++k) {
+            if (!s[k].data || !gpu[k]) continue;
+            if (push) cuda_push_array(gpu[k], s[k].data, s[k].count);
+            else cuda_pull_array(gpu[k], s[k].data, s[k].count);
+        }
+    }
+}
+#endif
+
 char *train_state_path(const char *weightfile)
 {
     size_t n = strlen(weightfile);
@@ -141,6 +165,9 @@ int train_state_save(network *net, const char *path)
 void ext_save_state(network *net, const char *weightfile, int cutoff)
 {
     char *path = train_state_path(weightfile);
+#ifdef GPU
+    if (cutoff >= net->n) sync_slots_gpu(net, 0);
+#endif
     /* A state file must never pair with weights it was not saved with: when
      * these weights get none (a partial save, a failed write), any older
      * one goes. */
@@ -283,6 +310,9 @@ void ext_load_state(network *net, const char *weightfile, int start, int cutoff)
     if (start != 0 || cutoff < net->n) return;
     char *path = train_state_path(weightfile);
     int loaded = train_state_load(net, path);
+#ifdef GPU
+    if (loaded) sync_slots_gpu(net, 1);
+#endif
     if (!loaded && !told && access(path, F_OK) != 0) {
         fprintf(stderr, "darknet: note: no %s: momentum, Adam moments, step count and "
                 "generators start afresh, as in upstream darknet\n", path);

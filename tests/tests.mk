@@ -1,12 +1,18 @@
 # Test, demo and benchmark targets (included by the Makefile).
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# With BIN= elsewhere (e.g. a GPU build beside the CPU one) the unit test
+# binaries go there too; tests/run runs those of build/tests.
+TEST_DIR := $(if $(filter .,$(BIN_DIR)),$(BUILD)/tests,$(BIN_DIR)/tests)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TEST_DIR)/%)
 TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPERS) libdarknet.a $(ROOT_STAMP)
+.PHONY: unit-build
+unit-build: $(UNIT_BINS)
+
+$(TEST_DIR)/test_%: tests/unit/test_%.c $(TEST_HELPERS) $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit $< $(TEST_HELPERS) libdarknet.a -o $@ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit $< $(TEST_HELPERS) $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
 .PHONY: test-build
 test-build: all $(UNIT_BINS)
@@ -26,7 +32,7 @@ bench:
 	@bench/run
 
 clean:
-	rm -rf $(OBJ) $(BUILD)/tests darknet libdarknet.a libdarknet.so
+	rm -rf $(OBJ) $(BUILD)/tests $(DARKNET) $(LIB_A) $(LIB_SO)
 
 distclean: clean
 	rm -rf $(BUILD)
@@ -53,9 +59,23 @@ $(PLAIN)/darknet: $(PLAIN_EX) $(PLAIN_UP)
 $(PLAIN)/dump_output: tests/tools/dump_output.c $(PLAIN_UP)
 	$(CC) $(PLAIN_CFLAGS) $^ -o $@ -lm -pthread
 
-$(BUILD)/tests/dump_output: tests/tools/dump_output.c libdarknet.a $(ROOT_STAMP)
+$(BUILD)/tests/dump_output: tests/tools/dump_output.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
 TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output
 test-build: $(TOOLS)
+
+# ---- the GPU checks (tests/gpu/run) -------------------------------------------
+# A standalone program with its own assertions (no cmocka), GPU=1 builds only.
+GPU_CHECK := $(BUILD)/tests-gpu/gpu_check
+.PHONY: gpu-check
+ifeq ($(GPU),1)
+gpu-check: $(GPU_CHECK)
+$(GPU_CHECK): tests/gpu/gpu_check.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< $(LIB_A) -o $@ $(LDLIBS)
+else
+gpu-check:
+	@echo "make: gpu-check needs GPU=1" >&2; exit 1
+endif
