@@ -593,7 +593,7 @@ int main(int argc, char **argv)
     noise_in_network("weight noise", "noise=weight\nlearning_rate=0.1", 0);
     noise_in_network("gradient noise", "noise=gradient\nnoise_gamma=0.55\nlearning_rate=0.5", 1);
     if (!skip_train) training_checks("cfg/gcconv-example.cfg", iters);
-    if (!skip_bench) benchmark("cfg/resnet18-cifar-gcconv-k4.cfg", bench_iters);
+    if (!skip_bench) benchmark("cfg/resnet18-cifar-k4.cfg", bench_iters);
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

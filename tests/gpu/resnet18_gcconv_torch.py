@@ -1,6 +1,6 @@
 """Training throughput of the CCNN ResNet-18-CIFAR (K=4) in PyTorch on CUDA.
 
-The same network as cfg/resnet18-cifar-gcconv-k4.cfg, written from the
+The same network as cfg/resnet18-cifar-k4.cfg, written from the
 formulas of docs/gcconv.md, for a throughput figure beside darknet's:
 
     python3 tests/gpu/resnet18_gcconv_torch.py [--batch 128] [--iters 30]
@@ -72,11 +72,11 @@ class CCNN18(nn.Module):
                 blocks.append(Block(c, f, stride, K))
                 c = f * K
         self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(c, classes)
+        self.head = nn.Conv2d(c, classes, 1)   # [convolutional] 1x1, then [avgpool]
 
     def forward(self, x):
         x = self.blocks(F.relu(self.stem(x)))
-        return self.fc(x.mean((2, 3)))
+        return self.head(x).mean((2, 3))
 
 
 def main():
