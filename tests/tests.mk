@@ -57,5 +57,9 @@ $(BUILD)/tests/dump_output: tests/tools/dump_output.c libdarknet.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
 
-TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output
+$(BUILD)/tests/compare_paths: tests/tools/compare_paths.c libdarknet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
+
+TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths
 test-build: $(TOOLS)
