@@ -239,7 +239,7 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
     if (K <= 0 || ALPHA == 0) return;
     int nt = 1;
 #ifdef _OPENMP
-    if (!omp_in_parallel() && (double)M * N * K >= 200000.0) nt = omp_get_max_threads();
+    if (!omp_in_parallel() && (double)M * N * K >= 2e6) nt = omp_get_max_threads();
 #endif
     /* Split C into nt slabs of whole tiles, along the longer usable side. */
     int split_n = N >= M || M < 2 * MR;

@@ -28,7 +28,7 @@
 #include "upstream_ref.h"
 
 /* Below this many elements a loop stays on one thread. */
-#define PAR_MIN 32768
+#define PAR_MIN 65536
 
 /* ---- im2col / col2im ------------------------------------------------------ */
 
