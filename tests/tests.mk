@@ -22,7 +22,7 @@ demo:
 	@scripts/demo.sh
 
 bench:
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/train_bench
 	@bench/run
 
 clean:
@@ -63,3 +63,8 @@ $(BUILD)/tests/compare_paths: tests/tools/compare_paths.c libdarknet.a
 
 TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths
 test-build: $(TOOLS)
+
+# ---- benchmark harness (make bench) --------------------------------------------
+$(BUILD)/bench/train_bench: bench/train_bench.c libdarknet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< libdarknet.a -o $@ $(LDLIBS)
