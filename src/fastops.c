@@ -146,7 +146,10 @@ void activate_array(float *x, const int n, const ACTIVATION a)
         return;
     case LEAKY:
         #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (int i = 0; i < n; ++i) x[i] = x[i] > 0 ? x[i] : (float)(.1 * x[i]);
+        for (int i = 0; i < n; ++i) {   /* both sides computed: no branch */
+            float v = x[i], s = (float)(.1 * v);
+            x[i] = v > 0 ? v : s;
+        }
         return;
     case RELU:
         #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
@@ -166,7 +169,10 @@ void gradient_array(const float *x, const int n, const ACTIVATION a, float *delt
         return;
     case LEAKY:
         #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (int i = 0; i < n; ++i) delta[i] *= x[i] > 0 ? 1.0f : .1f;
+        for (int i = 0; i < n; ++i) {
+            float g = x[i] > 0 ? 1.0f : .1f;
+            delta[i] = delta[i] * g;
+        }
         return;
     case RELU:
         #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
@@ -293,6 +299,30 @@ void forward_maxpool_layer(const maxpool_layer l, network net)
     if (dn_reference()) { upstream_forward_maxpool_layer(l, net); return; }
     const int oh_n = l.out_h, ow_n = l.out_w, off = -l.pad / 2;
     const int planes = l.batch * l.c;
+    if (l.size == 2 && l.stride == 2 && off == 0 && l.h == 2 * oh_n && l.w == 2 * ow_n) {
+        /* 2x2, stride 2, every window inside: the same comparisons, in
+         * upstream's order (first maximum wins), without bounds checks. */
+        #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
+        for (int q = 0; q < planes; ++q) {
+            const int base = q * l.h * l.w;
+            for (int i = 0; i < oh_n; ++i) {
+                const int r0 = base + 2 * i * l.w, r1 = r0 + l.w;
+                for (int j = 0; j < ow_n; ++j) {
+                    int idx[4] = {r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1};
+                    float max = -FLT_MAX;
+                    int max_i = -1;
+                    for (int t = 0; t < 4; ++t) {
+                        float v = net.input[idx[t]];
+                        if (v > max) { max = v; max_i = idx[t]; }
+                    }
+                    int out = (q * oh_n + i) * ow_n + j;
+                    l.output[out] = max;
+                    l.indexes[out] = max_i;
+                }
+            }
+        }
+        return;
+    }
     #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
     for (int q = 0; q < planes; ++q) {
         const int base = q * l.h * l.w;
