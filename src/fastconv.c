@@ -28,7 +28,10 @@
 #include "parallel.h"
 #include "upstream_ref.h"
 
-#define CHUNK_BYTES ((size_t)32 << 20)
+#ifndef CONV_CHUNK_MB
+#define CONV_CHUNK_MB 32
+#endif
+#define CHUNK_BYTES ((size_t)CONV_CHUNK_MB << 20)
 
 /* Bytes of workspace one image takes: its K x n columns and M x n products. */
 static size_t bytes_per_image(const layer *l)
