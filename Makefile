@@ -63,7 +63,11 @@ UP_WARN := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wno-unused-variable \
   -Wno-array-bounds -Wno-format-truncation -Wno-use-after-free -Wno-unused-function \
   -Wno-restrict -Wno-parentheses -Wno-implicit-function-declaration
 OUR_WARN := -std=gnu99 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
-LDLIBS := $(SAN_FLAGS) -lm -pthread
+# Our sources use OpenMP (the fast CPU kernels); upstream's compile as upstream
+# ships them by default, single-threaded, and serve as the reference path.
+OMP ?= -fopenmp
+OUR_CFLAGS := $(OMP)
+LDLIBS := $(SAN_FLAGS) -lm -pthread $(OMP)
 ifeq ($(OPENCV),1)
 CFLAGS_BASE += -DOPENCV $(shell pkg-config --cflags opencv4 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs opencv4 2>/dev/null) -lstdc++
@@ -155,8 +159,24 @@ $(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
 	@echo "# patched tree ready: $(DN)" > $@
 
 # ---- compiling ------------------------------------------------------------
+# The fast kernels in src/ take the names of some upstream functions; those
+# upstream definitions are compiled under an upstream_ prefix instead (no patch
+# needed), stay callable, and are what the reference path runs.
+RENAME_gemm := gemm gemm_cpu
+RENAME_im2col := im2col_cpu
+RENAME_col2im := col2im_cpu
+RENAME_activations := activate_array gradient_array
+RENAME_batchnorm_layer := forward_batchnorm_layer backward_batchnorm_layer
+RENAME_convolutional_layer := make_convolutional_layer resize_convolutional_layer \
+  forward_convolutional_layer backward_convolutional_layer
+RENAME_maxpool_layer := make_maxpool_layer forward_maxpool_layer backward_maxpool_layer
+RENAME_avgpool_layer := make_avgpool_layer forward_avgpool_layer backward_avgpool_layer
+rename_flags = $(foreach f,$(RENAME_$(1)),-D$(f)=upstream_$(f))
+
+
 # Everything is rebuilt when the build options change.
-CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) CC=$(CC)
+CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) CC=$(CC) OMP=$(OMP) \
+  RENAMED=$(foreach m,$(UP_SRC),$(RENAME_$(m)))
 # Objects keep a stamp per object folder; the binaries at the root, shared by
 # every configuration, keep one of their own (and so does another BIN folder).
 CONFIG_STAMP := $(OBJ)/config
@@ -169,7 +189,7 @@ FORCE:
 
 $(OBJ)/up/%.o: $(DN)/src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(UP_WARN) -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(UP_WARN) $(call rename_flags,$*) -c $< -o $@
 
 $(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP)
 	@mkdir -p $(@D)
@@ -190,7 +210,7 @@ $(OBJ)/ex/%.o: $(DN)/examples/%.c $(CONFIG_STAMP)
 
 $(OBJ)/our/%.o: src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(OUR_CFLAGS) $(OUR_WARN) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS) $(ROOT_STAMP)
 	@mkdir -p $(@D)

@@ -9,6 +9,7 @@
 #include "ext.h"
 #include "gclayer.h"
 #include "gcmerge.h"
+#include "parallel.h"
 #include "utils.h"
 
 static const layer_ext *const layer_table[] = {
@@ -48,6 +49,10 @@ layer ext_parse_layer(list *options, ext_params p)
 
 int ext_run_command(int argc, char **argv)
 {
+    /* Every command passes through here first, so this is where the global
+     * `-threads N` (as OMP_NUM_THREADS) is read and removed from argv, the
+     * way upstream's main() treats `-i`. */
+    dn_set_threads(find_int_arg(argc, argv, "-threads", 0));
     for (const ext_command *c = command_table; c->word; ++c) {
         if (strcmp(argv[1], c->word) != 0) continue;
         if (c->subword && (argc < 3 || strcmp(argv[2], c->subword) != 0)) continue;

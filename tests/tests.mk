@@ -28,7 +28,7 @@ demo:
 	@scripts/demo.sh
 
 bench:
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/train_bench
 	@bench/run
 
 clean:
@@ -63,7 +63,11 @@ $(BUILD)/tests/dump_output: tests/tools/dump_output.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
-TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output
+$(BUILD)/tests/compare_paths: tests/tools/compare_paths.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
+
+TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths
 test-build: $(TOOLS)
 
 # ---- the GPU checks (tests/gpu/run) -------------------------------------------
@@ -79,3 +83,8 @@ else
 gpu-check:
 	@echo "make: gpu-check needs GPU=1" >&2; exit 1
 endif
+
+# ---- benchmark harness (make bench) --------------------------------------------
+$(BUILD)/bench/train_bench: bench/train_bench.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< $(LIB_A) -o $@ $(LDLIBS)

@@ -1,0 +1,288 @@
+/* fastgemm.c: the single-precision matrix product behind every CPU layer.
+ *
+ * gemm() and gemm_cpu() keep upstream's signature and meaning:
+ *     C = BETA*C + ALPHA*op(A)*op(B),  row-major, op = transpose when TA/TB.
+ * Upstream's own loops stay available as upstream_gemm_cpu() (the build
+ * compiles upstream's gemm.c with its two functions renamed) and are used
+ * when the reference path is selected (parallel.h).
+ *
+ * The fast path packs blocks of A and B into panels and runs a 6x16 register
+ * tile (AVX2+FMA when the processor has them, chosen at run time; portable C
+ * otherwise), on OpenMP threads that split the rows or the columns of C.
+ *
+ * Every element of C is one chain, in increasing k:
+ *     c = BETA*c (or 0);  for k: c = fma(ALPHA*a[i,k], b[k,j], c)
+ * The tile loads its C values, continues the chain over one block of k, and
+ * stores them again; nothing is summed in a different order.  So the result
+ * of an element depends neither on the block sizes, the thread count or the
+ * position of the element, nor on whether the columns (or the k range) of a
+ * product were split into several calls: a product over k = [0,K1) followed
+ * by one over [K1,K) with BETA=1 gives the bits of the single product.  The
+ * batched convolution (fastconv.c) relies on this to give, bit for bit, what
+ * per-image calls give. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "parallel.h"
+#include "fastgemm.h"
+#include "upstream_ref.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 96      /* multiple of MR */
+#define NC 2048    /* multiple of NR */
+
+typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, int ldc);
+
+/* C tile (MR x NR, row stride ldc) += packed A panel (kc x MR) * packed B
+ * panel (kc x NR), one k at a time. */
+static void tile_portable(int kc, const float *a, const float *b, float *c, int ldc)
+{
+    float acc[MR][NR];
+    for (int r = 0; r < MR; ++r)
+        for (int j = 0; j < NR; ++j) acc[r][j] = c[r * ldc + j];
+    for (int p = 0; p < kc; ++p) {
+        const float *bp = b + p * NR;
+        for (int r = 0; r < MR; ++r) {
+            float av = a[p * MR + r];
+            for (int j = 0; j < NR; ++j) acc[r][j] += av * bp[j];
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma")))
+static void tile_avx2(int kc, const float *a, const float *b, float *c, int ldc)
+{
+    __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+    __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+    __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    for (int p = 0; p < kc; ++p) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 av;
+        av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += MR;
+        b += NR;
+    }
+    _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+    _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+    _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+    _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+    _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+    _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+#endif
+
+static tile_fn tile_kernel(void)
+{
+    static tile_fn chosen;
+    if (!chosen) {
+        tile_fn f = tile_portable;
+#ifdef HAVE_X86
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = tile_avx2;
+#endif
+        chosen = f;
+    }
+    return chosen;
+}
+
+const char *fastgemm_kernel_name(void)
+{
+    return tile_kernel() == tile_portable ? "portable" : "avx2+fma";
+}
+
+/* Panels of MR rows of alpha*op(A)[i0.., p0..], zero-padded to MR rows. */
+static void pack_a(int TA, const float *A, int lda, int mc, int kc, float alpha, float *out)
+{
+    for (int i = 0; i < mc; i += MR) {
+        int mr = mc - i < MR ? mc - i : MR;
+        float *o = out + (size_t)i * kc;
+        if (!TA) {
+            for (int r = 0; r < mr; ++r) {
+                const float *row = A + (size_t)(i + r) * lda;
+                for (int p = 0; p < kc; ++p) o[p * MR + r] = alpha * row[p];
+            }
+        } else {
+            for (int p = 0; p < kc; ++p) {
+                const float *col = A + (size_t)p * lda + i;
+                for (int r = 0; r < mr; ++r) o[p * MR + r] = alpha * col[r];
+            }
+        }
+        for (int r = mr; r < MR; ++r)
+            for (int p = 0; p < kc; ++p) o[p * MR + r] = 0;
+    }
+}
+
+/* Panels of NR columns of op(B)[p0.., j0..], zero-padded to NR columns. */
+static void pack_b(int TB, const float *B, int ldb, int kc, int nc, float *out)
+{
+    for (int j = 0; j < nc; j += NR) {
+        int nr = nc - j < NR ? nc - j : NR;
+        float *o = out + (size_t)j * kc;
+        if (!TB) {
+            for (int p = 0; p < kc; ++p) {
+                const float *row = B + (size_t)p * ldb + j;
+                float *op = o + p * NR;
+                if (nr == NR) memcpy(op, row, NR * sizeof(float));
+                else {
+                    for (int c = 0; c < nr; ++c) op[c] = row[c];
+                    for (int c = nr; c < NR; ++c) op[c] = 0;
+                }
+            }
+        } else {
+            for (int c = 0; c < nr; ++c) {
+                const float *col = B + (size_t)(j + c) * ldb;
+                for (int p = 0; p < kc; ++p) o[p * NR + c] = col[p];
+            }
+            for (int c = nr; c < NR; ++c)
+                for (int p = 0; p < kc; ++p) o[p * NR + c] = 0;
+        }
+    }
+}
+
+/* Per-thread packing buffers, kept for the life of the thread. */
+static __thread float *buf_a, *buf_b;
+
+static int buffers(void)
+{
+    if (!buf_a) {
+        void *a = NULL, *b = NULL;
+        if (posix_memalign(&a, 64, (size_t)MC * KC * sizeof(float))) return 0;
+        if (posix_memalign(&b, 64, (size_t)KC * NC * sizeof(float))) { free(a); return 0; }
+        buf_a = a;
+        buf_b = b;
+    }
+    return 1;
+}
+
+/* C += alpha*op(A)*op(B) on one thread; BETA is already applied. */
+static void gemm_serial(int TA, int TB, int M, int N, int K, float alpha,
+                        const float *A, int lda, const float *B, int ldb,
+                        float *C, int ldc)
+{
+    tile_fn tile = tile_kernel();
+    if (!buffers()) {
+        upstream_gemm_cpu(TA, TB, M, N, K, alpha, (float *)A, lda, (float *)B, ldb, 1, C, ldc);
+        return;
+    }
+    float *pa = buf_a, *pb = buf_b;
+    float tmp[MR * NR] __attribute__((aligned(64)));
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            pack_b(TB, TB ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc, ldb, kc, nc, pb);
+            for (int ic = 0; ic < M; ic += MC) {
+                int mc = M - ic < MC ? M - ic : MC;
+                pack_a(TA, TA ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc, lda, mc, kc, alpha, pa);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    const float *bp = pb + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        const float *ap = pa + (size_t)ir * kc;
+                        float *c = C + (size_t)(ic + ir) * ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            tile(kc, ap, bp, c, ldc);
+                        } else {
+                            for (int r = 0; r < mr; ++r)
+                                memcpy(tmp + r * NR, c + (size_t)r * ldc, nr * sizeof(float));
+                            tile(kc, ap, bp, tmp, NR);
+                            for (int r = 0; r < mr; ++r)
+                                memcpy(c + (size_t)r * ldc, tmp + r * NR, nr * sizeof(float));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void scale_c(int M, int N, float beta, float *C, int ldc)
+{
+    if (beta == 1) return;
+    for (int i = 0; i < M; ++i) {
+        float *row = C + (size_t)i * ldc;
+        if (beta == 0) memset(row, 0, N * sizeof(float));
+        else for (int j = 0; j < N; ++j) row[j] *= beta;
+    }
+}
+
+void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
+               const float *A, int lda, const float *B, int ldb,
+               float BETA, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    scale_c(M, N, BETA, C, ldc);
+    if (K <= 0 || ALPHA == 0) return;
+    int nt = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel() && (double)M * N * K >= 2e6) nt = omp_get_max_threads();
+#endif
+    /* Split C into nt slabs of whole tiles, along the longer usable side. */
+    int split_n = N >= M || M < 2 * MR;
+    int tiles = split_n ? (N + NR - 1) / NR : (M + MR - 1) / MR;
+    if (nt > tiles) nt = tiles;
+    if (nt <= 1) {
+        gemm_serial(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, C, ldc);
+        return;
+    }
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int t0 = (int)((long)tiles * t / n), t1 = (int)((long)tiles * (t + 1) / n);
+        if (split_n) {
+            int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
+            if (j1 > j0)
+                gemm_serial(TA, TB, M, j1 - j0, K, ALPHA, A, lda,
+                            TB ? B + (size_t)j0 * ldb : B + j0, ldb, C + j0, ldc);
+        } else {
+            int i0 = t0 * MR, i1 = t1 * MR < M ? t1 * MR : M;
+            if (i1 > i0)
+                gemm_serial(TA, TB, i1 - i0, N, K, ALPHA,
+                            TA ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb,
+                            C + (size_t)i0 * ldc, ldc);
+        }
+    }
+#endif
+}
+
+void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA,
+              float *A, int lda, float *B, int ldb,
+              float BETA, float *C, int ldc)
+{
+    if (dn_reference())
+        upstream_gemm_cpu(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+    else
+        fast_gemm(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+}
+
+void gemm(int TA, int TB, int M, int N, int K, float ALPHA,
+          float *A, int lda, float *B, int ldb,
+          float BETA, float *C, int ldc)
+{
+    gemm_cpu(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+}

@@ -1,0 +1,403 @@
+/* fastops.c: fast CPU versions of upstream's im2col, col2im, activations,
+ * batch normalization and pooling.
+ *
+ * Each public function here has upstream's name and signature; the build
+ * compiles upstream's definition under an upstream_ prefix (see the Makefile,
+ * RENAME_*), and the reference path (parallel.h) calls it.  The fast versions
+ * run on OpenMP threads over images and channels, in loops the compiler can
+ * vectorise.
+ *
+ * im2col, col2im, the activations and the pooling layers give upstream's bits
+ * exactly (every output element is computed with the same operations in the
+ * same order).  Batch normalization sums in a different order and multiplies
+ * by reciprocals, so it agrees with upstream to float rounding only. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "darknet.h"
+#include "activations.h"
+#include "avgpool_layer.h"
+#include "batchnorm_layer.h"
+#include "blas.h"
+#include "col2im.h"
+#include "im2col.h"
+#include "maxpool_layer.h"
+#include "fastops.h"
+#include "parallel.h"
+#include "upstream_ref.h"
+
+/* Below this many elements a loop stays on one thread. */
+#define PAR_MIN 65536
+
+/* ---- im2col / col2im ------------------------------------------------------ */
+
+/* The ksize*ksize rows of one input channel. */
+static void im2col_channel(const float *im, int height, int width, int ksize,
+                           int stride, int pad, int c, float *col, int ldcol)
+{
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    const float *plane = im + (size_t)c * height * width;
+    for (int kh = 0; kh < ksize; ++kh) {
+        for (int kw = 0; kw < ksize; ++kw) {
+            float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
+            /* Output columns whose input column lies inside the image. */
+            int lo = pad - kw > 0 ? (pad - kw + stride - 1) / stride : 0;
+            int hi = (width - 1 + pad - kw) / stride + 1;
+            if (width - 1 + pad - kw < 0) hi = 0;
+            if (hi > ow_n) hi = ow_n;
+            if (lo > hi) lo = hi;
+            for (int oh = 0; oh < oh_n; ++oh) {
+                float *dst = row + oh * ow_n;
+                int ih = oh * stride - pad + kh;
+                if (ih < 0 || ih >= height) {
+                    memset(dst, 0, ow_n * sizeof(float));
+                    continue;
+                }
+                const float *src = plane + (size_t)ih * width - pad + kw;
+                for (int ow = 0; ow < lo; ++ow) dst[ow] = 0;
+                if (stride == 1) memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
+                else for (int ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride];
+                for (int ow = hi; ow < ow_n; ++ow) dst[ow] = 0;
+            }
+        }
+    }
+}
+
+void im2col_rows(const float *im, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *col, int ldcol)
+{
+    long work = (long)channels * ksize * ksize * height * width;
+    #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
+    for (int c = 0; c < channels; ++c)
+        im2col_channel(im, height, width, ksize, stride, pad, c, col, ldcol);
+}
+
+void im2col_cpu(float *data_im, int channels, int height, int width,
+                int ksize, int stride, int pad, float *data_col)
+{
+    if (dn_reference()) {
+        upstream_im2col_cpu(data_im, channels, height, width, ksize, stride, pad, data_col);
+        return;
+    }
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    im2col_rows(data_im, channels, height, width, ksize, stride, pad, data_col, oh_n * ow_n);
+}
+
+/* Adds one channel's rows back into the image, in upstream's order: for each
+ * pixel, kernel rows then kernel columns ascending. */
+static void col2im_channel(const float *col, int ldcol, int height, int width,
+                           int ksize, int stride, int pad, int c, float *im)
+{
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    float *plane = im + (size_t)c * height * width;
+    for (int kh = 0; kh < ksize; ++kh) {
+        for (int kw = 0; kw < ksize; ++kw) {
+            const float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
+            int lo = pad - kw > 0 ? (pad - kw + stride - 1) / stride : 0;
+            int hi = (width - 1 + pad - kw) / stride + 1;
+            if (width - 1 + pad - kw < 0) hi = 0;
+            if (hi > ow_n) hi = ow_n;
+            if (lo > hi) lo = hi;
+            for (int oh = 0; oh < oh_n; ++oh) {
+                int ih = oh * stride - pad + kh;
+                if (ih < 0 || ih >= height) continue;
+                const float *src = row + oh * ow_n;
+                float *dst = plane + (size_t)ih * width - pad + kw;
+                if (stride == 1) for (int ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+                else for (int ow = lo; ow < hi; ++ow) dst[ow * stride] += src[ow];
+            }
+        }
+    }
+}
+
+void col2im_rows(const float *col, int ldcol, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *im)
+{
+    long work = (long)channels * ksize * ksize * height * width;
+    #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
+    for (int c = 0; c < channels; ++c)
+        col2im_channel(col, ldcol, height, width, ksize, stride, pad, c, im);
+}
+
+void col2im_cpu(float *data_col, int channels, int height, int width,
+                int ksize, int stride, int pad, float *data_im)
+{
+    if (dn_reference()) {
+        upstream_col2im_cpu(data_col, channels, height, width, ksize, stride, pad, data_im);
+        return;
+    }
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    col2im_rows(data_col, oh_n * ow_n, channels, height, width, ksize, stride, pad, data_im);
+}
+
+/* ---- activations ------------------------------------------------------------ */
+
+/* Upstream's leaky ReLU: x*.1 is a double product, rounded to float. */
+void activate_array(float *x, const int n, const ACTIVATION a)
+{
+    if (dn_reference()) { upstream_activate_array(x, n, a); return; }
+    switch (a) {
+    case LINEAR:
+        return;
+    case LEAKY:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) {   /* both sides computed: no branch */
+            float v = x[i], s = (float)(.1 * v);
+            x[i] = v > 0 ? v : s;
+        }
+        return;
+    case RELU:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) x[i] = x[i] * (float)(x[i] > 0);
+        return;
+    default:
+        upstream_activate_array(x, n, a);
+    }
+}
+
+/* Upstream's gradients return float, so leaky's slope is 0.1f. */
+void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta)
+{
+    if (dn_reference()) { upstream_gradient_array(x, n, a, delta); return; }
+    switch (a) {
+    case LINEAR:
+        return;
+    case LEAKY:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) {
+            float g = x[i] > 0 ? 1.0f : .1f;
+            delta[i] = delta[i] * g;
+        }
+        return;
+    case RELU:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) delta[i] *= (float)(x[i] > 0);
+        return;
+    default:
+        upstream_gradient_array(x, n, a, delta);
+    }
+}
+
+/* ---- batch normalization --------------------------------------------------- */
+
+/* Upstream's constants: eps 1e-6 added to the standard deviation in the
+ * forward pass, 1e-5 added to the variance in the backward pass. */
+void forward_batchnorm_layer(layer l, network net)
+{
+    if (dn_reference()) { upstream_forward_batchnorm_layer(l, net); return; }
+    const int B = l.batch, C = l.out_c, S = l.out_h * l.out_w;
+    const long CS = (long)C * S;
+    if (l.type == BATCHNORM) memcpy(l.output, net.input, (size_t)l.outputs * B * sizeof(float));
+    const int train = net.train;
+    const float inv_n = 1. / ((long)B * S);
+    const float inv_n1 = 1. / ((long)B * S - 1);
+    #pragma omp parallel for schedule(dynamic, 1) if ((long)B * CS >= PAR_MIN)
+    for (int f = 0; f < C; ++f) {
+        float mean, var;
+        if (train) {
+            double sum = 0;
+            for (int b = 0; b < B; ++b) {
+                const float *x = l.output + b * CS + (long)f * S;
+                float *xs = l.x + b * CS + (long)f * S;
+                float s = 0;
+                for (int i = 0; i < S; ++i) { s += x[i]; xs[i] = x[i]; }
+                sum += s;
+            }
+            mean = (float)sum * inv_n;
+            double sq = 0;
+            for (int b = 0; b < B; ++b) {
+                const float *x = l.x + b * CS + (long)f * S;
+                float s = 0;
+                for (int i = 0; i < S; ++i) { float d = x[i] - mean; s += d * d; }
+                sq += s;
+            }
+            var = (float)sq * inv_n1;
+            l.mean[f] = mean;
+            l.variance[f] = var;
+            l.rolling_mean[f] = .99f * l.rolling_mean[f] + .01f * mean;
+            l.rolling_variance[f] = .99f * l.rolling_variance[f] + .01f * var;
+        } else {
+            for (int b = 0; b < B; ++b)
+                memcpy(l.x + b * CS + (long)f * S, l.output + b * CS + (long)f * S, S * sizeof(float));
+            mean = l.rolling_mean[f];
+            var = l.rolling_variance[f];
+        }
+        const float inv = 1. / (sqrt(var) + .000001f);
+        const float scale = l.scales[f], bias = l.biases[f];
+        for (int b = 0; b < B; ++b) {
+            const float *x = l.x + b * CS + (long)f * S;
+            float *y = l.output + b * CS + (long)f * S;
+            if (train) {
+                float *xn = l.x_norm + b * CS + (long)f * S;
+                for (int i = 0; i < S; ++i) {
+                    float v = (x[i] - mean) * inv;
+                    xn[i] = v;
+                    y[i] = v * scale + bias;
+                }
+            } else {
+                for (int i = 0; i < S; ++i) y[i] = (x[i] - mean) * inv * scale + bias;
+            }
+        }
+    }
+}
+
+void backward_batchnorm_layer(layer l, network net)
+{
+    if (dn_reference()) { upstream_backward_batchnorm_layer(l, net); return; }
+    if (!net.train) {
+        l.mean = l.rolling_mean;
+        l.variance = l.rolling_variance;
+    }
+    const int B = l.batch, C = l.out_c, S = l.out_h * l.out_w;
+    const long CS = (long)C * S;
+    const float n = (float)((long)S * B);
+    #pragma omp parallel for schedule(dynamic, 1) if ((long)B * CS >= PAR_MIN)
+    for (int f = 0; f < C; ++f) {
+        const float mean = l.mean[f], var = l.variance[f], scale = l.scales[f];
+        double sd = 0, sdxn = 0, sdx = 0;
+        for (int b = 0; b < B; ++b) {
+            const float *d = l.delta + b * CS + (long)f * S;
+            const float *xn = l.x_norm + b * CS + (long)f * S;
+            const float *x = l.x + b * CS + (long)f * S;
+            float s0 = 0, s1 = 0, s2 = 0;
+            for (int i = 0; i < S; ++i) {
+                s0 += d[i];
+                s1 += d[i] * xn[i];
+                s2 += d[i] * (x[i] - mean);
+            }
+            sd += s0;
+            sdxn += s1;
+            sdx += s2;
+        }
+        l.bias_updates[f] += (float)sd;
+        l.scale_updates[f] += (float)sdxn;
+        /* After scaling delta by the layer's scale: */
+        const float mean_delta = (float)(scale * sd) * (float)(-1. / sqrt(var + .00001f));
+        const float variance_delta = (float)(scale * sdx) * (float)(-.5 * pow(var + .00001f, -1.5));
+        l.mean_delta[f] = mean_delta;
+        l.variance_delta[f] = variance_delta;
+        const float a = scale * (float)(1. / sqrt(var + .00001f));
+        const float k = variance_delta * 2 / n, m = mean_delta / n;
+        for (int b = 0; b < B; ++b) {
+            float *d = l.delta + b * CS + (long)f * S;
+            const float *x = l.x + b * CS + (long)f * S;
+            for (int i = 0; i < S; ++i) d[i] = d[i] * a + k * (x[i] - mean) + m;
+        }
+    }
+    if (l.type == BATCHNORM) memcpy(net.delta, l.delta, (size_t)l.outputs * B * sizeof(float));
+}
+
+/* ---- pooling ------------------------------------------------------------------ */
+
+void forward_maxpool_layer(const maxpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_forward_maxpool_layer(l, net); return; }
+    const int oh_n = l.out_h, ow_n = l.out_w, off = -l.pad / 2;
+    const int planes = l.batch * l.c;
+    if (l.size == 2 && l.stride == 2 && off == 0 && l.h == 2 * oh_n && l.w == 2 * ow_n) {
+        /* 2x2, stride 2, every window inside: the same comparisons, in
+         * upstream's order (first maximum wins), without bounds checks. */
+        #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
+        for (int q = 0; q < planes; ++q) {
+            const int base = q * l.h * l.w;
+            for (int i = 0; i < oh_n; ++i) {
+                const int r0 = base + 2 * i * l.w, r1 = r0 + l.w;
+                for (int j = 0; j < ow_n; ++j) {
+                    int idx[4] = {r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1};
+                    float max = -FLT_MAX;
+                    int max_i = -1;
+                    for (int t = 0; t < 4; ++t) {
+                        float v = net.input[idx[t]];
+                        if (v > max) { max = v; max_i = idx[t]; }
+                    }
+                    int out = (q * oh_n + i) * ow_n + j;
+                    l.output[out] = max;
+                    l.indexes[out] = max_i;
+                }
+            }
+        }
+        return;
+    }
+    #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
+    for (int q = 0; q < planes; ++q) {
+        const int base = q * l.h * l.w;
+        for (int i = 0; i < oh_n; ++i) {
+            for (int j = 0; j < ow_n; ++j) {
+                int out = (q * oh_n + i) * ow_n + j;
+                float max = -FLT_MAX;
+                int max_i = -1;
+                for (int n = 0; n < l.size; ++n) {
+                    int h = off + i * l.stride + n;
+                    for (int m = 0; m < l.size; ++m) {
+                        int w = off + j * l.stride + m;
+                        int index = base + w + l.w * h;
+                        float val = (h >= 0 && h < l.h && w >= 0 && w < l.w) ? net.input[index] : -FLT_MAX;
+                        if (val > max) { max = val; max_i = index; }
+                    }
+                }
+                l.output[out] = max;
+                l.indexes[out] = max_i;
+            }
+        }
+    }
+}
+
+void backward_maxpool_layer(const maxpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_backward_maxpool_layer(l, net); return; }
+    const int per = l.out_h * l.out_w;
+    const int planes = l.batch * l.c;
+    /* A plane's indexes all point into its own input plane. */
+    #pragma omp parallel for schedule(static) if ((long)planes * per >= PAR_MIN)
+    for (int q = 0; q < planes; ++q)
+        for (int i = q * per; i < (q + 1) * per; ++i) {
+            int index = l.indexes[i];
+            if (index >= 0) net.delta[index] += l.delta[i];
+        }
+}
+
+maxpool_layer make_maxpool_layer(int batch, int h, int w, int c, int size, int stride, int padding)
+{
+    maxpool_layer l = upstream_make_maxpool_layer(batch, h, w, c, size, stride, padding);
+    l.forward = forward_maxpool_layer;
+    l.backward = backward_maxpool_layer;
+    return l;
+}
+
+void forward_avgpool_layer(const avgpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_forward_avgpool_layer(l, net); return; }
+    const int planes = l.batch * l.c, S = l.h * l.w;
+    #pragma omp parallel for schedule(static) if ((long)planes * S >= PAR_MIN)
+    for (int q = 0; q < planes; ++q) {
+        const float *x = net.input + (long)q * S;
+        float s = 0;
+        for (int i = 0; i < S; ++i) s += x[i];
+        l.output[q] = s / S;
+    }
+}
+
+void backward_avgpool_layer(const avgpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_backward_avgpool_layer(l, net); return; }
+    const int planes = l.batch * l.c, S = l.h * l.w;
+    #pragma omp parallel for schedule(static) if ((long)planes * S >= PAR_MIN)
+    for (int q = 0; q < planes; ++q) {
+        float *d = net.delta + (long)q * S;
+        const float g = l.delta[q] / S;
+        for (int i = 0; i < S; ++i) d[i] += g;
+    }
+}
+
+avgpool_layer make_avgpool_layer(int batch, int w, int h, int c)
+{
+    avgpool_layer l = upstream_make_avgpool_layer(batch, w, h, c);
+    l.forward = forward_avgpool_layer;
+    l.backward = backward_avgpool_layer;
+    return l;
+}

@@ -1,0 +1,17 @@
+/* fastops.h: helpers of the fast CPU kernels (fastops.c) that the batched
+ * convolution (fastconv.c) and the tests use directly.  The kernels that
+ * replace upstream functions keep upstream's declarations (im2col.h,
+ * col2im.h, activations.h, batchnorm_layer.h, maxpool_layer.h,
+ * avgpool_layer.h). */
+#ifndef FASTOPS_H
+#define FASTOPS_H
+
+/* im2col of one image into rows of stride ldcol: row (c*ksize+kh)*ksize+kw
+ * holds that kernel offset's out_h*out_w values, from col + row*ldcol. */
+void im2col_rows(const float *im, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *col, int ldcol);
+/* The inverse, adding into im, from rows of stride ldcol. */
+void col2im_rows(const float *col, int ldcol, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *im);
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The fast CPU kernels agree with upstream's reference kernels: the same
+# weights give the same outputs to float rounding, on trained weights and on
+# stock upstream cfgs; one thread and two give the same bits.  (The reference path
+# itself is checked bit for bit against unpatched upstream by
+# test_upstream_compat.sh.)
+. "$(dirname "$0")/lib.sh"
+shapes_dataset
+CFG=$WORK/fast.cfg
+sed 's/^max_batches=.*/max_batches=3/' tests/data/tiny-classifier.cfg > "$CFG"
+sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/fast.data"
+check trains ./darknet classifier train "$WORK/fast.data" "$CFG"
+
+# close A.bin B.bin: same length, |a-b| <= 1e-4 * (1 + |b|) everywhere.
+close() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, numpy as np
+a = np.fromfile(sys.argv[1], dtype=np.float32)
+b = np.fromfile(sys.argv[2], dtype=np.float32)
+ok = a.size == b.size and a.size > 0 and bool(np.all(np.abs(a - b) <= 1e-4 * (1 + np.abs(b))))
+sys.exit(0 if ok else 1)
+PY
+}
+
+fast_matches() {   # name cfg weights
+    DARKNET_REFERENCE=1 build/tests/dump_output "$2" "$3" "$WORK/$1.ref.bin" > /dev/null 2>&1 &&
+    OMP_NUM_THREADS=1 build/tests/dump_output "$2" "$3" "$WORK/$1.fast1.bin" > /dev/null 2>&1 &&
+    OMP_NUM_THREADS=2 build/tests/dump_output "$2" "$3" "$WORK/$1.fast2.bin" > /dev/null 2>&1 &&
+    cmp -s "$WORK/$1.fast1.bin" "$WORK/$1.fast2.bin" &&
+    close "$WORK/$1.fast1.bin" "$WORK/$1.ref.bin"
+}
+fast_matches trained "$CFG" "$WORK/fast.weights" && pass fast_outputs_trained || fail fast_outputs_trained
+# Stock upstream cfgs (random weights, sane batch-norm statistics): every
+# layer's output, fast against reference, in one process.
+for c in tiny resnet18 yolov3-tiny; do
+    sed 's/^batch=.*/batch=1/; s/^subdivisions=.*/subdivisions=1/; s/^width=.*/width=64/; s/^height=.*/height=64/' \
+        build/darknet/cfg/$c.cfg > "$WORK/$c.cfg"
+    check "fast_layers_stock_$c" build/tests/compare_paths "$WORK/$c.cfg"
+done
+check fast_layers_trained build/tests/compare_paths "$CFG" "$WORK/fast.weights"

@@ -1,0 +1,417 @@
+/* Tests for the fast CPU kernels (src/fastgemm.c, fastops.c, fastconv.c)
+ * against upstream's reference kernels, which the build keeps callable as
+ * upstream_* and which dn_set_reference(1) selects. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <omp.h>
+
+#include "darknet.h"
+#include "activations.h"
+#include "avgpool_layer.h"
+#include "batchnorm_layer.h"
+#include "col2im.h"
+#include "convolutional_layer.h"
+#include "gemm.h"
+#include "im2col.h"
+#include "maxpool_layer.h"
+#include "fastgemm.h"
+#include "fastops.h"
+#include "parallel.h"
+#include "upstream_ref.h"
+#include "rng.h"
+
+static rng gen;
+
+static float *randv(size_t n)
+{
+    float *v = malloc(n * sizeof(float) + 1);
+    for (size_t i = 0; i < n; ++i) v[i] = rng_uniform_range(&gen, -1, 1);
+    return v;
+}
+
+static float *copyv(const float *v, size_t n)
+{
+    float *c = malloc(n * sizeof(float) + 1);
+    memcpy(c, v, n * sizeof(float));
+    return c;
+}
+
+static void assert_same_bits(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (memcmp(a + i, b + i, sizeof(float))) {
+            print_error("element %zu: %.9g != %.9g\n", i, a[i], b[i]);
+            fail();
+        }
+}
+
+/* |a-b| <= tol * (scale + |b|) elementwise. */
+static void assert_close(const float *a, const float *b, size_t n, float tol, float scale)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (!(fabsf(a[i] - b[i]) <= tol * (scale + fabsf(b[i])))) {
+            print_error("element %zu: %.9g vs %.9g\n", i, a[i], b[i]);
+            fail();
+        }
+}
+
+static int setup(void **state)
+{
+    rng_seed(&gen, 12345, 0);
+    dn_set_reference(0);
+    return 0;
+}
+
+/* ---- gemm ------------------------------------------------------------------ */
+
+static void gemm_case(int TA, int TB, int M, int N, int K, float alpha, float beta, int pad)
+{
+    int lda = (TA ? M : K) + pad, ldb = (TB ? K : N) + pad, ldc = N + pad;
+    float *A = randv((size_t)(TA ? K : M) * lda), *B = randv((size_t)(TB ? N : K) * ldb);
+    float *C = randv((size_t)M * ldc), *R = copyv(C, (size_t)M * ldc);
+    fast_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    upstream_gemm_cpu(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+    for (int i = 0; i < M; ++i)   /* padding columns untouched, values close */
+        assert_close(C + (size_t)i * ldc, R + (size_t)i * ldc, ldc, 1e-5f, .1f * (K + 1));
+    free(A); free(B); free(C); free(R);
+}
+
+static void gemm_matches_reference_all_transposes(void **state)
+{
+    static const int sizes[][3] = {
+        {1, 1, 1}, {1, 17, 3}, {5, 7, 9}, {6, 16, 1}, {7, 33, 300}, {13, 1, 40},
+        {37, 95, 27}, {64, 196, 144}, {97, 2049, 5}, {130, 50, 513},
+    };
+    for (int TA = 0; TA < 2; ++TA)
+        for (int TB = 0; TB < 2; ++TB)
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s) {
+                gemm_case(TA, TB, sizes[s][0], sizes[s][1], sizes[s][2], 1, 1, 0);
+                gemm_case(TA, TB, sizes[s][0], sizes[s][1], sizes[s][2], 1, 0, 3);
+                gemm_case(TA, TB, sizes[s][0], sizes[s][1], sizes[s][2], .5f, .25f, 1);
+            }
+}
+
+static void gemm_dispatch_follows_switch(void **state)
+{
+    int M = 9, N = 21, K = 31;
+    float *A = randv(M * K), *B = randv(K * N), *C1 = calloc(M * N, 4), *C2 = calloc(M * N, 4);
+    dn_set_reference(1);
+    gemm_cpu(0, 0, M, N, K, 1, A, K, B, N, 0, C1, N);
+    upstream_gemm_cpu(0, 0, M, N, K, 1, A, K, B, N, 0, C2, N);
+    assert_same_bits(C1, C2, M * N);
+    dn_set_reference(0);
+    gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C1, N);
+    fast_gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C2, N);
+    assert_same_bits(C1, C2, M * N);
+    free(A); free(B); free(C1); free(C2);
+}
+
+/* Each element is one chain over k: splitting the columns, splitting k into
+ * consecutive products, or changing the thread count changes no bit. */
+static void gemm_bits_independent_of_splits_and_threads(void **state)
+{
+    int M = 70, N = 301, K = 517;
+    for (int TA = 0; TA < 2; ++TA)
+        for (int TB = 0; TB < 2; ++TB) {
+            int lda = TA ? M : K, ldb = TB ? K : N;
+            float *A = randv((size_t)M * K), *B = randv((size_t)K * N);
+            float *C0 = randv((size_t)M * N), *C1 = copyv(C0, (size_t)M * N), *C2 = copyv(C0, (size_t)M * N);
+            float *C3 = copyv(C0, (size_t)M * N);
+            fast_gemm(TA, TB, M, N, K, 1, A, lda, B, ldb, 1, C0, N);
+            /* columns in three calls */
+            int cuts[] = {0, 1, 190, N};
+            for (int c = 0; c < 3; ++c) {
+                int j0 = cuts[c], nn = cuts[c + 1] - j0;
+                fast_gemm(TA, TB, M, nn, K, 1, A, lda, TB ? B + (size_t)j0 * ldb : B + j0, ldb, 1, C1 + j0, N);
+            }
+            assert_same_bits(C0, C1, (size_t)M * N);
+            /* k in three consecutive products */
+            int ks[] = {0, 3, 260, K};
+            for (int c = 0; c < 3; ++c) {
+                int k0 = ks[c], kk = ks[c + 1] - k0;
+                fast_gemm(TA, TB, M, N, kk, 1, TA ? A + (size_t)k0 * lda : A + k0, lda,
+                          TB ? B + k0 : B + (size_t)k0 * ldb, ldb, 1, C2, N);
+            }
+            assert_same_bits(C0, C2, (size_t)M * N);
+            int nt = omp_get_max_threads();
+            omp_set_num_threads(1);
+            fast_gemm(TA, TB, M, N, K, 1, A, lda, B, ldb, 1, C3, N);
+            omp_set_num_threads(nt);
+            assert_same_bits(C0, C3, (size_t)M * N);
+            free(A); free(B); free(C0); free(C1); free(C2); free(C3);
+        }
+}
+
+/* ---- im2col / col2im --------------------------------------------------------- */
+
+static const int geoms[][6] = {   /* c, h, w, ksize, stride, pad */
+    {3, 28, 28, 3, 1, 1}, {2, 7, 5, 3, 2, 1}, {4, 9, 11, 5, 1, 2}, {1, 6, 6, 1, 1, 0},
+    {3, 8, 8, 3, 1, 0}, {2, 13, 10, 7, 3, 3}, {5, 4, 4, 3, 2, 0}, {1, 3, 3, 5, 1, 2},
+};
+
+static void im2col_col2im_match_reference_bitwise(void **state)
+{
+    for (size_t g = 0; g < sizeof geoms / sizeof *geoms; ++g) {
+        int c = geoms[g][0], h = geoms[g][1], w = geoms[g][2], k = geoms[g][3], s = geoms[g][4], p = geoms[g][5];
+        int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        size_t ncol = (size_t)c * k * k * oh * ow, nim = (size_t)c * h * w;
+        float *im = randv(nim), *col1 = randv(ncol), *col2 = copyv(col1, ncol);
+        im2col_cpu(im, c, h, w, k, s, p, col1);
+        upstream_im2col_cpu(im, c, h, w, k, s, p, col2);
+        assert_same_bits(col1, col2, ncol);
+        float *im1 = randv(nim), *im2 = copyv(im1, nim);
+        col2im_cpu(col1, c, h, w, k, s, p, im1);
+        upstream_col2im_cpu(col1, c, h, w, k, s, p, im2);
+        assert_same_bits(im1, im2, nim);
+        free(im); free(col1); free(col2); free(im1); free(im2);
+    }
+}
+
+/* ---- activations ----------------------------------------------------------------- */
+
+static void activations_match_reference_bitwise(void **state)
+{
+    ACTIVATION acts[] = {LINEAR, LEAKY, RELU, LOGISTIC, TANH};
+    size_t n = 100003;
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; ++a) {
+        float *x = randv(n), *y = copyv(x, n);
+        activate_array(x, n, acts[a]);
+        upstream_activate_array(y, n, acts[a]);
+        assert_same_bits(x, y, n);
+        float *d1 = randv(n), *d2 = copyv(d1, n);
+        gradient_array(x, n, acts[a], d1);
+        upstream_gradient_array(x, n, acts[a], d2);
+        assert_same_bits(d1, d2, n);
+        free(x); free(y); free(d1); free(d2);
+    }
+}
+
+/* ---- layers ---------------------------------------------------------------------- */
+
+/* The state a forward and backward pass change, saved to rerun it. */
+typedef struct { float **p; size_t n; float *saved; } field;
+
+static int fields_of(layer *l, field *f)
+{
+    size_t out = (size_t)l->outputs * l->batch;
+    int k = 0;
+    f[k++] = (field){&l->output, out, NULL};
+    f[k++] = (field){&l->delta, out, NULL};
+    if (l->weight_updates) f[k++] = (field){&l->weight_updates, (size_t)l->nweights, NULL};
+    if (l->bias_updates) f[k++] = (field){&l->bias_updates, (size_t)l->out_c, NULL};
+    if (l->batch_normalize || l->type == BATCHNORM) {
+        f[k++] = (field){&l->scale_updates, (size_t)l->out_c, NULL};
+        f[k++] = (field){&l->rolling_mean, (size_t)l->out_c, NULL};
+        f[k++] = (field){&l->rolling_variance, (size_t)l->out_c, NULL};
+        f[k++] = (field){&l->mean, (size_t)l->out_c, NULL};
+        f[k++] = (field){&l->variance, (size_t)l->out_c, NULL};
+        f[k++] = (field){&l->x, out, NULL};
+        f[k++] = (field){&l->x_norm, out, NULL};
+    }
+    return k;
+}
+
+typedef struct {
+    layer l;
+    network net;
+    float *input, *in_delta, *out_delta;
+    field f[16];
+    int nf;
+} rig;
+
+static void rig_init(rig *r, layer l, int with_delta)
+{
+    memset(r, 0, sizeof *r);
+    r->l = l;
+    size_t nin = (size_t)l.inputs * l.batch, nout = (size_t)l.outputs * l.batch;
+    r->input = randv(nin);
+    r->in_delta = randv(nin);
+    r->out_delta = randv(nout);
+    for (size_t i = 0; i < nout; ++i) r->l.output[i] = 0;
+    r->net.input = r->input;
+    r->net.delta = with_delta ? copyv(r->in_delta, nin) : NULL;
+    r->net.train = 1;
+    r->net.workspace = calloc(l.workspace_size + 64, 1);
+    r->nf = fields_of(&r->l, r->f);
+    for (int i = 0; i < r->nf; ++i) r->f[i].saved = copyv(*r->f[i].p, r->f[i].n);
+    if (r->l.scales) for (int i = 0; i < r->l.out_c; ++i) r->l.scales[i] = .5f + i * .1f;
+    if (r->l.biases) for (int i = 0; i < r->l.out_c; ++i) r->l.biases[i] = .01f * i;
+}
+
+/* Runs forward then backward (the layer's delta set to a fixed gradient) and
+ * returns copies of: output, input delta, then every field. */
+static float **rig_run(rig *r, int reference)
+{
+    layer *l = &r->l;
+    size_t nin = (size_t)l->inputs * l->batch, nout = (size_t)l->outputs * l->batch;
+    for (int i = 0; i < r->nf; ++i) memcpy(*r->f[i].p, r->f[i].saved, r->f[i].n * sizeof(float));
+    if (r->net.delta) memcpy(r->net.delta, r->in_delta, nin * sizeof(float));
+    dn_set_reference(reference);
+    l->forward(*l, r->net);
+    float **res = calloc(r->nf + 2, sizeof(float *));
+    res[0] = copyv(l->output, nout);
+    memcpy(l->delta, r->out_delta, nout * sizeof(float));
+    l->backward(*l, r->net);
+    dn_set_reference(0);
+    res[1] = r->net.delta ? copyv(r->net.delta, nin) : NULL;
+    for (int i = 0; i < r->nf; ++i) res[i + 2] = copyv(*r->f[i].p, r->f[i].n);
+    return res;
+}
+
+static void compare_runs(rig *r, float **a, float **b, int exact, float tol)
+{
+    size_t nin = (size_t)r->l.inputs * r->l.batch;
+    if (exact) assert_same_bits(a[0], b[0], r->f[0].n);
+    else assert_close(a[0], b[0], r->f[0].n, tol, tol * 10);
+    if (a[1]) {
+        if (exact) assert_same_bits(a[1], b[1], nin);
+        else assert_close(a[1], b[1], nin, tol, 1);
+    }
+    for (int i = 0; i < r->nf; ++i) {
+        if (exact) assert_same_bits(a[i + 2], b[i + 2], r->f[i].n);
+        else assert_close(a[i + 2], b[i + 2], r->f[i].n, tol, 1);
+    }
+}
+
+static void free_run(rig *r, float **a)
+{
+    for (int i = 0; i < r->nf + 2; ++i) free(a[i]);
+    free(a);
+}
+
+static void batchnorm_matches_reference(void **state)
+{
+    int dims[][4] = {{4, 5, 7, 3}, {32, 14, 14, 16}, {2, 1, 1, 10}};
+    for (size_t d = 0; d < sizeof dims / sizeof *dims; ++d) {
+        layer l = make_batchnorm_layer(dims[d][0], dims[d][1], dims[d][2], dims[d][3]);
+        size_t out = (size_t)l.outputs * l.batch;   /* upstream leaves these out on the CPU */
+        l.x = calloc(out, sizeof(float));
+        l.x_norm = calloc(out, sizeof(float));
+        l.mean_delta = calloc(l.out_c, sizeof(float));
+        l.variance_delta = calloc(l.out_c, sizeof(float));
+        l.forward = forward_batchnorm_layer;
+        l.backward = backward_batchnorm_layer;
+        rig r;
+        rig_init(&r, l, 1);
+        float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
+        compare_runs(&r, fast, ref, 0, 2e-4f);
+        free_run(&r, fast);
+        free_run(&r, ref);
+    }
+}
+
+static void pooling_matches_reference_bitwise(void **state)
+{
+    layer ls[] = {
+        make_maxpool_layer(3, 28, 28, 4, 2, 2, 1),
+        make_maxpool_layer(2, 7, 9, 3, 3, 2, 2),
+        make_maxpool_layer(2, 8, 8, 5, 2, 1, 1),
+        make_avgpool_layer(3, 7, 7, 10),
+        make_avgpool_layer(64, 5, 3, 2),
+    };
+    for (size_t i = 0; i < sizeof ls / sizeof *ls; ++i) {
+        rig r;
+        rig_init(&r, ls[i], 1);
+        float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
+        compare_runs(&r, fast, ref, 1, 0);
+        free_run(&r, fast);
+        free_run(&r, ref);
+    }
+}
+
+static const int convs[][9] = {  /* batch, h, w, c, n, size, stride, pad, bn */
+    {4, 12, 10, 3, 8, 3, 1, 1, 1}, {3, 9, 9, 5, 7, 3, 2, 1, 0}, {5, 7, 7, 16, 10, 1, 1, 0, 0},
+    {2, 14, 14, 8, 16, 1, 1, 0, 1}, {3, 11, 8, 4, 6, 5, 1, 2, 1}, {2, 8, 8, 6, 4, 1, 2, 0, 0},
+    {130, 6, 6, 2, 3, 3, 1, 1, 1},
+};
+
+static layer conv_of(const int *g)
+{
+    return make_convolutional_layer(g[0], g[1], g[2], g[3], g[4], 1, g[5], g[6], g[7],
+                                    LEAKY, g[8], 0, 0, 0);
+}
+
+/* The whole layer, fast path against upstream's. */
+static void conv_layer_matches_reference(void **state)
+{
+    for (size_t i = 0; i < sizeof convs / sizeof *convs; ++i) {
+        for (int wd = 0; wd < 2; ++wd) {
+            rig r;
+            rig_init(&r, conv_of(convs[i]), wd);
+            float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
+            compare_runs(&r, fast, ref, 0, 2e-4f);
+            free_run(&r, fast);
+            free_run(&r, ref);
+        }
+    }
+}
+
+/* The batched layer gives the bits of upstream's per-image loop run on the
+ * fast kernels (what a layer that calls gemm_cpu per image gets). */
+static void conv_batched_equals_per_image_bitwise(void **state)
+{
+    for (size_t i = 0; i < sizeof convs / sizeof *convs; ++i) {
+        rig r;
+        rig_init(&r, conv_of(convs[i]), 1);
+        float **batched = rig_run(&r, 0);
+        r.l.forward = upstream_forward_convolutional_layer;
+        r.l.backward = upstream_backward_convolutional_layer;
+        float **per_image = rig_run(&r, 0);
+        compare_runs(&r, batched, per_image, 1, 0);
+        free_run(&r, batched);
+        free_run(&r, per_image);
+    }
+}
+
+/* A workspace too small for batching falls back to the per-image loop. */
+static void conv_small_workspace_falls_back(void **state)
+{
+    layer l = conv_of(convs[0]);
+    l.workspace_size = (size_t)l.size * l.size * l.c * l.out_h * l.out_w * sizeof(float);
+    rig r;
+    rig_init(&r, l, 1);
+    float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
+    compare_runs(&r, fast, ref, 0, 2e-4f);
+    free_run(&r, fast);
+    free_run(&r, ref);
+}
+
+/* Training is deterministic: one thread and several give the same bits. */
+static void conv_bits_independent_of_threads(void **state)
+{
+    rig r;
+    rig_init(&r, conv_of(convs[6]), 1);
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    float **one = rig_run(&r, 0);
+    omp_set_num_threads(nt > 1 ? nt : 2);
+    float **many = rig_run(&r, 0);
+    omp_set_num_threads(nt);
+    compare_runs(&r, one, many, 1, 0);
+    free_run(&r, one);
+    free_run(&r, many);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(gemm_matches_reference_all_transposes, setup),
+        cmocka_unit_test_setup(gemm_dispatch_follows_switch, setup),
+        cmocka_unit_test_setup(gemm_bits_independent_of_splits_and_threads, setup),
+        cmocka_unit_test_setup(im2col_col2im_match_reference_bitwise, setup),
+        cmocka_unit_test_setup(activations_match_reference_bitwise, setup),
+        cmocka_unit_test_setup(batchnorm_matches_reference, setup),
+        cmocka_unit_test_setup(pooling_matches_reference_bitwise, setup),
+        cmocka_unit_test_setup(conv_layer_matches_reference, setup),
+        cmocka_unit_test_setup(conv_batched_equals_per_image_bitwise, setup),
+        cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
+        cmocka_unit_test_setup(conv_bits_independent_of_threads, setup),
+    };
+    return cmocka_run_group_tests_name("fastpath", tests, NULL, NULL);
+}
