@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "det_eval.h"
+#include "det_train.h"
 #include "ext.h"
 #include "utils.h"
 
@@ -13,6 +15,8 @@ static const layer_ext *const layer_table[] = {
 };
 
 static const ext_command command_table[] = {
+    {"detector", "map", det_map_command, "PASCAL VOC mAP of a detector on the valid list"},
+    {"detector", "train", det_train_command, "train a detector; -map evaluates while training"},
     {NULL, NULL, NULL, NULL}
 };
 
