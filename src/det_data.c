@@ -64,8 +64,8 @@ void det_issue_note(det_issue kind, const char *file, int line, const char *what
     pthread_mutex_lock(&issue_lock);
     if (remember(issue_key(kind, file, line))) {
         issue_counts[kind]++;
-        if (line > 0) fprintf(stderr, "warning: %s:%d: %s, skipped\n", file, line, what);
-        else fprintf(stderr, "warning: %s: %s, skipped\n", file, what);
+        if (line > 0) fprintf(stderr, "warning: %s:%d: %s\n", file, line, what);
+        else fprintf(stderr, "warning: %s: %s\n", file, what);
     }
     pthread_mutex_unlock(&issue_lock);
 }
@@ -164,7 +164,7 @@ int det_read_labels(const char *path, int classes, int required, det_object **ou
     *out = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        if (required) det_issue_note(DET_MISSING_LABELS, path, 0, "missing label file; its image is");
+        if (required) det_issue_note(DET_MISSING_LABELS, path, 0, "missing label file, image skipped");
         return -1;
     }
     int n = 0, cap = 0, lineno = 0;
@@ -176,7 +176,7 @@ int det_read_labels(const char *path, int classes, int required, det_object **ou
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
             int ch;
             while ((ch = fgetc(fp)) != EOF && ch != '\n') {}
-            det_issue_note(DET_MALFORMED_LINE, path, lineno, "malformed line (too long)");
+            det_issue_note(DET_MALFORMED_LINE, path, lineno, "malformed line (too long), line skipped");
             continue;
         }
         char *p = line;
@@ -186,12 +186,12 @@ int det_read_labels(const char *path, int classes, int required, det_object **ou
         float v[4];
         if (parse_line(line, &cls, v)) {
             det_issue_note(DET_MALFORMED_LINE, path, lineno,
-                           "malformed line (expected: class cx cy w h)");
+                           "malformed line (expected: class cx cy w h), line skipped");
             continue;
         }
         if (cls < 0 || (classes > 0 && cls >= classes)) {
             char what[96];
-            snprintf(what, sizeof(what), "class id %d outside [0, %d)", cls, classes);
+            snprintf(what, sizeof(what), "class id %d outside [0, %d), line skipped", cls, classes);
             det_issue_note(DET_BAD_CLASS, path, lineno, what);
             continue;
         }
@@ -199,7 +199,7 @@ int det_read_labels(const char *path, int classes, int required, det_object **ou
         float s = DET_BOX_SLACK;
         if (!(w > 0) || !(h > 0) || x - w / 2 < -s || x + w / 2 > 1 + s ||
             y - h / 2 < -s || y + h / 2 > 1 + s) {
-            det_issue_note(DET_BAD_BOX, path, lineno, "box outside the image");
+            det_issue_note(DET_BAD_BOX, path, lineno, "box outside the image, line skipped");
             continue;
         }
         /* clip what lies within the slack */
@@ -267,12 +267,12 @@ int det_load_image(const char *path, image *out)
     size_t size = 0;
     unsigned char *file = slurp(path, &size);
     if (!file) {
-        det_issue_note(DET_BAD_IMAGE, path, 0, "cannot read image");
+        det_issue_note(DET_BAD_IMAGE, path, 0, "cannot read image, image skipped");
         return -1;
     }
     if (!jpeg_complete(file, size)) {
         free(file);
-        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt image (JPEG data ends early)");
+        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt image (JPEG data ends early), image skipped");
         return -1;
     }
     int w, h, c;
@@ -280,7 +280,7 @@ int det_load_image(const char *path, image *out)
     free(file);
     if (!px || w < 1 || h < 1) {
         if (px) stbi_image_free(px);
-        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt or unsupported image");
+        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt or unsupported image, image skipped");
         return -1;
     }
     image im = make_image(w, h, 3);
@@ -299,14 +299,14 @@ int det_image_size(const char *path, int *w, int *h)
     size_t size = 0;
     unsigned char *file = slurp(path, &size);
     if (!file) {
-        det_issue_note(DET_BAD_IMAGE, path, 0, "cannot read image");
+        det_issue_note(DET_BAD_IMAGE, path, 0, "cannot read image, image skipped");
         return -1;
     }
     int c, ok = jpeg_complete(file, size);
     if (!ok) {
-        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt image (JPEG data ends early)");
+        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt image (JPEG data ends early), image skipped");
     } else if (!stbi_info_from_memory(file, (int)size, w, h, &c) || *w < 1 || *h < 1) {
-        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt or unsupported image");
+        det_issue_note(DET_BAD_IMAGE, path, 0, "corrupt or unsupported image, image skipped");
         ok = 0;
     }
     free(file);

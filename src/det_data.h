@@ -60,7 +60,8 @@ int det_load_image(const char *path, image *out);
  * readable and, for a JPEG, complete; 0 on success, -1 (reported) otherwise. */
 int det_image_size(const char *path, int *w, int *h);
 
-/* Reports an issue (printed once per kind, file and line; counted once). */
+/* Reports an issue: "warning: FILE[:LINE]: WHAT", printed and counted once
+ * per kind, file and line; line 0 means the whole file. */
 void det_issue_note(det_issue kind, const char *file, int line, const char *what);
 int det_issue_count(det_issue kind);
 int det_issue_total(void);

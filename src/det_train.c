@@ -13,7 +13,8 @@
  *    loss and mAP in BACKUP/NAME_chart.png (or -chart FILE);
  *  - [region] layers get a working CPU backward pass (det_region.c);
  *  - random=1 picks sizes around the cfg's own (0.7x to 1.4x, multiples
- *    of 32) and goes back to it for the last 200 iterations; extension
+ *    of 32) every 10 iterations and goes back to it for the last 200
+ *    iterations (the last tenth in shorter runs); extension
  *    layers resize through the layer registry's resize hook.
  * The weights saved are upstream's: NAME.backup every 100 iterations,
  * NAME_N.weights, NAME_final.weights. */
@@ -197,7 +198,8 @@ void det_train_command(int argc, char **argv)
         if (l.random && count++ % 10 == 0) {
             int cur = (int)get_current_batch(net);
             int w = base_w, h = base_h;
-            if (cur + 200 < net->max_batches) {
+            int tail = net->max_batches / 10 < 200 ? net->max_batches / 10 : 200;
+            if (cur + tail < net->max_batches) {
                 rng r;
                 rng_seed(&r, seed, 0x200000000ULL + (uint64_t)cur);
                 int lo = near32(.7f * base_w) / 32, hi = near32(1.4f * base_w) / 32;
