@@ -183,7 +183,8 @@ void det_train_command(int argc, char **argv)
 
     det_chart chart = {0};
     chart.max_iter = net->max_batches;
-    char chart_file[4096], buff[4096];
+    char chart_file[4096], buff[4096], backup_file[4096];
+    snprintf(backup_file, sizeof(backup_file), "%s/%s.backup", backup, base);
     if (chart_path) snprintf(chart_file, sizeof(chart_file), "%s", chart_path);
     else snprintf(chart_file, sizeof(chart_file), "%s/%s_chart.png", backup, base);
 
@@ -236,16 +237,13 @@ void det_train_command(int argc, char **argv)
         det_chart_add_loss(&chart, i, avg_loss);
 
         int eval_now = with_map && (i % map_every == 0 || i >= net->max_batches);
-        if (i % 100 == 0 || eval_now) {
-            snprintf(buff, sizeof(buff), "%s/%s.backup", backup, base);
-            save_weights(net, buff);
-        }
+        if (i % 100 == 0 || eval_now) save_weights(net, backup_file);
         if (i % 10000 == 0 || (i < 1000 && i % 100 == 0)) {
             snprintf(buff, sizeof(buff), "%s/%s_%d.weights", backup, base, i);
             save_weights(net, buff);
         }
         if (eval_now) {
-            load_weights(eval, buff);
+            load_weights(eval, backup_file);
             vm_result r;
             double te = what_time_is_it_now();
             det_eval_network(eval, valid_paths, n_valid, classes, eo, &r);

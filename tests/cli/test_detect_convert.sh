@@ -63,3 +63,6 @@ diff -r "$WORK/labels.before" "$V/VOCdevkit/VOC2007/labels" > /dev/null && pass 
 
 expect_error missing_set "cannot read image set" \
     /usr/bin/python3 scripts/voc_convert.py "$V/VOCdevkit" --out "$D" --sets 2009:trainval
+
+# the VOC detector cfgs in cfg/ are what their generator writes
+check cfgs_up_to_date /usr/bin/python3 scripts/gen_detector_cfgs.py --check
