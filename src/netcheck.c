@@ -1,8 +1,8 @@
 /* netcheck.c: `./darknet netcheck CFG [WEIGHTS] [-steps N]`
  *
  * Parses a cfg, then runs N training steps (forward, backward, update; 1 by
- * default) on random images with one-hot targets, at the cfg's batch and
- * size.  Prints the layer count, input and output sizes, trainable parameter
+ * default) on random images with one-hot targets (for detectors: images with
+ * no objects), at the cfg's batch and size.  Prints the layer count, input and output sizes, trainable parameter
  * count (weights, biases and batch-norm scales), each step's loss and its time; exits 1 when an output or the loss is
  * not finite.  Used to check that shipped cfgs build and train. */
 #include <math.h>
@@ -11,6 +11,7 @@
 
 #include "darknet.h"
 #include "ext.h"
+#include "rng.h"
 #include "utils.h"
 
 static size_t layer_parameters(const layer *l)
@@ -36,7 +37,6 @@ void netcheck_command(int argc, char **argv)
     }
     char *cfg = argv[2];
     char *weights = argc > 3 ? argv[3] : 0;
-    srand(1);
     network *net = load_network(cfg, weights, 0);
     size_t params = 0;
     for (int i = 0; i < net->n; ++i) params += layer_parameters(&net->layers[i]);
@@ -47,10 +47,15 @@ void netcheck_command(int argc, char **argv)
     data d = {0};
     d.shallow = 0;
     d.X = make_matrix(batch, net->inputs);
-    d.y = make_matrix(batch, net->outputs);
+    /* A detector's truth is a list of boxes, longer than its output; all
+     * zeros there means an image without objects. */
+    int is_classifier = net->truths == net->outputs;
+    d.y = make_matrix(batch, net->truths);
+    rng g;
+    rng_seed(&g, 1, 0);
     for (int i = 0; i < batch; ++i) {
-        for (int j = 0; j < net->inputs; ++j) d.X.vals[i][j] = rand_uniform(0, 1);
-        d.y.vals[i][i % net->outputs] = 1;
+        for (int j = 0; j < net->inputs; ++j) d.X.vals[i][j] = rng_uniform(&g);
+        if (is_classifier) d.y.vals[i][i % net->outputs] = 1;
     }
     int bad = 0;
     for (int s = 0; s < steps; ++s) {

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "classify.h"
+#include "det_eval.h"
+#include "det_train.h"
 #include "ext.h"
 #include "gclayer.h"
 #include "gcmerge.h"
@@ -22,6 +24,8 @@ static const ext_command command_table[] = {
     {"classifier", "train", classify_train_command, "train a classifier (validation, chart, ETA)"},
     {"classifier", "valid", classify_valid_command, "evaluate a classifier: top-1, top-k, per class"},
     {"netcheck", NULL, netcheck_command, "parse a cfg and run training steps on random data"},
+    {"detector", "map", det_map_command, "PASCAL VOC mAP of a detector on the valid list"},
+    {"detector", "train", det_train_command, "train a detector; -map evaluates while training"},
     {NULL, NULL, NULL, NULL}
 };
 

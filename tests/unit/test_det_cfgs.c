@@ -1,0 +1,117 @@
+/* The detector cfgs in cfg/ (and their [gcconv] twins): each parses, runs a
+ * training step (forward, backward, update) at 64x64, then resizes to 96x96
+ * as random=1 does and runs another.  The [gcconv] twins are skipped while
+ * the layer is not registered. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "darknet.h"
+#include "det_region.h"
+#include "ext.h"
+
+static const char *const names[] = {
+    "yolov2-voc", "yolov3-voc", "yolov2-tiny-voc", "yolov3-tiny-voc",
+    "alexnet-yolo-voc", "resnet18-yolo-voc",
+};
+
+/* A copy of cfg/NAME.cfg with batch 1 and the given input size. */
+static void small_copy(const char *name, int size, char *out, size_t n)
+{
+    char in[256], line[1024];
+    snprintf(in, sizeof(in), "cfg/%s.cfg", name);
+    mkdir("build/tests/work", 0755);
+    mkdir("build/tests/work/det_cfgs", 0755);
+    snprintf(out, n, "build/tests/work/det_cfgs/%s.cfg", name);
+    FILE *src = fopen(in, "r"), *dst = fopen(out, "w");
+    assert_non_null(src);
+    assert_non_null(dst);
+    int in_net = 0;
+    while (fgets(line, sizeof(line), src)) {
+        if (line[0] == '[') in_net = strncmp(line, "[net]", 5) == 0;
+        if (in_net && (!strncmp(line, "batch=", 6) || !strncmp(line, "subdivisions=", 13))) {
+            fprintf(dst, "%.*s1\n", (int)(strchr(line, '=') - line + 1), line);
+        } else if (in_net && (!strncmp(line, "width=", 6) || !strncmp(line, "height=", 7))) {
+            fprintf(dst, "%.*s%d\n", (int)(strchr(line, '=') - line + 1), line, size);
+        } else {
+            fputs(line, dst);
+        }
+    }
+    fclose(src);
+    fclose(dst);
+}
+
+/* One step on a random image with two boxes; returns the loss. */
+static float step(network *net)
+{
+    data d = {0};
+    d.X = make_matrix(1, net->inputs);
+    d.y = make_matrix(1, net->truths);
+    for (int i = 0; i < net->inputs; ++i) d.X.vals[0][i] = rand() / (float)RAND_MAX;
+    float boxes[] = {.5f, .5f, .3f, .4f, 1, .25f, .3f, .2f, .2f, 7};
+    memcpy(d.y.vals[0], boxes, sizeof(boxes));
+    float loss = train_network(net, d);
+    free_data(d);
+    return loss;
+}
+
+static double delta_mass(layer l)
+{
+    double s = 0;
+    if (!l.delta) return 0;
+    for (int i = 0; i < l.outputs * l.batch; ++i) s += fabs(l.delta[i]);
+    return s;
+}
+
+static void run_cfg(const char *name, int gc)
+{
+    char base[128], path[512];
+    snprintf(base, sizeof(base), "%s%s", name, gc ? "-gc" : "");
+    if (gc && !ext_find_layer("[gcconv]")) {
+        fprintf(stderr, "%s: [gcconv] is not available in this build\n", base);
+        skip();
+    }
+    srand(1);
+    small_copy(base, 64, path, sizeof(path));
+    network *net = parse_network_cfg(path);
+    det_fix_network(net);
+    assert_int_equal(net->w, 64);
+    float loss = step(net);
+    assert_true(isfinite(loss) && loss > 0);
+    /* the gradient reached the first layer */
+    assert_true(delta_mass(net->layers[0]) > 0);
+    int grid64 = net->layers[net->n - 1].w;
+    resize_network(net, 96, 96);
+    assert_int_equal(net->w, 96);
+    assert_int_equal(net->inputs, 96 * 96 * 3);
+    assert_int_equal(net->layers[net->n - 1].w, grid64 * 3 / 2);
+    loss = step(net);
+    assert_true(isfinite(loss) && loss > 0);
+    assert_true(delta_mass(net->layers[0]) > 0);
+    free_network(net);
+}
+
+#define CASE(i, gc) \
+    static void case_##i##_##gc(void **state) { run_cfg(names[i], gc); }
+CASE(0, 0) CASE(0, 1) CASE(1, 0) CASE(1, 1) CASE(2, 0) CASE(2, 1)
+CASE(3, 0) CASE(3, 1) CASE(4, 0) CASE(4, 1) CASE(5, 0) CASE(5, 1)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(case_0_0), cmocka_unit_test(case_0_1),
+        cmocka_unit_test(case_1_0), cmocka_unit_test(case_1_1),
+        cmocka_unit_test(case_2_0), cmocka_unit_test(case_2_1),
+        cmocka_unit_test(case_3_0), cmocka_unit_test(case_3_1),
+        cmocka_unit_test(case_4_0), cmocka_unit_test(case_4_1),
+        cmocka_unit_test(case_5_0), cmocka_unit_test(case_5_1),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
