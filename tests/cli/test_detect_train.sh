@@ -7,7 +7,7 @@
 # [gcconv] twin runs the same checks once ./darknet knows the layer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
-MIN_MAP=20      # measured: 41.6 (plain, 2 CPU cores, 87 s); untrained: about 1
+MIN_MAP=15      # measured on 2 CPU cores: plain 68.9, [gcconv] K=2 27.9; untrained: about 1
 voc_shapes
 D=$WORK/dn
 convert_to "$D" && pass convert || fail convert "$(tail -3 "$D.convert.out")"
