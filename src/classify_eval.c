@@ -18,6 +18,7 @@
 
 #include "classify.h"
 #include "option_list.h"
+#include "upstream_rand.h"
 #include "utils.h"
 
 int classify_truth(const char *path, char **labels, int classes, int *matches)
@@ -241,7 +242,7 @@ void classify_valid_command(int argc, char **argv)
     }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
     network *net = load_network(cfg, weights, 0);
-    srand(time(0));
+    upstream_rand_seed_from_time();
 
     list *options = read_data_cfg(datacfg);
     char *label_list = option_find_str(options, "labels", "data/labels.list");

@@ -23,6 +23,7 @@
 
 #include "classify.h"
 #include "option_list.h"
+#include "upstream_rand.h"
 #include "utils.h"
 
 #define CHART_W 800
@@ -111,8 +112,9 @@ void classify_train_command(int argc, char **argv)
     cuda_set_device(gpus[0]);
 #endif
     free(gpus);
-    /* Randomness (augmentation, data order, initial weights) comes from rand(). */
-    srand(time(0));
+    /* Augmentation, data order and initial weights draw through ext_rand():
+     * from the network's seeded streams with seed=, else from the clock. */
+    upstream_rand_seed_from_time();
     network *net = load_network(cfgfile, weightfile, clear);
     int imgs = net->batch * net->subdivisions;
     printf("Learning Rate: %g, Momentum: %g, Decay: %g\n", net->learning_rate, net->momentum, net->decay);
@@ -203,7 +205,7 @@ void classify_train_command(int argc, char **argv)
     while (get_current_batch(net) < net->max_batches || net->max_batches == 0) {
         double start = what_time_is_it_now();
         if (net->random && count++ % 40 == 0) {
-            int dim = (rand() % 11 + 4) * 32;
+            int dim = (ext_rand() % 11 + 4) * 32;
             printf("Resizing\n%d\n", dim);
             args.w = args.h = args.size = dim;
             args.min = net->min_ratio * dim;

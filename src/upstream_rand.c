@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "ext.h"
 #include "upstream_rand.h"
@@ -47,6 +48,12 @@ void upstream_rand_detach(net_ext *x)
     pthread_mutex_lock(&lock);
     if (owner == x) owner = NULL;
     pthread_mutex_unlock(&lock);
+}
+
+void upstream_rand_seed_from_time(void)
+{
+    /* The one place that seeds libc: it serves only runs without seed=. */
+    srand((unsigned)time(0));
 }
 
 size_t upstream_rand_batches(void)

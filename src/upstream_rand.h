@@ -25,6 +25,10 @@ void upstream_rand_attach(net_ext *x);
 /* Called when x is freed. */
 void upstream_rand_detach(net_ext *x);
 
+/* Seeds libc's generator from the clock, as upstream's training and
+ * validation commands do; draws made under seed= are unaffected. */
+void upstream_rand_seed_from_time(void);
+
 /* Batches handed to the loader so far.  A resumed run sets it to the number
  * of optimizer steps taken, which is the number of batches trained on: the
  * batch the stopped run had prefetched but not used is loaded again. */
