@@ -490,3 +490,18 @@ pthread_t det_load_batch_async(det_batch_args a, data *out)
     }
     return t;
 }
+
+char **det_read_list(const char *file, int *n)
+{
+    list *l = get_paths((char *)file);
+    char **all = (char **)list_to_array(l);
+    int k = 0;
+    for (int i = 0; i < l->size; ++i) {
+        char *p = all[i];
+        while (*p == ' ' || *p == '\t' || *p == '\r') ++p;
+        if (*p) all[k++] = all[i];
+    }
+    *n = k;
+    free_list(l);
+    return all;
+}

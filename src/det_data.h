@@ -73,6 +73,9 @@ void det_issue_reset(void);
  * file complete and its header readable (full decoding errors are caught
  * when the image is loaded).  Returns the usable paths (n_good of them; the strings
  * are shared with paths). */
+/* The non-blank lines of a list file (image paths); *n gets their count. */
+char **det_read_list(const char *file, int *n);
+
 char **det_scan_list(char **paths, int n, int classes, int *n_good);
 
 /* One batch of augmented training data, in the layout of upstream's

@@ -225,21 +225,6 @@ int det_collect_file(const char *dets_file, char **paths, int n, int classes, vm
 
 /* ---- the command ----------------------------------------------------------- */
 
-static char **read_list(const char *file, int *n)
-{
-    list *l = get_paths((char *)file);
-    char **all = (char **)list_to_array(l);
-    int k = 0;
-    for (int i = 0; i < l->size; ++i) {
-        char *p = all[i];
-        while (*p == ' ' || *p == '\t' || *p == '\r') ++p;
-        if (*p) all[k++] = all[i];
-    }
-    *n = k;
-    free_list(l);
-    return all;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -287,7 +272,7 @@ void det_map_command(int argc, char **argv)
     }
     char **names = names_file ? get_labels(names_file) : NULL;
     int n;
-    char **paths = read_list(valid, &n);
+    char **paths = det_read_list(valid, &n);
 
     network *net = NULL;
     if (!dets_file) {

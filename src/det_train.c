@@ -31,21 +31,6 @@
 #include "option_list.h"
 #include "utils.h"
 
-static char **read_list(const char *file, int *n)
-{
-    list *l = get_paths((char *)file);
-    char **all = (char **)list_to_array(l);
-    int k = 0;
-    for (int i = 0; i < l->size; ++i) {
-        char *p = all[i];
-        while (*p == ' ' || *p == '\t' || *p == '\r') ++p;
-        if (*p) all[k++] = all[i];
-    }
-    *n = k;
-    free_list(l);
-    return all;
-}
-
 static void format_eta(char *buf, size_t size, double seconds)
 {
     if (!isfinite(seconds) || seconds < 0) seconds = 0;
@@ -137,7 +122,7 @@ void det_train_command(int argc, char **argv)
     }
 
     int n_all, n_train;
-    char **all_paths = read_list(train_list, &n_all);
+    char **all_paths = det_read_list(train_list, &n_all);
     char **paths = det_scan_list(all_paths, n_all, classes, &n_train);
     printf("training images: %d usable of %d in %s\n", n_train, n_all, train_list);
     det_issue_summary(stdout);
@@ -150,7 +135,7 @@ void det_train_command(int argc, char **argv)
     char **valid_paths = NULL;
     int n_valid = 0;
     if (with_map) {
-        valid_paths = read_list(valid_list, &n_valid);
+        valid_paths = det_read_list(valid_list, &n_valid);
         eval = parse_network_cfg(cfgfile);
         set_batch_network(eval, 1);
         if (!map_every) {
