@@ -62,6 +62,22 @@ void ext_loader_thread_end(void);
 void ext_save_state(network *net, const char *weightfile, int cutoff);
 void ext_load_state(network *net, const char *weightfile, int start, int cutoff);
 
+/* --- hostile input (cfgcheck.c; patches/0020) ---
+ * Option lists remember the file and section they came from; upstream's
+ * option_find_int/_float (and _quiet) read values strictly through
+ * ext_option_int/_float, option_find_str through ext_option_str (which
+ * checks the files a .data file names).  ext_check_section() runs before
+ * upstream makes each layer (index -1: [net]), ext_check_layer() after. */
+void ext_options_origin(list *options, const char *file, const char *section, int index);
+void ext_options_forget(list *options);
+int ext_option_int(list *options, const char *key, const char *value);
+float ext_option_float(list *options, const char *key, const char *value);
+char *ext_option_str(list *options, const char *key, char *value, char *def);
+void ext_cfg_stray_line(const char *file, int line, const char *text);
+void ext_check_section(network *net, list *options, const char *section, int index,
+                       int batch, int h, int w, int c, int inputs);
+void ext_check_layer(layer *l, list *options, const char *section, int index);
+
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);
 

@@ -59,3 +59,9 @@ $(BUILD)/tests/dump_output: tests/tools/dump_output.c libdarknet.a $(ROOT_STAMP)
 
 TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output
 test-build: $(TOOLS)
+
+$(BUILD)/tests/parse_cfg: tests/tools/parse_cfg.c libdarknet.a $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
+
+test-build: $(BUILD)/tests/parse_cfg
