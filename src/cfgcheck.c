@@ -75,6 +75,14 @@ void ext_options_origin(list *options, const char *file, const char *section, in
     origins[n_origins++] = e;
 }
 
+void cfgcheck_forget_all(void)
+{
+    while (n_origins) drop_entry(n_origins - 1);
+    free(origins);
+    origins = NULL;
+    cap_origins = 0;
+}
+
 cfg_origin cfgcheck_origin(list *options)
 {
     for (size_t i = n_origins; i-- > 0;) {
@@ -236,6 +244,36 @@ float ext_option_float(list *options, const char *key, const char *value)
         fail(o, key, value, "must be >= 0");
     }
     return v;
+}
+
+char *ext_after_comma(char *s)
+{
+    char *comma = strchr(s, ',');
+    return comma ? comma + 1 : s + strlen(s);
+}
+
+/* ---- weights files ------------------------------------------------------- */
+
+/* Darknet has written versions 0.1.0 and 0.2.0 (major > 1000 or minor >
+ * 1000 marks transposed connected weights); nothing it wrote is negative
+ * or anywhere near 100000. */
+void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *minor, int *revision)
+{
+    int v[3];
+    if (fread(v, sizeof(int), 3, fp) != 3) {
+        fprintf(stderr, "\ndarknet: error: %s: too short for a weights file's header (12 bytes)\n", filename);
+        exit(1);
+    }
+    for (int i = 0; i < 3; ++i) {
+        if (v[i] < 0 || v[i] > 100000) {
+            fprintf(stderr, "\ndarknet: error: %s: not a darknet weights file (version %d.%d.%d)\n",
+                    filename, v[0], v[1], v[2]);
+            exit(1);
+        }
+    }
+    *major = v[0];
+    *minor = v[1];
+    *revision = v[2];
 }
 
 /* ---- .data files: the files they name -------------------------------------- */
@@ -504,24 +542,32 @@ static int layer_ref(section_in *s, const char *key, const char *text)
     return (int)i;
 }
 
+/* Copies the item of a comma-separated list that starts at p into buf;
+ * returns where the next item starts, or NULL after the last.  No
+ * allocation, so an error exits from here without leaking. */
+static const char *next_item(section_in *s, const char *key, const char *list, const char *p,
+                             char *buf, size_t size)
+{
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    if (n == 0) fail(s->o, key, list, "an empty entry");
+    if (n >= size) fail(s->o, key, list, "an entry is too long to be a number");
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return comma ? comma + 1 : NULL;
+}
+
 static void check_route(section_in *s)
 {
     char *l = option_find(s->options, "layers");
     if (!l) fail(s->o, "layers", NULL, "missing: which layers to route");
     double outputs = 0;
-    char *copy = strdup(l);
-    if (!copy) fail(s->o, NULL, NULL, "out of memory");
-    char *p = copy;
-    for (;;) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        if (!*p) { free(copy); fail(s->o, "layers", l, "an empty entry"); }
-        int i = layer_ref(s, "layers", p);
+    char item[64];
+    for (const char *p = l; p;) {
+        p = next_item(s, "layers", l, p, item, sizeof(item));
+        int i = layer_ref(s, "layers", item);
         outputs += s->net->layers[i].outputs;
-        if (!comma) break;
-        p = comma + 1;
     }
-    free(copy);
     account(s, outputs, 0);
 }
 
@@ -545,27 +591,17 @@ static void check_dropout(section_in *s)
     need_inputs(s);
 }
 
-/* Comma-separated numbers: how many, each checked. */
-static int number_list(section_in *s, const char *key, char *text, int integers, int *ints, int max)
+/* Comma-separated numbers, each checked; how many. */
+static int number_list(section_in *s, const char *key, const char *text, int integers)
 {
     int n = 0;
-    char *copy = strdup(text);
-    if (!copy) fail(s->o, NULL, NULL, "out of memory");
-    char *p = copy;
-    for (;;) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        if (integers) {
-            long v = strict_long(s->o, key, p);
-            if (ints && n < max) ints[n] = (int)v;
-        } else {
-            strict_float(s->o, key, p);
-        }
+    char item[64];
+    for (const char *p = text; p;) {
+        p = next_item(s, key, text, p, item, sizeof(item));
+        if (integers) strict_long(s->o, key, item);
+        else strict_float(s->o, key, item);
         ++n;
-        if (!comma) break;
-        p = comma + 1;
     }
-    free(copy);
     return n;
 }
 
@@ -581,7 +617,7 @@ static void check_anchors(section_in *s, long count)
 {
     char *a = option_find(s->options, "anchors");
     if (!a) return;
-    int n = number_list(s, "anchors", a, 0, NULL, 0);
+    int n = number_list(s, "anchors", a, 0);
     if (n > 2 * count) fail(s->o, "anchors", a, "%d values, more than 2 per anchor box (%ld boxes)", n, count);
 }
 
@@ -591,18 +627,15 @@ static void check_yolo(section_in *s)
     long classes = get_int(s, "classes", 20), total = get_int(s, "num", 1), n = total;
     char *mask = option_find(s->options, "mask");
     if (mask) {
-        int count = number_list(s, "mask", mask, 1, NULL, 0);
-        int *m = calloc(count, sizeof(int));
-        if (!m) fail(s->o, NULL, NULL, "out of memory");
-        number_list(s, "mask", mask, 1, m, count);
-        for (int i = 0; i < count; ++i) {
-            if (m[i] < 0 || m[i] >= total) {
-                free(m);
+        n = number_list(s, "mask", mask, 1);
+        char item[64];
+        for (const char *p = mask; p;) {
+            p = next_item(s, "mask", mask, p, item, sizeof(item));
+            long m = strict_long(s->o, "mask", item);
+            if (m < 0 || m >= total) {
                 fail(s->o, "mask", mask, "entries must be anchor indexes from 0 to num-1 (num=%ld)", total);
             }
         }
-        free(m);
-        n = count;
     }
     get_int(s, "max", 90);
     check_anchors(s, total);
@@ -720,4 +753,13 @@ void ext_check_layer(layer *l, list *options, const char *section, int index)
         o.index = index;
     }
     fail(o, NULL, NULL, "the layer has no outputs (is its input too small?)");
+}
+
+void ext_check_network(network *net, const char *file)
+{
+    for (int i = 0; i < net->n; ++i) {
+        if (net->layers[i].type != COST) return;
+    }
+    fprintf(stderr, "\ndarknet: error: %s: every layer is a [cost] layer: the network has no output\n", file);
+    exit(1);
 }

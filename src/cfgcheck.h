@@ -26,5 +26,7 @@ typedef struct cfg_origin {
     int index;             /* layer index; -1 for [net] */
 } cfg_origin;
 cfg_origin cfgcheck_origin(list *options);
+/* Forgets every option list's origin (the fuzz harness, between inputs). */
+void cfgcheck_forget_all(void);
 
 #endif

@@ -65,3 +65,6 @@ $(BUILD)/tests/parse_cfg: tests/tools/parse_cfg.c libdarknet.a $(ROOT_STAMP)
 	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
 
 test-build: $(BUILD)/tests/parse_cfg
+
+include tests/fuzz/fuzz.mk
+
