@@ -96,6 +96,14 @@ void ext_check_box_classes(const char *filename, const box_label *boxes, int n, 
 void ext_labels_read(const char *filename, char **labels, int count);
 void ext_check_labels(char **labels, int k);
 
+/* --- atomic weights saves (safe_save.c; patches/0024) ---
+ * save_weights_upto() opens with ext_save_open() (a temporary file beside
+ * FILE) and ends with ext_save_close(), which refuses non-finite weights,
+ * flushes, fsyncs and renames it over FILE; any failure is an error and
+ * the old FILE stays. */
+FILE *ext_save_open(const char *filename);
+void ext_save_close(network *net, FILE *fp, const char *filename, int cutoff);
+
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);
 

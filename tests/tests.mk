@@ -68,3 +68,9 @@ test-build: $(BUILD)/tests/parse_cfg
 
 include tests/fuzz/fuzz.mk
 
+$(BUILD)/tests/save_loop $(BUILD)/tests/check_weights: $(BUILD)/tests/%: tests/tools/%.c libdarknet.a $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< libdarknet.a -o $@ $(LDLIBS)
+
+test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights
+
