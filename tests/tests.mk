@@ -74,3 +74,8 @@ $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights: $(BUILD)/tests/%: tests/t
 
 test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights
 
+# A short training run under valgrind (tests/memcheck.sh).
+.PHONY: memcheck
+memcheck:
+	@$(MAKE) --no-print-directory all
+	@tests/memcheck.sh

@@ -33,7 +33,7 @@ $(FUZZ_OBJ)/up/%.o: $(DN)/src/%.c
 
 $(FUZZ_OBJ)/our/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu99 -Wall -Wno-unused-parameter -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu99 -Wall -Wno-unused-parameter -Wno-typedef-redefinition -c $< -o $@
 
 $(FUZZ_OBJ)/libdarknet.a: $(FUZZ_UP_OBJS) $(FUZZ_OUR_OBJS)
 	rm -f $@ && ar rcs $@ $^
