@@ -229,7 +229,7 @@ $(DARKNET): $(EX_OBJS) $(LIB_A) $(ROOT_STAMP)
 # ---- dependencies -----------------------------------------------------------
 DEB_PACKAGES := gcc g++ make patch dpkg-dev pkg-config libopencv-dev \
   libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch \
-  dataset-fashion-mnist
+  dataset-fashion-mnist clang-14 libclang-rt-14-dev valgrind
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 check-deps:

@@ -93,8 +93,8 @@ void det_train_command(int argc, char **argv)
     list *options = read_data_cfg(datacfg);
     char *train_list = option_find(options, "train");
     char *valid_list = option_find(options, "valid");
-    char *backup = option_find(options, "backup");
-    if (!backup) backup = "backup";
+    /* option_find_str checks at start that the folder takes new files */
+    char *backup = option_find_str(options, "backup", "backup");
     if (!train_list) {
         fprintf(stderr, "darknet: error: %s: no train= list\n", datacfg);
         exit(1);

@@ -62,6 +62,48 @@ void ext_loader_thread_end(void);
 void ext_save_state(network *net, const char *weightfile, int cutoff);
 void ext_load_state(network *net, const char *weightfile, int start, int cutoff);
 
+/* --- hostile input (cfgcheck.c; patches/0020) ---
+ * Option lists remember the file and section they came from; upstream's
+ * option_find_int/_float (and _quiet) read values strictly through
+ * ext_option_int/_float, option_find_str through ext_option_str (which
+ * checks the files a .data file names).  ext_check_section() runs before
+ * upstream makes each layer (index -1: [net]), ext_check_layer() after. */
+void ext_options_origin(list *options, const char *file, const char *section, int index);
+void ext_options_forget(list *options);
+int ext_option_int(list *options, const char *key, const char *value);
+float ext_option_float(list *options, const char *key, const char *value);
+char *ext_option_str(list *options, const char *key, char *value, char *def);
+void ext_cfg_stray_line(const char *file, int line, const char *text);
+void ext_check_section(network *net, list *options, const char *section, int index,
+                       int batch, int h, int w, int c, int inputs);
+void ext_check_layer(layer *l, list *options, const char *section, int index);
+/* After the last layer (patches/0026): the network as a whole. */
+void ext_check_network(network *net, const char *file);
+/* The item after the next comma of a cfg list, or the string's end
+ * (patches/0023: upstream stepped with strchr(s, ',')+1, NULL+1 at the end). */
+char *ext_after_comma(char *s);
+/* Reads a weights file's version (patches/0025): too short, or numbers no
+ * darknet wrote, is an error naming the file. */
+void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *minor, int *revision);
+
+/* --- label files (labels.c; patches/0022) ---
+ * read_boxes() is ext_read_boxes(): one "class x y w h" per line, finite
+ * numbers, class >= 0, or an error naming file and line.  The box fillers
+ * check classes against the network's; get_labels() records how many
+ * labels it read, and fill_truth() refuses classes= beyond that. */
+box_label *ext_read_boxes(const char *filename, int *n);
+void ext_check_box_classes(const char *filename, const box_label *boxes, int n, int classes);
+void ext_labels_read(const char *filename, char **labels, int count);
+void ext_check_labels(char **labels, int k);
+
+/* --- atomic weights saves (safe_save.c; patches/0024) ---
+ * save_weights_upto() opens with ext_save_open() (a temporary file beside
+ * FILE) and ends with ext_save_close(), which refuses non-finite weights,
+ * flushes, fsyncs and renames it over FILE; any failure is an error and
+ * the old FILE stays. */
+FILE *ext_save_open(const char *filename);
+void ext_save_close(network *net, FILE *fp, const char *filename, int cutoff);
+
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);
 

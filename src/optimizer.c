@@ -10,6 +10,7 @@
 #include "cfgopt.h"
 #include "csgd.h"
 #include "ext.h"
+#include "guard.h"
 #include "option_list.h"
 #include "optimizer.h"
 #include "upstream_rand.h"
@@ -231,6 +232,7 @@ static void update_layer(layer *l, update_args a)
 
 void ext_update_network(network *net, update_args a)
 {
+    guard_check_step(net);
     net_ext *x = net_ext_of(net);
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
@@ -243,6 +245,7 @@ void ext_update_network(network *net, update_args a)
 void ext_update_network_gpu(network *net, update_args a)
 {
 #ifdef GPU
+    guard_check_cost(net);
     net_ext *x = net_ext_of(net);
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];

@@ -88,3 +88,23 @@ endif
 $(BUILD)/bench/train_bench: bench/train_bench.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< $(LIB_A) -o $@ $(LDLIBS)
+
+$(BUILD)/tests/parse_cfg: tests/tools/parse_cfg.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
+
+test-build: $(BUILD)/tests/parse_cfg
+
+include tests/fuzz/fuzz.mk
+
+$(BUILD)/tests/save_loop $(BUILD)/tests/check_weights: $(BUILD)/tests/%: tests/tools/%.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
+
+test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights
+
+# A short training run under valgrind (tests/memcheck.sh).
+.PHONY: memcheck
+memcheck:
+	@$(MAKE) --no-print-directory all
+	@tests/memcheck.sh

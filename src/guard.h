@@ -1,0 +1,19 @@
+/* guard.h: stop training on non-finite values.
+ *
+ * ext_update_network() calls guard_check_step() before it applies a step:
+ * when the loss or any pending update is NaN or infinite, training stops
+ * with an error that names the iteration and the first layer whose output
+ * is not finite (or, failing that, the first with non-finite gradients).
+ * The step is not applied and nothing is saved, so the weights last saved
+ * stay the last good ones; safe_save.c refuses to save non-finite weights
+ * in any case.  On the GPU only the loss is checked (the outputs stay on
+ * the device). */
+#ifndef GUARD_H
+#define GUARD_H
+
+#include "darknet.h"
+
+void guard_check_step(network *net);
+void guard_check_cost(network *net);
+
+#endif

@@ -1,0 +1,230 @@
+/* Tests for the hostile-input and crash-safety code: strict option values
+ * (src/cfgcheck.c), atomic saves that refuse non-finite weights
+ * (src/safe_save.c) and the divergence guard (src/guard.c).  Whatever
+ * ends in exit(1) runs in a forked child. */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "darknet.h"
+#include "ext.h"
+#include "guard.h"
+#include "option_list.h"
+#include "parser.h"
+#include "safe_save.h"
+
+static char dir[64];
+
+static int make_dir(void **state)
+{
+    strcpy(dir, "/tmp/test_robust_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+    return 0;
+}
+
+static const char *in_dir(const char *name)
+{
+    static char path[4][512];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
+static network *small_net(void)
+{
+    const char *path = in_dir("net.cfg");
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "[net]\nbatch=2\nheight=4\nwidth=4\nchannels=2\n"
+                "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
+                "[connected]\noutput=3\nactivation=linear\n[softmax]\n");
+    fclose(fp);
+    return parse_network_cfg((char *)path);
+}
+
+/* Runs fn(arg) in a child with stderr in a file; its exit status, or -1
+ * when it did not exit. */
+static int in_child(void (*fn)(void *), void *arg, char *err, size_t size)
+{
+    const char *log = in_dir("child.err");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log, "w", stderr)) _exit(99);
+        fn(arg);
+        fflush(NULL);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(err, 1, size - 1, f) : 0;
+    err[n] = '\0';
+    if (f) fclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int count_files(void)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
+/* ---- strict values ---------------------------------------------------------- */
+
+static void read_int(void *value)
+{
+    list *options = make_list();
+    ext_options_origin(options, "x.cfg", "[convolutional]", 3);
+    option_insert(options, "filters", value);
+    printf("%d\n", option_find_int(options, "filters", 1));
+}
+
+static void test_strict_int(void **state)
+{
+    char err[1024];
+    assert_int_equal(in_child(read_int, "16", err, sizeof(err)), 0);
+    assert_int_equal(in_child(read_int, "-0", err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "x.cfg: section 3 [convolutional]: filters=-0: must be at least 1"));
+    assert_int_equal(in_child(read_int, "16x", err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "filters=16x: not a whole number"));
+    assert_int_equal(in_child(read_int, "99999999999", err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "not a whole number"));
+    assert_int_equal(in_child(read_int, "", err, sizeof(err)), 1);
+}
+
+static void test_after_comma(void **state)
+{
+    char s[] = "1,22,";
+    char *p = ext_after_comma(s);
+    assert_string_equal(p, "22,");
+    p = ext_after_comma(p);
+    assert_string_equal(p, "");
+    p = ext_after_comma(p);
+    assert_ptr_equal(p, s + strlen(s));
+}
+
+/* ---- atomic saves --------------------------------------------------------------- */
+
+static void test_save_whole_and_alone(void **state)
+{
+    network *net = small_net();
+    const char *w = in_dir("a.weights");
+    save_weights(net, (char *)w);
+    long size = file_size(w);
+    assert_true(size > 20);
+    save_weights(net, (char *)w);
+    assert_int_equal(file_size(w), size);
+    /* net.cfg, a.weights, a.weights.state: no temporary file left */
+    assert_int_equal(count_files(), 3);
+    free_network(net);
+}
+
+static void save_nan(void *arg)
+{
+    network *net = arg;
+    net->layers[1].weights[2] = NAN;
+    save_weights(net, (char *)in_dir("a.weights"));
+}
+
+static void test_save_refuses_nan(void **state)
+{
+    network *net = small_net();
+    const char *w = in_dir("a.weights");
+    save_weights(net, (char *)w);
+    FILE *f = fopen(w, "rb");
+    char before[4096];
+    size_t n = fread(before, 1, sizeof(before), f);
+    fclose(f);
+    char err[1024];
+    assert_int_equal(in_child(save_nan, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "layer 1 [connected] holds values that are not finite"));
+    assert_non_null(strstr(err, "already there is kept"));
+    char after[4096];
+    f = fopen(w, "rb");
+    assert_int_equal(fread(after, 1, sizeof(after), f), n);
+    fclose(f);
+    assert_memory_equal(before, after, n);
+    assert_int_equal(count_files(), 4);   /* + child.err, no temporary file */
+    assert_int_equal(safe_save_first_nonfinite(net, net->n), -1);
+    free_network(net);
+}
+
+/* ---- the divergence guard -------------------------------------------------------- */
+
+static void step_with_inf_output(void *arg)
+{
+    network *net = arg;
+    net->layers[0].output[5] = INFINITY;
+    net->layers[1].output[0] = NAN;
+    *net->cost = NAN;
+    guard_check_step(net);
+}
+
+static void step_with_nan_gradient(void *arg)
+{
+    network *net = arg;
+    net->layers[1].weight_updates[0] = NAN;
+    guard_check_step(net);
+}
+
+static void test_guard(void **state)
+{
+    network *net = small_net();
+    *net->seen = 6 * net->batch;
+    char err[1024];
+    *net->cost = 1.5f;
+    guard_check_step(net);   /* finite: nothing happens */
+    assert_int_equal(in_child(step_with_inf_output, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "training stopped at iteration 6: layer 0 [convolutional] "
+                                "produced the first non-finite output"));
+    assert_int_equal(in_child(step_with_nan_gradient, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "layer 1 [connected] has non-finite gradients"));
+    free_network(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strict_int),
+        cmocka_unit_test(test_after_comma),
+        cmocka_unit_test_setup_teardown(test_save_whole_and_alone, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_save_refuses_nan, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_guard, make_dir, remove_dir),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
