@@ -42,5 +42,7 @@ p = [probs[i] for i in range(4)]
 assert all(0 <= x <= 1 for x in p) and abs(sum(p) - 1) < 1e-4, p
 print("probabilities", p)
 PY
-check ctypes_api /usr/bin/python3 "$WORK/api.py" "$ROOT/libdarknet.so" "$CFG" \
+# A SANITIZE=1 library needs the ASan runtime loaded before python itself.
+asan=$(ldd "$ROOT/libdarknet.so" | awk '/libasan/ { print $3 }')
+check ctypes_api env ${asan:+LD_PRELOAD=$asan} /usr/bin/python3 "$WORK/api.py" "$ROOT/libdarknet.so" "$CFG" \
     "$WORK/api.weights" "$WORK/api.data" "$(head -1 "$SHAPES/valid.list")"
