@@ -29,7 +29,7 @@ FUZZ_HARNESS := tests/fuzz/harness.c tests/fuzz/fuzz.h
 
 $(FUZZ_OBJ)/up/%.o: $(DN)/src/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -w $(call rename_flags,$*) -c $< -o $@
 
 $(FUZZ_OBJ)/our/%.o: src/%.c
 	@mkdir -p $(@D)
