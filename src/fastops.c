@@ -159,14 +159,15 @@ __attribute__((target("avx")))
 static void leaky_avx(float *x, int n)
 {
     const __m256d k = _mm256_set1_pd(.1);
-    const __m256 zero = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), k));
         __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), k));
         __m256 s = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
-        _mm256_storeu_ps(x + i, _mm256_blendv_ps(s, v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)));
+        /* maxps(v, s) is v > s ? v : s, which is v > 0 ? v : s: s has v's
+         * sign and no larger magnitude, and a NaN or zero v gives s. */
+        _mm256_storeu_ps(x + i, _mm256_max_ps(v, s));
     }
     leaky_portable(x + i, n - i);
 }
