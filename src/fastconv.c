@@ -16,13 +16,18 @@
  * The group size follows the workspace: make_convolutional_layer() asks for
  * room for up to CHUNK_BYTES of columns and products (at least one image).
  * A layer whose workspace is smaller (resized, or made elsewhere), grouped
- * or binary convolutions, and the reference path run upstream's code. */
+ * or binary convolutions, and the reference path run upstream's code.
+ *
+ * [gcconv] (gclayer.c) runs its dense convolution with H through
+ * fastconv_forward() and fastconv_backward() as well, so that with K = 1 it
+ * is [convolutional] to the bit. */
 #include <string.h>
 
 #include "darknet.h"
 #include "activations.h"
 #include "batchnorm_layer.h"
 #include "convolutional_layer.h"
+#include "fastconv.h"
 #include "fastgemm.h"
 #include "fastops.h"
 #include "parallel.h"
@@ -33,47 +38,68 @@
 #endif
 #define CHUNK_BYTES ((size_t)CONV_CHUNK_MB << 20)
 
-/* Bytes of workspace one image takes: its K x n columns and M x n products. */
-static size_t bytes_per_image(const layer *l)
+/* The shape of a convolution, as [convolutional] and [gcconv] give it. */
+static fastconv_shape shape_of(const layer *l)
 {
-    size_t k = (size_t)l->size * l->size * l->c, n = (size_t)l->out_h * l->out_w;
-    return (k + l->n) * n * sizeof(float);
+    fastconv_shape g = {l->batch, l->c, l->h, l->w, l->n, l->size, l->stride, l->pad,
+                        l->out_h, l->out_w, l->size == 1, 0};
+    return g;
+}
+
+/* Bytes of workspace one image takes: its K x n columns and M x n products. */
+static size_t bytes_per_image(const fastconv_shape *g)
+{
+    size_t k = (size_t)g->size * g->size * g->c, n = (size_t)g->out_h * g->out_w;
+    return (k + g->n) * n * sizeof(float);
+}
+
+size_t fastconv_workspace(const fastconv_shape *g, size_t workspace_size)
+{
+    size_t per = bytes_per_image(g);
+    size_t chunk = CHUNK_BYTES / per;
+    if (chunk < 1) chunk = 1;
+    if (chunk > (size_t)g->batch) chunk = g->batch;
+    return chunk * per > workspace_size ? chunk * per : workspace_size;
 }
 
 static void set_workspace(layer *l)
 {
-    size_t per = bytes_per_image(l);
-    size_t chunk = CHUNK_BYTES / per;
-    if (chunk < 1) chunk = 1;
-    if (chunk > (size_t)l->batch) chunk = l->batch;
-    if (chunk * per > l->workspace_size) l->workspace_size = chunk * per;
+    fastconv_shape g = shape_of(l);
+    l->workspace_size = fastconv_workspace(&g, l->workspace_size);
+}
+
+int fastconv_chunk(const fastconv_shape *g, size_t workspace_size)
+{
+    if (dn_reference()) return 0;
+    size_t chunk = workspace_size / bytes_per_image(g);
+    return chunk < (size_t)g->batch ? (int)chunk : g->batch;
 }
 
 /* Images per product, or 0 for upstream's path. */
 static int chunk_of(const layer *l)
 {
-    if (dn_reference() || l->groups != 1 || l->binary || l->xnor) return 0;
-    size_t chunk = l->workspace_size / bytes_per_image(l);
-    return chunk < (size_t)l->batch ? (int)chunk : l->batch;
+    if (l->groups != 1 || l->binary || l->xnor) return 0;
+    fastconv_shape g = shape_of(l);
+    return fastconv_chunk(&g, l->workspace_size);
 }
 
 /* Columns of images [0, nb) of `in`, side by side (row stride ld).  For 1x1
  * kernels upstream multiplies the input as it lies, as a K x n matrix,
- * whatever the stride, and so does this. */
-static void gather_cols(const layer *l, const float *in, int nb, float *cols, int ld)
+ * whatever the stride (g->direct), and so does [convolutional]. */
+static void gather_cols(const fastconv_shape *g, const float *in, int nb, float *cols, int ld)
 {
-    const int n = l->out_h * l->out_w, per = l->c * l->h * l->w;
-    if (l->size == 1) {
+    const int n = g->out_h * g->out_w, per = g->c * g->h * g->w;
+    if (g->direct) {
         #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * per >= 32768)
         for (int b = 0; b < nb; ++b)
-            for (int c = 0; c < l->c; ++c)
+            for (int c = 0; c < g->c; ++c)
                 memcpy(cols + (size_t)c * ld + (size_t)b * n, in + (size_t)b * per + (size_t)c * n,
                        n * sizeof(float));
         return;
     }
     #pragma omp parallel for schedule(static) if (nb > 1)
     for (int b = 0; b < nb; ++b)
-        im2col_rows(in + (size_t)b * per, l->c, l->h, l->w, l->size, l->stride, l->pad,
+        im2col_rows(in + (size_t)b * per, g->c, g->h, g->w, g->size, g->stride, g->pad,
                     cols + (size_t)b * n, ld);
 }
 
@@ -94,20 +120,71 @@ static void from_images(const float *img, int rows, int nb, int n, int ld, float
             memcpy(m + (size_t)r * ld + (size_t)b * n, img + ((size_t)b * rows + r) * n, n * sizeof(float));
 }
 
+void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
+                      float *output, float *workspace)
+{
+    const int M = g->n, K = g->size * g->size * g->c, n = g->out_h * g->out_w;
+    const size_t in_per = (size_t)g->c * g->h * g->w;
+    for (int b0 = 0; b0 < g->batch; b0 += chunk) {
+        int nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
+        int ld = nb * n;
+        float *cols = workspace, *prod = workspace + (size_t)K * ld;
+        gather_cols(g, input + (size_t)b0 * in_per, nb, cols, ld);
+        fast_gemm(0, 0, M, ld, K, 1, weights, K, cols, ld, 0, prod, ld);
+        to_images(prod, M, nb, n, ld, output + (size_t)b0 * M * n);
+    }
+}
+
+void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
+                       const float *delta, float *weight_updates, float *input_delta, float *workspace)
+{
+    const int M = g->n, K = g->size * g->size * g->c, n = g->out_h * g->out_w;
+    const size_t in_per = (size_t)g->c * g->h * g->w;
+    for (int b0 = 0; b0 < g->batch; b0 += chunk) {
+        int nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
+        int ld = nb * n;
+        float *cols = workspace, *dprod = workspace + (size_t)K * ld;
+        gather_cols(g, input + (size_t)b0 * in_per, nb, cols, ld);
+        from_images(delta + (size_t)b0 * M * n, M, nb, n, ld, dprod);
+        fast_gemm(0, 1, M, K, ld, 1, dprod, ld, cols, ld, 1, weight_updates, K);
+        if (!input_delta) continue;
+        /* The columns are spent; their room takes the column gradients. */
+        fast_gemm(1, 0, K, ld, M, 1, weights, K, dprod, ld, 0, cols, ld);
+        float *dx = input_delta + (size_t)b0 * in_per;
+        if (g->direct && !g->add_direct) {
+            /* Upstream writes (not adds) the product at the start of each
+             * image's delta: K rows of n. */
+            #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * K * n >= 32768)
+            for (int b = 0; b < nb; ++b)
+                for (int r = 0; r < K; ++r)
+                    memcpy(dx + (size_t)b * in_per + (size_t)r * n, cols + (size_t)r * ld + (size_t)b * n,
+                           n * sizeof(float));
+        } else if (g->direct) {
+            /* Added: onto a zeroed delta this gives the bits written above
+             * (a product chain that starts at +0 never ends at -0). */
+            #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * K * n >= 32768)
+            for (int b = 0; b < nb; ++b)
+                for (int r = 0; r < K; ++r) {
+                    float *d = dx + (size_t)b * in_per + (size_t)r * n;
+                    const float *s = cols + (size_t)r * ld + (size_t)b * n;
+                    for (int i = 0; i < n; ++i) d[i] += s[i];
+                }
+        } else {
+            #pragma omp parallel for schedule(static) if (nb > 1)
+            for (int b = 0; b < nb; ++b)
+                col2im_rows(cols + (size_t)b * n, ld, g->c, g->h, g->w, g->size, g->stride, g->pad,
+                            dx + (size_t)b * in_per);
+        }
+    }
+}
+
 void forward_convolutional_layer(convolutional_layer l, network net)
 {
     int chunk = chunk_of(&l);
     if (!chunk) { upstream_forward_convolutional_layer(l, net); return; }
-    const int M = l.n, K = l.size * l.size * l.c, n = l.out_h * l.out_w;
-    const int in_per = l.c * l.h * l.w;
-    for (int b0 = 0; b0 < l.batch; b0 += chunk) {
-        int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
-        int ld = nb * n;
-        float *cols = net.workspace, *prod = net.workspace + (size_t)K * ld;
-        gather_cols(&l, net.input + (size_t)b0 * in_per, nb, cols, ld);
-        fast_gemm(0, 0, M, ld, K, 1, l.weights, K, cols, ld, 0, prod, ld);
-        to_images(prod, M, nb, n, ld, l.output + (size_t)b0 * M * n);
-    }
+    const int n = l.out_h * l.out_w;
+    fastconv_shape g = shape_of(&l);
+    fastconv_forward(&g, chunk, l.weights, net.input, l.output, net.workspace);
     if (l.batch_normalize) forward_batchnorm_layer(l, net);
     else add_bias(l.output, l.biases, l.batch, l.n, n);
     activate_array(l.output, l.outputs * l.batch, l.activation);
@@ -117,39 +194,12 @@ void backward_convolutional_layer(convolutional_layer l, network net)
 {
     int chunk = chunk_of(&l);
     if (!chunk) { upstream_backward_convolutional_layer(l, net); return; }
-    const int M = l.n, K = l.size * l.size * l.c, n = l.out_h * l.out_w;
-    const int in_per = l.c * l.h * l.w;
-
+    const int n = l.out_h * l.out_w;
     gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
     if (l.batch_normalize) backward_batchnorm_layer(l, net);
     else backward_bias(l.bias_updates, l.delta, l.batch, l.n, n);
-
-    for (int b0 = 0; b0 < l.batch; b0 += chunk) {
-        int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
-        int ld = nb * n;
-        float *cols = net.workspace, *dprod = net.workspace + (size_t)K * ld;
-        gather_cols(&l, net.input + (size_t)b0 * in_per, nb, cols, ld);
-        from_images(l.delta + (size_t)b0 * M * n, M, nb, n, ld, dprod);
-        fast_gemm(0, 1, M, K, ld, 1, dprod, ld, cols, ld, 1, l.weight_updates, K);
-        if (!net.delta) continue;
-        /* The columns are spent; their room takes the column gradients. */
-        fast_gemm(1, 0, K, ld, M, 1, l.weights, K, dprod, ld, 0, cols, ld);
-        float *dx = net.delta + (size_t)b0 * in_per;
-        if (l.size == 1) {
-            /* Upstream writes (not adds) the product at the start of each
-             * image's delta: K rows of n. */
-            #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * K * n >= 32768)
-            for (int b = 0; b < nb; ++b)
-                for (int r = 0; r < K; ++r)
-                    memcpy(dx + (size_t)b * in_per + (size_t)r * n, cols + (size_t)r * ld + (size_t)b * n,
-                           n * sizeof(float));
-        } else {
-            #pragma omp parallel for schedule(static) if (nb > 1)
-            for (int b = 0; b < nb; ++b)
-                col2im_rows(cols + (size_t)b * n, ld, l.c, l.h, l.w, l.size, l.stride, l.pad,
-                            dx + (size_t)b * in_per);
-        }
-    }
+    fastconv_shape g = shape_of(&l);
+    fastconv_backward(&g, chunk, l.weights, net.input, l.delta, l.weight_updates, net.delta, net.workspace);
 }
 
 convolutional_layer make_convolutional_layer(int batch, int h, int w, int c, int n,

@@ -43,15 +43,16 @@
 #define MC 96      /* multiple of MR */
 #define NC 2048    /* multiple of NR */
 
-typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, int ldc);
+typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, int ldc, int zero);
 
 /* C tile (MR x NR, row stride ldc) += packed A panel (kc x MR) * packed B
- * panel (kc x NR), one k at a time. */
-static void tile_portable(int kc, const float *a, const float *b, float *c, int ldc)
+ * panel (kc x NR), one k at a time.  With zero, the chains start from 0
+ * instead of C (BETA = 0: the same bits, without reading C). */
+static void tile_portable(int kc, const float *a, const float *b, float *c, int ldc, int zero)
 {
     float acc[MR][NR];
     for (int r = 0; r < MR; ++r)
-        for (int j = 0; j < NR; ++j) acc[r][j] = c[r * ldc + j];
+        for (int j = 0; j < NR; ++j) acc[r][j] = zero ? 0 : c[r * ldc + j];
     for (int p = 0; p < kc; ++p) {
         const float *bp = b + p * NR;
         for (int r = 0; r < MR; ++r) {
@@ -65,14 +66,19 @@ static void tile_portable(int kc, const float *a, const float *b, float *c, int 
 
 #ifdef HAVE_X86
 __attribute__((target("avx2,fma")))
-static void tile_avx2(int kc, const float *a, const float *b, float *c, int ldc)
+static void tile_avx2(int kc, const float *a, const float *b, float *c, int ldc, int zero)
 {
-    __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
-    __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
-    __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-    __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-    __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (zero) {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    } else {
+        c00 = _mm256_loadu_ps(c + 0 * ldc); c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+        c10 = _mm256_loadu_ps(c + 1 * ldc); c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+        c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+        c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+        c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+        c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    }
     for (int p = 0; p < kc; ++p) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 av;
@@ -177,14 +183,15 @@ static int buffers(void)
     return 1;
 }
 
-/* C += alpha*op(A)*op(B) on one thread; BETA is already applied. */
+/* C += alpha*op(A)*op(B) on one thread; BETA is already applied, or with
+ * zero, C = alpha*op(A)*op(B) (BETA = 0, C not read). */
 static void gemm_serial(int TA, int TB, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb,
-                        float *C, int ldc)
+                        float *C, int ldc, int zero)
 {
     tile_fn tile = tile_kernel();
     if (!buffers()) {
-        upstream_gemm_cpu(TA, TB, M, N, K, alpha, (float *)A, lda, (float *)B, ldb, 1, C, ldc);
+        upstream_gemm_cpu(TA, TB, M, N, K, alpha, (float *)A, lda, (float *)B, ldb, zero ? 0 : 1, C, ldc);
         return;
     }
     float *pa = buf_a, *pb = buf_b;
@@ -204,12 +211,14 @@ static void gemm_serial(int TA, int TB, int M, int N, int K, float alpha,
                         int mr = mc - ir < MR ? mc - ir : MR;
                         const float *ap = pa + (size_t)ir * kc;
                         float *c = C + (size_t)(ic + ir) * ldc + jc + jr;
+                        int z = zero && pc == 0;
                         if (mr == MR && nr == NR) {
-                            tile(kc, ap, bp, c, ldc);
+                            tile(kc, ap, bp, c, ldc, z);
                         } else {
-                            for (int r = 0; r < mr; ++r)
-                                memcpy(tmp + r * NR, c + (size_t)r * ldc, nr * sizeof(float));
-                            tile(kc, ap, bp, tmp, NR);
+                            if (!z)
+                                for (int r = 0; r < mr; ++r)
+                                    memcpy(tmp + r * NR, c + (size_t)r * ldc, nr * sizeof(float));
+                            tile(kc, ap, bp, tmp, NR, z);
                             for (int r = 0; r < mr; ++r)
                                 memcpy(c + (size_t)r * ldc, tmp + r * NR, nr * sizeof(float));
                         }
@@ -235,7 +244,10 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
                float BETA, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    scale_c(M, N, BETA, C, ldc);
+    /* BETA = 0 with a product to take: the first block of k starts the
+     * chains from 0 and C is never read (nor cleared first). */
+    int zero = BETA == 0 && K > 0 && ALPHA != 0;
+    if (!zero) scale_c(M, N, BETA, C, ldc);
     if (K <= 0 || ALPHA == 0) return;
     int nt = 1;
 #ifdef _OPENMP
@@ -246,7 +258,7 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
     int tiles = split_n ? (N + NR - 1) / NR : (M + MR - 1) / MR;
     if (nt > tiles) nt = tiles;
     if (nt <= 1) {
-        gemm_serial(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, C, ldc);
+        gemm_serial(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, C, ldc, zero);
         return;
     }
 #ifdef _OPENMP
@@ -258,13 +270,13 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
             int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
             if (j1 > j0)
                 gemm_serial(TA, TB, M, j1 - j0, K, ALPHA, A, lda,
-                            TB ? B + (size_t)j0 * ldb : B + j0, ldb, C + j0, ldc);
+                            TB ? B + (size_t)j0 * ldb : B + j0, ldb, C + j0, ldc, zero);
         } else {
             int i0 = t0 * MR, i1 = t1 * MR < M ? t1 * MR : M;
             if (i1 > i0)
                 gemm_serial(TA, TB, i1 - i0, N, K, ALPHA,
                             TA ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb,
-                            C + (size_t)i0 * ldc, ldc);
+                            C + (size_t)i0 * ldc, ldc, zero);
         }
     }
 #endif

@@ -27,6 +27,11 @@
 #include "parallel.h"
 #include "upstream_ref.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
 /* Below this many elements a loop stays on one thread. */
 #define PAR_MIN 65536
 
@@ -138,6 +143,59 @@ void col2im_cpu(float *data_col, int channels, int height, int width,
 /* ---- activations ------------------------------------------------------------ */
 
 /* Upstream's leaky ReLU: x*.1 is a double product, rounded to float. */
+/* Leaky ReLU as upstream computes it: x > 0 ? x : (float)(.1 * (double)x).
+ * The build targets plain x86-64, where GCC leaves this loop scalar and
+ * branchy; with AVX the double product is taken four lanes at a time. */
+static void leaky_portable(float *x, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        float v = x[i], s = (float)(.1 * v);
+        x[i] = v > 0 ? v : s;
+    }
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx")))
+static void leaky_avx(float *x, int n)
+{
+    const __m256d k = _mm256_set1_pd(.1);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), k));
+        __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), k));
+        __m256 s = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+        /* maxps(v, s) is v > s ? v : s, which is v > 0 ? v : s: s has v's
+         * sign and no larger magnitude, and a NaN or zero v gives s. */
+        _mm256_storeu_ps(x + i, _mm256_max_ps(v, s));
+    }
+    leaky_portable(x + i, n - i);
+}
+#endif
+
+static void leaky(float *x, int n)
+{
+    static int avx = -1;
+    if (avx < 0) {
+#ifdef HAVE_X86
+        __builtin_cpu_init();
+        avx = __builtin_cpu_supports("avx");
+#else
+        avx = 0;
+#endif
+    }
+    const int block = 16384;   /* a multiple of 8: whole vectors per block */
+    const int nb = (n + block - 1) / block;
+    #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (int b = 0; b < nb; ++b) {
+        int len = n - b * block < block ? n - b * block : block;
+#ifdef HAVE_X86
+        if (avx) { leaky_avx(x + (size_t)b * block, len); continue; }
+#endif
+        leaky_portable(x + (size_t)b * block, len);
+    }
+}
+
 void activate_array(float *x, const int n, const ACTIVATION a)
 {
     if (dn_reference()) { upstream_activate_array(x, n, a); return; }
@@ -145,11 +203,7 @@ void activate_array(float *x, const int n, const ACTIVATION a)
     case LINEAR:
         return;
     case LEAKY:
-        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (int i = 0; i < n; ++i) {   /* both sides computed: no branch */
-            float v = x[i], s = (float)(.1 * v);
-            x[i] = v > 0 ? v : s;
-        }
+        leaky(x, n);
         return;
     case RELU:
         #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
@@ -185,6 +239,87 @@ void gradient_array(const float *x, const int n, const ACTIVATION a, float *delt
 
 /* ---- batch normalization --------------------------------------------------- */
 
+/* Sums over one plane in four SSE vectors, then the lanes in a fixed
+ * order: GCC keeps a plain float reduction scalar, one add per element
+ * waiting on the one before. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline float hsum16(v4f a, v4f b, v4f c, v4f d)
+{
+    v4f v = (a + b) + (c + d);
+    return (v[0] + v[2]) + (v[1] + v[3]);
+}
+
+/* Sum of x, copying x to xs. */
+static float sum_copy(const float *x, float *xs, int n)
+{
+    v4f a = {0}, b = {0}, c = {0}, d = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v4f u0 = load4(x + i), u1 = load4(x + i + 4), u2 = load4(x + i + 8), u3 = load4(x + i + 12);
+        memcpy(xs + i, x + i, 16 * sizeof(float));
+        a += u0;
+        b += u1;
+        c += u2;
+        d += u3;
+    }
+    float s = hsum16(a, b, c, d);
+    for (; i < n; ++i) { s += x[i]; xs[i] = x[i]; }
+    return s;
+}
+
+/* Sum of (x - mean)^2. */
+static float sum_sq_dev(const float *x, float mean, int n)
+{
+    v4f a = {0}, b = {0}, c = {0}, d = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v4f u0 = load4(x + i) - mean, u1 = load4(x + i + 4) - mean;
+        v4f u2 = load4(x + i + 8) - mean, u3 = load4(x + i + 12) - mean;
+        a += u0 * u0;
+        b += u1 * u1;
+        c += u2 * u2;
+        d += u3 * u3;
+    }
+    float s = hsum16(a, b, c, d);
+    for (; i < n; ++i) { float e = x[i] - mean; s += e * e; }
+    return s;
+}
+
+/* Sums of d, d*xn and d*(x - mean). */
+static void sums3(const float *d, const float *xn, const float *x, float mean, int n,
+                  float *s0, float *s1, float *s2)
+{
+    v4f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4f d0 = load4(d + i), d1 = load4(d + i + 4);
+        a0 += d0;
+        b0 += d1;
+        a1 += d0 * load4(xn + i);
+        b1 += d1 * load4(xn + i + 4);
+        a2 += d0 * (load4(x + i) - mean);
+        b2 += d1 * (load4(x + i + 4) - mean);
+    }
+    v4f z = {0};
+    float r0 = hsum16(a0, b0, z, z), r1 = hsum16(a1, b1, z, z), r2 = hsum16(a2, b2, z, z);
+    for (; i < n; ++i) {
+        r0 += d[i];
+        r1 += d[i] * xn[i];
+        r2 += d[i] * (x[i] - mean);
+    }
+    *s0 = r0;
+    *s1 = r1;
+    *s2 = r2;
+}
+
 /* Upstream's constants: eps 1e-6 added to the standard deviation in the
  * forward pass, 1e-5 added to the variance in the backward pass. */
 void forward_batchnorm_layer(layer l, network net)
@@ -204,17 +339,13 @@ void forward_batchnorm_layer(layer l, network net)
             for (int b = 0; b < B; ++b) {
                 const float *x = l.output + b * CS + (long)f * S;
                 float *xs = l.x + b * CS + (long)f * S;
-                float s = 0;
-                for (int i = 0; i < S; ++i) { s += x[i]; xs[i] = x[i]; }
-                sum += s;
+                sum += sum_copy(x, xs, S);
             }
             mean = (float)sum * inv_n;
             double sq = 0;
             for (int b = 0; b < B; ++b) {
                 const float *x = l.x + b * CS + (long)f * S;
-                float s = 0;
-                for (int i = 0; i < S; ++i) { float d = x[i] - mean; s += d * d; }
-                sq += s;
+                sq += sum_sq_dev(x, mean, S);
             }
             var = (float)sq * inv_n1;
             l.mean[f] = mean;
@@ -264,12 +395,8 @@ void backward_batchnorm_layer(layer l, network net)
             const float *d = l.delta + b * CS + (long)f * S;
             const float *xn = l.x_norm + b * CS + (long)f * S;
             const float *x = l.x + b * CS + (long)f * S;
-            float s0 = 0, s1 = 0, s2 = 0;
-            for (int i = 0; i < S; ++i) {
-                s0 += d[i];
-                s1 += d[i] * xn[i];
-                s2 += d[i] * (x[i] - mean);
-            }
+            float s0, s1, s2;
+            sums3(d, xn, x, mean, S, &s0, &s1, &s2);
             sd += s0;
             sdxn += s1;
             sdx += s2;

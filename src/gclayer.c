@@ -1,8 +1,9 @@
 /* gclayer.c: the [gcconv] layer (see gclayer.h and docs/gcconv.md).
  *
- * Everything heavy is upstream's convolution: im2col_cpu + gemm forward,
- * gemm + col2im_cpu backward, in the same order as [convolutional], run on
- * the effective kernel H.  What is ours is O(parameters): building H from w
+ * Everything heavy is the convolution [convolutional] runs, on the
+ * effective kernel H: with mixing=full the batched im2col + gemm of
+ * fastconv.c (per image, upstream's im2col_cpu + gemm order, on the
+ * reference path); with mixing=branch per image and per branch.  What is ours is O(parameters): building H from w
  * and R, folding G = dL/dH back onto w and R, and the R step. */
 #include <float.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include "utils.h"
 
 #include "cfgopt.h"
+#include "fastconv.h"
 #include "gclayer.h"
 #include "optimizer.h"
 
@@ -172,6 +174,24 @@ static size_t workspace_bytes(layer l, gcconv_state *s)
     return (size_t)l.out_h * l.out_w * s->ss * s->planes * sizeof(float);
 }
 
+/* The dense convolution as the batched path (fastconv.c) sees it: the one
+ * [convolutional] runs, so that K = 1 gives its bits.  The input delta of a
+ * pointwise kernel is added, as col2im adds the others. */
+static fastconv_shape full_shape(layer l, gcconv_state *s)
+{
+    fastconv_shape g = {l.batch, s->planes, l.h, l.w, l.n, l.size, l.stride, l.pad,
+                        l.out_h, l.out_w, gcconv_is_pointwise(l), 1};
+    return g;
+}
+
+static size_t full_workspace(layer l, gcconv_state *s)
+{
+    size_t bytes = workspace_bytes(l, s);
+    if (s->mixing != GC_MIX_FULL) return bytes;
+    fastconv_shape g = full_shape(l, s);
+    return fastconv_workspace(&g, bytes);
+}
+
 int gcconv_needs_wide_buffers(const gcconv_state *s)
 {
     return s->mixing == GC_MIX_FULL && s->expand && s->K > 1;
@@ -256,7 +276,7 @@ layer make_gcconv_layer(gcconv_options o, int batch, int h, int w, int c, networ
     init_w(l, s, g);
     init_r(s->R, s->K, o.size, o.r_init, g);
 
-    l.workspace_size = workspace_bytes(l, s);
+    l.workspace_size = full_workspace(l, s);
     l.forward = forward_gcconv_layer;
     l.backward = backward_gcconv_layer;
     l.update = update_gcconv_layer;
@@ -282,7 +302,7 @@ void resize_gcconv_layer(layer *l, int w, int h)
     free(s->branch_delta);
     s->wide_input = s->wide_delta = s->branch_input = s->branch_delta = NULL;
     alloc_scratch(*l, s);
-    l->workspace_size = workspace_bytes(*l, s);
+    l->workspace_size = full_workspace(*l, s);
 #ifdef GPU
     if (l->output_gpu) gcconv_resize_gpu(l);
 #endif
@@ -366,6 +386,13 @@ static float *columns(layer l, float *im, int planes, float *workspace)
 
 static void forward_full(layer l, gcconv_state *s, float *input, float *workspace)
 {
+    fastconv_shape g = full_shape(l, s);
+    int chunk = fastconv_chunk(&g, l.workspace_size);
+    if (chunk) {
+        fastconv_forward(&g, chunk, s->H, input, l.output, workspace);
+        return;
+    }
+    fill_cpu(l.outputs * l.batch, 0, l.output, 1);
     int m = l.n, k = s->planes * s->ss, n = l.out_h * l.out_w;
     size_t in_size = (size_t)s->planes * l.h * l.w;
     for (int b = 0; b < l.batch; ++b) {
@@ -376,6 +403,12 @@ static void forward_full(layer l, gcconv_state *s, float *input, float *workspac
 
 static void backward_full(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
 {
+    fastconv_shape g = full_shape(l, s);
+    int chunk = fastconv_chunk(&g, l.workspace_size);
+    if (chunk) {
+        fastconv_backward(&g, chunk, s->H, input, l.delta, s->G, input_delta, workspace);
+        return;
+    }
     int m = l.n, k = s->planes * s->ss, n = l.out_h * l.out_w;
     size_t in_size = (size_t)s->planes * l.h * l.w;
     for (int b = 0; b < l.batch; ++b) {
@@ -496,7 +529,6 @@ static void backward_branch(layer l, gcconv_state *s, float *input, float *input
 void forward_gcconv_layer(layer l, network net)
 {
     gcconv_state *s = l.ext_data;
-    fill_cpu(l.outputs * l.batch, 0, l.output, 1);
     if (s->K > 1) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
 
     if (s->mixing == GC_MIX_FULL) {
@@ -507,6 +539,7 @@ void forward_gcconv_layer(layer l, network net)
         }
         forward_full(l, s, input, net.workspace);
     } else {
+        fill_cpu(l.outputs * l.batch, 0, l.output, 1);
         forward_branch(l, s, net.input, net.workspace);
     }
 

@@ -22,6 +22,8 @@
 #include "maxpool_layer.h"
 #include "fastgemm.h"
 #include "fastops.h"
+#include "gclayer.h"
+#include "optimizer.h"
 #include "parallel.h"
 #include "upstream_ref.h"
 #include "rng.h"
@@ -398,6 +400,39 @@ static void conv_bits_independent_of_threads(void **state)
     free_run(&r, many);
 }
 
+/* [gcconv] with mixing=full runs the batched convolution on H: against the
+ * per-image loop of the reference path (upstream's im2col and gemm), with
+ * and without expand, 1x1 and strided kernels included. */
+static void gcconv_matches_reference(void **state)
+{
+    static const int cases[][9] = {   /* batch, h, w, c, N, K, size, stride, expand */
+        {3, 10, 9, 8, 3, 4, 3, 1, 0}, {2, 9, 9, 3, 4, 4, 3, 1, 1}, {3, 8, 8, 8, 5, 4, 3, 2, 0},
+        {4, 7, 6, 8, 3, 4, 1, 1, 0}, {2, 8, 8, 4, 3, 2, 1, 2, 0}, {2, 6, 6, 6, 4, 1, 3, 1, 0},
+    };
+    network *owner = calloc(1, sizeof(network));
+    rng_seed(net_rng(owner, RNG_INIT), 1, RNG_INIT);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        const int *g = cases[i];
+        for (int bn = 0; bn < 2; ++bn) {
+            gcconv_options o = {
+                .branches = g[5], .filters = g[4], .size = g[6], .stride = g[7],
+                .padding = g[6] / 2, .mixing = GC_MIX_FULL, .expand = g[8],
+                .r_init = GC_R_RANDOM, .calib_rate = 1, .batch_normalize = bn, .activation = LEAKY,
+            };
+            layer l = make_gcconv_layer(o, g[0], g[1], g[2], g[3], owner);
+            rig r;
+            rig_init(&r, l, 1);
+            float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
+            compare_runs(&r, fast, ref, 0, 2e-4f);
+            free_run(&r, fast);
+            free_run(&r, ref);
+            free_layer(l);
+        }
+    }
+    free(owner->ext);
+    free(owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup(conv_batched_equals_per_image_bitwise, setup),
         cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
         cmocka_unit_test_setup(conv_bits_independent_of_threads, setup),
+        cmocka_unit_test_setup(gcconv_matches_reference, setup),
     };
     return cmocka_run_group_tests_name("fastpath", tests, NULL, NULL);
 }

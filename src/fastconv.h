@@ -1,0 +1,31 @@
+/* fastconv.h: the batched convolution of fastconv.c, shared by
+ * [convolutional] and [gcconv]. */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stddef.h>
+
+typedef struct fastconv_shape {
+    int batch, c, h, w;        /* input images */
+    int n, size, stride, pad;  /* kernels: n of size x size x c */
+    int out_h, out_w;
+    int direct;      /* multiply the input as it lies (1x1) instead of im2col */
+    int add_direct;  /* with direct: add the input delta instead of writing it */
+} fastconv_shape;
+
+/* The workspace size (bytes) the batched path wants: at least
+ * workspace_size, room for a group of images. */
+size_t fastconv_workspace(const fastconv_shape *g, size_t workspace_size);
+/* Images per product that a workspace of workspace_size bytes holds (at
+ * most the batch), or 0 when the reference path is selected. */
+int fastconv_chunk(const fastconv_shape *g, size_t workspace_size);
+
+/* output (batch x n x out_h*out_w) = weights (n x size*size*c) * columns. */
+void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
+                      float *output, float *workspace);
+/* weight_updates += delta * columns^T; input_delta (when not NULL) gets
+ * weights^T * delta back in image layout (added by col2im). */
+void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
+                       const float *delta, float *weight_updates, float *input_delta, float *workspace);
+
+#endif
