@@ -16,43 +16,12 @@
 #include "network.h"
 #include "optimizer.h"
 #include "parser.h"
+#include "helpers/scratch_dir.h"
 #include "train_state.h"
-
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    strcpy(dir, "/tmp/test_resume_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-    return 0;
-}
-
-static const char *in_dir(const char *name)
-{
-    static char path[4][512];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 static network *parse_cfg(const char *net_keys, int outputs)
 {
-    const char *path = in_dir("net.cfg");
+    const char *path = scratch_path("net.cfg");
     FILE *fp = fopen(path, "w");
     fprintf(fp, "[net]\nbatch=2\nsubdivisions=1\nheight=4\nwidth=4\nchannels=8\n"
                 "learning_rate=0.01\nmomentum=0.9\ndecay=0.0005\n%s\n\n"
@@ -121,9 +90,9 @@ static void resumes_exactly(const char *keys)
 {
     network *a = parse_cfg(keys, 10);
     train_steps(a, 0, 3);
-    save_weights(a, (char *)in_dir("a.weights"));
+    save_weights(a, (char *)scratch_path("a.weights"));
     network *b = parse_cfg(keys, 10);
-    load_weights(b, (char *)in_dir("a.weights"));
+    load_weights(b, (char *)scratch_path("a.weights"));
     assert_int_equal(*b->t, 3);
     assert_same_state(a, b);
     train_steps(a, 3, 2);
@@ -152,12 +121,12 @@ static void state_written_atomically_beside_weights(void **state)
 {
     network *a = parse_cfg("seed=1", 10);
     train_steps(a, 0, 1);
-    save_weights(a, (char *)in_dir("w.weights"));
-    save_weights(a, (char *)in_dir("w.weights"));   /* replaces it */
-    assert_true(file_exists(in_dir("w.weights.state")));
+    save_weights(a, (char *)scratch_path("w.weights"));
+    save_weights(a, (char *)scratch_path("w.weights"));   /* replaces it */
+    assert_true(file_exists(scratch_path("w.weights.state")));
     /* no temporary file stays behind */
     int entries = 0;
-    DIR *d = opendir(dir);
+    DIR *d = opendir(scratch_dir);
     struct dirent *e;
     while ((e = readdir(d))) entries += strncmp(e->d_name, "w.weights", 9) == 0;
     closedir(d);
@@ -168,10 +137,10 @@ static void state_written_atomically_beside_weights(void **state)
 static void partial_save_drops_old_state(void **state)
 {
     network *a = parse_cfg("seed=1", 10);
-    save_weights(a, (char *)in_dir("p.weights"));
-    assert_true(file_exists(in_dir("p.weights.state")));
-    save_weights_upto(a, (char *)in_dir("p.weights"), 1);
-    assert_false(file_exists(in_dir("p.weights.state")));
+    save_weights(a, (char *)scratch_path("p.weights"));
+    assert_true(file_exists(scratch_path("p.weights.state")));
+    save_weights_upto(a, (char *)scratch_path("p.weights"), 1);
+    assert_false(file_exists(scratch_path("p.weights.state")));
     free_network(a);
 }
 
@@ -179,13 +148,13 @@ static void stale_state_is_ignored(void **state)
 {
     network *a = parse_cfg("seed=2", 10);
     train_steps(a, 0, 2);
-    save_weights(a, (char *)in_dir("s.weights"));
-    rename(in_dir("s.weights.state"), in_dir("old.state"));
+    save_weights(a, (char *)scratch_path("s.weights"));
+    rename(scratch_path("s.weights.state"), scratch_path("old.state"));
     train_steps(a, 2, 1);
-    save_weights(a, (char *)in_dir("s.weights"));
-    rename(in_dir("old.state"), in_dir("s.weights.state"));   /* seen no longer matches */
+    save_weights(a, (char *)scratch_path("s.weights"));
+    rename(scratch_path("old.state"), scratch_path("s.weights.state"));   /* seen no longer matches */
     network *b = parse_cfg("seed=2", 10);
-    load_weights(b, (char *)in_dir("s.weights"));
+    load_weights(b, (char *)scratch_path("s.weights"));
     assert_int_equal(*b->t, 0);
     for (int i = 0; i < b->layers[1].inputs * b->layers[1].outputs; ++i) {
         assert_true(b->layers[1].weight_updates[i] == 0);
@@ -198,7 +167,7 @@ static void stale_state_is_ignored(void **state)
  * child process; returns its exit status, its stderr in err. */
 static int load_in_child(const char *weights, int outputs, int times, char *err, size_t err_size)
 {
-    const char *err_path = in_dir("stderr.txt");
+    const char *err_path = scratch_path("stderr.txt");
     network *b = parse_cfg("seed=3", outputs);
     fflush(NULL);
     pid_t pid = fork();
@@ -222,15 +191,15 @@ static void truncated_state_is_an_error(void **state)
 {
     network *a = parse_cfg("seed=3", 10);
     train_steps(a, 0, 1);
-    save_weights(a, (char *)in_dir("t.weights"));
-    const char *state_path = in_dir("t.weights.state");
+    save_weights(a, (char *)scratch_path("t.weights"));
+    const char *state_path = scratch_path("t.weights.state");
     FILE *fp = fopen(state_path, "rb");
     fseek(fp, 0, SEEK_END);
     long size = ftell(fp);
     fclose(fp);
     assert_int_equal(truncate(state_path, size - 10), 0);
     char err[4096];
-    assert_int_equal(load_in_child(in_dir("t.weights"), 10, 1, err, sizeof(err)), 1);
+    assert_int_equal(load_in_child(scratch_path("t.weights"), 10, 1, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "t.weights.state"));
     assert_non_null(strstr(err, "file ends early at byte offset"));
     free_network(a);
@@ -239,9 +208,9 @@ static void truncated_state_is_an_error(void **state)
 static void state_of_another_cfg_is_an_error(void **state)
 {
     network *a = parse_cfg("seed=4", 10);
-    save_weights(a, (char *)in_dir("o.weights"));
+    save_weights(a, (char *)scratch_path("o.weights"));
     char err[4096];
-    assert_int_equal(load_in_child(in_dir("o.weights"), 12, 1, err, sizeof(err)), 1);
+    assert_int_equal(load_in_child(scratch_path("o.weights"), 12, 1, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "layer 1: weight_updates has 1280 values, the cfg 1536"));
     free_network(a);
 }
@@ -249,10 +218,10 @@ static void state_of_another_cfg_is_an_error(void **state)
 static void missing_state_is_said_once(void **state)
 {
     network *a = parse_cfg("seed=5", 10);
-    save_weights(a, (char *)in_dir("m.weights"));
-    unlink(in_dir("m.weights.state"));
+    save_weights(a, (char *)scratch_path("m.weights"));
+    unlink(scratch_path("m.weights.state"));
     char err[4096];
-    assert_int_equal(load_in_child(in_dir("m.weights"), 10, 2, err, sizeof(err)), 0);
+    assert_int_equal(load_in_child(scratch_path("m.weights"), 10, 2, err, sizeof(err)), 0);
     char *note = strstr(err, "m.weights.state: momentum, Adam moments, step count and generators start afresh");
     assert_non_null(note);
     char *first_end = strstr(note, "start afresh") + strlen("start afresh");
@@ -273,5 +242,5 @@ int main(void)
         cmocka_unit_test(state_of_another_cfg_is_an_error),
         cmocka_unit_test(missing_state_is_said_once),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }

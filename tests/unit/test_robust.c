@@ -21,43 +21,12 @@
 #include "guard.h"
 #include "option_list.h"
 #include "parser.h"
+#include "helpers/scratch_dir.h"
 #include "safe_save.h"
-
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    strcpy(dir, "/tmp/test_robust_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-    return 0;
-}
-
-static const char *in_dir(const char *name)
-{
-    static char path[4][512];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
 
 static network *small_net(void)
 {
-    const char *path = in_dir("net.cfg");
+    const char *path = scratch_path("net.cfg");
     FILE *fp = fopen(path, "w");
     fprintf(fp, "[net]\nbatch=2\nheight=4\nwidth=4\nchannels=2\n"
                 "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
@@ -70,7 +39,7 @@ static network *small_net(void)
  * when it did not exit. */
 static int in_child(void (*fn)(void *), void *arg, char *err, size_t size)
 {
-    const char *log = in_dir("child.err");
+    const char *log = scratch_path("child.err");
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -97,7 +66,7 @@ static long file_size(const char *path)
 static int count_files(void)
 {
     int n = 0;
-    DIR *d = opendir(dir);
+    DIR *d = opendir(scratch_dir);
     struct dirent *e;
     while (d && (e = readdir(d))) n += e->d_name[0] != '.';
     if (d) closedir(d);
@@ -143,7 +112,7 @@ static void test_after_comma(void **state)
 static void test_save_whole_and_alone(void **state)
 {
     network *net = small_net();
-    const char *w = in_dir("a.weights");
+    const char *w = scratch_path("a.weights");
     save_weights(net, (char *)w);
     long size = file_size(w);
     assert_true(size > 20);
@@ -158,13 +127,13 @@ static void save_nan(void *arg)
 {
     network *net = arg;
     net->layers[1].weights[2] = NAN;
-    save_weights(net, (char *)in_dir("a.weights"));
+    save_weights(net, (char *)scratch_path("a.weights"));
 }
 
 static void test_save_refuses_nan(void **state)
 {
     network *net = small_net();
-    const char *w = in_dir("a.weights");
+    const char *w = scratch_path("a.weights");
     save_weights(net, (char *)w);
     FILE *f = fopen(w, "rb");
     char before[4096];
@@ -222,9 +191,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strict_int),
         cmocka_unit_test(test_after_comma),
-        cmocka_unit_test_setup_teardown(test_save_whole_and_alone, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_save_refuses_nan, make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(test_guard, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_save_whole_and_alone, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_save_refuses_nan, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_guard, scratch_dir_make, scratch_dir_remove),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }
