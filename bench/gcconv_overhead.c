@@ -99,7 +99,7 @@ static void run_shape(shape s, gc_mixing mixing, int reps, network *owner)
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 && !strcmp(argv[1], "quick") ? 2 : 5;
+    int reps = argc > 1 && !strcmp(argv[1], "quick") ? 2 : 15;
     static const shape shapes[] = {
         {8, 32, 16, 16, 4, 3},   /* CIFAR first stage, K=4 */
         {8, 16, 32, 32, 4, 3},   /* CIFAR second stage */

@@ -5,9 +5,11 @@
  * the im2col matrices of `chunk` images sit side by side (K rows of
  * chunk*out_h*out_w columns), so each pass is one large product that the
  * fast gemm splits across threads:
- *   forward:  out   = W * cols                  (then scattered per image)
+ *   forward:  out   = W * cols
  *   backward: dW   += delta * cols^T            (images in order)
  *             dcols = W^T * delta               (then col2im per image)
+ * The outputs and deltas stay in image order: the gemm reads and writes them
+ * through segmented views (fastgemm.h), one segment per image.
  * Because every element of a fast_gemm() product is one chain over k in
  * increasing order (fastgemm.c), these give the bits that per-image calls of
  * gemm_cpu() give, images taken in order; batch norm, bias and activation go
@@ -33,10 +35,10 @@
 #include "parallel.h"
 #include "upstream_ref.h"
 
-#ifndef CONV_CHUNK_MB
-#define CONV_CHUNK_MB 32
+#ifndef CONV_CHUNK_KB
+#define CONV_CHUNK_KB 1024
 #endif
-#define CHUNK_BYTES ((size_t)CONV_CHUNK_MB << 20)
+#define CHUNK_BYTES ((size_t)CONV_CHUNK_KB << 10)
 
 /* The shape of a convolution, as [convolutional] and [gcconv] give it. */
 static fastconv_shape shape_of(const layer *l)
@@ -83,41 +85,26 @@ static int chunk_of(const layer *l)
     return fastconv_chunk(&g, l->workspace_size);
 }
 
-/* Columns of images [0, nb) of `in`, side by side (row stride ld).  For 1x1
- * kernels upstream multiplies the input as it lies, as a K x n matrix,
- * whatever the stride (g->direct), and so does [convolutional]. */
-static void gather_cols(const fastconv_shape *g, const float *in, int nb, float *cols, int ld)
+/* The input of images [0, nb) as the K x nb*n matrix B of the product: for
+ * 1x1 kernels upstream multiplies the input as it lies, K rows of n per
+ * image, whatever the stride (g->direct), and so does [convolutional];
+ * otherwise the im2col columns of the images side by side in cols. */
+static gemm_view input_matrix(const fastconv_shape *g, const float *in, int nb, float *cols)
 {
     const int n = g->out_h * g->out_w, per = g->c * g->h * g->w;
-    if (g->direct) {
-        #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * per >= 32768)
-        for (int b = 0; b < nb; ++b)
-            for (int c = 0; c < g->c; ++c)
-                memcpy(cols + (size_t)c * ld + (size_t)b * n, in + (size_t)b * per + (size_t)c * n,
-                       n * sizeof(float));
-        return;
-    }
+    if (g->direct) return gemm_segmented(in, n, n, per);
+    const int ld = nb * n;
     #pragma omp parallel for schedule(static) if (nb > 1)
     for (int b = 0; b < nb; ++b)
         im2col_rows(in + (size_t)b * per, g->c, g->h, g->w, g->size, g->stride, g->pad,
                     cols + (size_t)b * n, ld);
+    return gemm_plain(cols, ld);
 }
 
-/* rows x (nb*n) matrix <-> nb images of rows x n. */
-static void to_images(const float *m, int rows, int nb, int n, int ld, float *img)
+/* nb images of rows x n, stored one after the other, as a rows x nb*n matrix. */
+static gemm_view images_matrix(const float *img, int rows, int n)
 {
-    #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * rows * n >= 32768)
-    for (int b = 0; b < nb; ++b)
-        for (int r = 0; r < rows; ++r)
-            memcpy(img + ((size_t)b * rows + r) * n, m + (size_t)r * ld + (size_t)b * n, n * sizeof(float));
-}
-
-static void from_images(const float *img, int rows, int nb, int n, int ld, float *m)
-{
-    #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * rows * n >= 32768)
-    for (int b = 0; b < nb; ++b)
-        for (int r = 0; r < rows; ++r)
-            memcpy(m + (size_t)r * ld + (size_t)b * n, img + ((size_t)b * rows + r) * n, n * sizeof(float));
+    return gemm_segmented(img, n, n, (size_t)rows * n);
 }
 
 void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
@@ -127,12 +114,46 @@ void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, 
     const size_t in_per = (size_t)g->c * g->h * g->w;
     for (int b0 = 0; b0 < g->batch; b0 += chunk) {
         int nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
-        int ld = nb * n;
-        float *cols = workspace, *prod = workspace + (size_t)K * ld;
-        gather_cols(g, input + (size_t)b0 * in_per, nb, cols, ld);
-        fast_gemm(0, 0, M, ld, K, 1, weights, K, cols, ld, 0, prod, ld);
-        to_images(prod, M, nb, n, ld, output + (size_t)b0 * M * n);
+        gemm_view cols = input_matrix(g, input + (size_t)b0 * in_per, nb, workspace);
+        fast_gemm_view(0, 0, M, nb * n, K, 1, gemm_plain(weights, K), cols, 0,
+                       images_matrix(output + (size_t)b0 * M * n, M, n));
     }
+}
+
+/* Column gradients (K x nb*n, in cols) back into the input delta of images
+ * [0, nb): col2im adds them, as upstream does. */
+static void add_column_gradients(const fastconv_shape *g, const float *cols, int nb, float *dx)
+{
+    const int n = g->out_h * g->out_w, ld = nb * n;
+    const size_t in_per = (size_t)g->c * g->h * g->w;
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b)
+        col2im_rows(cols + (size_t)b * n, ld, g->c, g->h, g->w, g->size, g->stride, g->pad,
+                    dx + (size_t)b * in_per);
+}
+
+/* Upstream adds a 1x1 input delta only with add_direct; otherwise it writes
+ * the product straight into each image's delta (K rows of n from the start
+ * of the image), which a segmented view of the delta takes directly. */
+static void direct_input_delta(const fastconv_shape *g, const float *weights, gemm_view dprod, int nb,
+                               float *dx, float *workspace)
+{
+    const int M = g->n, K = g->c, n = g->out_h * g->out_w, ld = nb * n;
+    const size_t in_per = (size_t)g->c * g->h * g->w;
+    if (!g->add_direct) {
+        fast_gemm_view(1, 0, K, ld, M, 1, gemm_plain(weights, K), dprod, 0, gemm_segmented(dx, n, n, in_per));
+        return;
+    }
+    /* Added: onto a zeroed delta this gives the bits written above (a
+     * product chain that starts at +0 never ends at -0). */
+    fast_gemm_view(1, 0, K, ld, M, 1, gemm_plain(weights, K), dprod, 0, gemm_plain(workspace, ld));
+    #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * K * n >= 32768)
+    for (int b = 0; b < nb; ++b)
+        for (int r = 0; r < K; ++r) {
+            float *d = dx + (size_t)b * in_per + (size_t)r * n;
+            const float *s = workspace + (size_t)r * ld + (size_t)b * n;
+            for (int i = 0; i < n; ++i) d[i] += s[i];
+        }
 }
 
 void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
@@ -143,38 +164,18 @@ void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights,
     for (int b0 = 0; b0 < g->batch; b0 += chunk) {
         int nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
         int ld = nb * n;
-        float *cols = workspace, *dprod = workspace + (size_t)K * ld;
-        gather_cols(g, input + (size_t)b0 * in_per, nb, cols, ld);
-        from_images(delta + (size_t)b0 * M * n, M, nb, n, ld, dprod);
-        fast_gemm(0, 1, M, K, ld, 1, dprod, ld, cols, ld, 1, weight_updates, K);
+        gemm_view cols = input_matrix(g, input + (size_t)b0 * in_per, nb, workspace);
+        gemm_view dprod = images_matrix(delta + (size_t)b0 * M * n, M, n);
+        fast_gemm_view(0, 1, M, K, ld, 1, dprod, cols, 1, gemm_plain(weight_updates, K));
         if (!input_delta) continue;
-        /* The columns are spent; their room takes the column gradients. */
-        fast_gemm(1, 0, K, ld, M, 1, weights, K, dprod, ld, 0, cols, ld);
         float *dx = input_delta + (size_t)b0 * in_per;
-        if (g->direct && !g->add_direct) {
-            /* Upstream writes (not adds) the product at the start of each
-             * image's delta: K rows of n. */
-            #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * K * n >= 32768)
-            for (int b = 0; b < nb; ++b)
-                for (int r = 0; r < K; ++r)
-                    memcpy(dx + (size_t)b * in_per + (size_t)r * n, cols + (size_t)r * ld + (size_t)b * n,
-                           n * sizeof(float));
-        } else if (g->direct) {
-            /* Added: onto a zeroed delta this gives the bits written above
-             * (a product chain that starts at +0 never ends at -0). */
-            #pragma omp parallel for collapse(2) schedule(static) if ((long)nb * K * n >= 32768)
-            for (int b = 0; b < nb; ++b)
-                for (int r = 0; r < K; ++r) {
-                    float *d = dx + (size_t)b * in_per + (size_t)r * n;
-                    const float *s = cols + (size_t)r * ld + (size_t)b * n;
-                    for (int i = 0; i < n; ++i) d[i] += s[i];
-                }
-        } else {
-            #pragma omp parallel for schedule(static) if (nb > 1)
-            for (int b = 0; b < nb; ++b)
-                col2im_rows(cols + (size_t)b * n, ld, g->c, g->h, g->w, g->size, g->stride, g->pad,
-                            dx + (size_t)b * in_per);
+        if (g->direct) {
+            direct_input_delta(g, weights, dprod, nb, dx, workspace);
+            continue;
         }
+        /* The columns are spent; their room takes the column gradients. */
+        fast_gemm_view(1, 0, K, ld, M, 1, gemm_plain(weights, K), dprod, 0, gemm_plain(workspace, ld));
+        add_column_gradients(g, workspace, nb, dx);
     }
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "utils.h"
 #include "parallel.h"
 #include "fastgemm.h"
 #include "upstream_ref.h"
@@ -119,22 +120,65 @@ const char *fastgemm_kernel_name(void)
     return tile_kernel() == tile_portable ? "portable" : "avx2+fma";
 }
 
+/* Element (r, c) of a view, and how many elements of row r are contiguous
+ * from column c on (to the end of c's segment).  Plain matrices skip the
+ * divisions. */
+static inline const float *view_at(const gemm_view *v, int r, int c)
+{
+    if (!v->seg_stride) return v->p + (size_t)r * v->ld + c;
+    return v->p + (size_t)r * v->ld + (size_t)(c / v->seg) * v->seg_stride + c % v->seg;
+}
+
+static inline int view_run(const gemm_view *v, int c)
+{
+    return v->seg_stride ? v->seg - c % v->seg : INT_MAX;
+}
+
+/* Elements [c, c+len) of row r of v, to dst with stride step, times alpha
+ * (alpha*x is x itself for alpha = 1, so the bits do not depend on it).
+ * Runs are short here (a panel's width or one block of k), so plain loops
+ * beat library calls. */
+static void read_row(const gemm_view *v, int r, int c, int len, float alpha, float *dst, int step)
+{
+    while (len > 0) {
+        int run = view_run(v, c);
+        if (run > len) run = len;
+        const float *s = view_at(v, r, c);
+        if (alpha == 1) for (int q = 0; q < run; ++q) dst[q * step] = s[q];
+        else for (int q = 0; q < run; ++q) dst[q * step] = alpha * s[q];
+        dst += (size_t)run * step;
+        c += run;
+        len -= run;
+    }
+}
+
+/* Offsets from v->p of columns [c, c+count) in row 0 (row r adds r*ld);
+ * returns whether they are contiguous. */
+static int column_offsets(const gemm_view *v, int c, int count, size_t *off)
+{
+    if (!v->seg_stride) {
+        for (int q = 0; q < count; ++q) off[q] = (size_t)c + q;
+        return 1;
+    }
+    size_t seg_no = c / v->seg;
+    int at = c % v->seg;
+    for (int q = 0; q < count; ++q) {
+        off[q] = seg_no * v->seg_stride + at;
+        if (++at == v->seg) { at = 0; ++seg_no; }
+    }
+    return v->seg - c % v->seg >= count;
+}
+
 /* Panels of MR rows of alpha*op(A)[i0.., p0..], zero-padded to MR rows. */
-static void pack_a(int TA, const float *A, int lda, int mc, int kc, float alpha, float *out)
+static void pack_a(int TA, const gemm_view *A, int i0, int p0, int mc, int kc, float alpha, float *out)
 {
     for (int i = 0; i < mc; i += MR) {
         int mr = mc - i < MR ? mc - i : MR;
         float *o = out + (size_t)i * kc;
         if (!TA) {
-            for (int r = 0; r < mr; ++r) {
-                const float *row = A + (size_t)(i + r) * lda;
-                for (int p = 0; p < kc; ++p) o[p * MR + r] = alpha * row[p];
-            }
+            for (int r = 0; r < mr; ++r) read_row(A, i0 + i + r, p0, kc, alpha, o + r, MR);
         } else {
-            for (int p = 0; p < kc; ++p) {
-                const float *col = A + (size_t)p * lda + i;
-                for (int r = 0; r < mr; ++r) o[p * MR + r] = alpha * col[r];
-            }
+            for (int p = 0; p < kc; ++p) read_row(A, p0 + p, i0 + i, mr, alpha, o + p * MR, 1);
         }
         for (int r = mr; r < MR; ++r)
             for (int p = 0; p < kc; ++p) o[p * MR + r] = 0;
@@ -142,26 +186,24 @@ static void pack_a(int TA, const float *A, int lda, int mc, int kc, float alpha,
 }
 
 /* Panels of NR columns of op(B)[p0.., j0..], zero-padded to NR columns. */
-static void pack_b(int TB, const float *B, int ldb, int kc, int nc, float *out)
+static void pack_b(int TB, const gemm_view *B, int p0, int j0, int kc, int nc, float *out)
 {
     for (int j = 0; j < nc; j += NR) {
         int nr = nc - j < NR ? nc - j : NR;
         float *o = out + (size_t)j * kc;
-        if (!TB) {
+        size_t off[NR];
+        if (!TB && column_offsets(B, j0 + j, nr, off) && nr == NR) {
+            const float *s = B->p + (size_t)p0 * B->ld + off[0];
+            for (int p = 0; p < kc; ++p) memcpy(o + p * NR, s + (size_t)p * B->ld, NR * sizeof(float));
+        } else if (!TB) {
+            /* The panel crosses a segment boundary (or is the last, narrow one). */
             for (int p = 0; p < kc; ++p) {
-                const float *row = B + (size_t)p * ldb + j;
-                float *op = o + p * NR;
-                if (nr == NR) memcpy(op, row, NR * sizeof(float));
-                else {
-                    for (int c = 0; c < nr; ++c) op[c] = row[c];
-                    for (int c = nr; c < NR; ++c) op[c] = 0;
-                }
+                const float *row = B->p + (size_t)(p0 + p) * B->ld;
+                for (int c = 0; c < nr; ++c) o[p * NR + c] = row[off[c]];
+                for (int c = nr; c < NR; ++c) o[p * NR + c] = 0;
             }
         } else {
-            for (int c = 0; c < nr; ++c) {
-                const float *col = B + (size_t)(j + c) * ldb;
-                for (int p = 0; p < kc; ++p) o[p * NR + c] = col[p];
-            }
+            for (int c = 0; c < nr; ++c) read_row(B, j0 + j + c, p0, kc, 1, o + c, NR);
             for (int c = nr; c < NR; ++c)
                 for (int p = 0; p < kc; ++p) o[p * NR + c] = 0;
         }
@@ -183,45 +225,49 @@ static int buffers(void)
     return 1;
 }
 
-/* C += alpha*op(A)*op(B) on one thread; BETA is already applied, or with
- * zero, C = alpha*op(A)*op(B) (BETA = 0, C not read). */
-static void gemm_serial(int TA, int TB, int M, int N, int K, float alpha,
-                        const float *A, int lda, const float *B, int ldb,
-                        float *C, int ldc, int zero)
+/* One MR x NR block of C at row i, columns at offsets off (contiguous or
+ * not): in place when whole and contiguous, else through a small buffer. */
+static inline void run_tile(tile_fn tile, int kc, const float *ap, const float *bp, const gemm_view *C,
+                            int i, const size_t *off, int contiguous, int mr, int nr, int zero)
 {
-    tile_fn tile = tile_kernel();
-    if (!buffers()) {
-        upstream_gemm_cpu(TA, TB, M, N, K, alpha, (float *)A, lda, (float *)B, ldb, zero ? 0 : 1, C, ldc);
+    float *base = (float *)C->p + (size_t)i * C->ld;
+    if (mr == MR && nr == NR && contiguous) {
+        tile(kc, ap, bp, base + off[0], C->ld, zero);
         return;
     }
-    float *pa = buf_a, *pb = buf_b;
     float tmp[MR * NR] __attribute__((aligned(64)));
+    if (!zero)
+        for (int r = 0; r < mr; ++r)
+            for (int c = 0; c < nr; ++c) tmp[r * NR + c] = base[(size_t)r * C->ld + off[c]];
+    tile(kc, ap, bp, tmp, NR, zero);
+    for (int r = 0; r < mr; ++r)
+        for (int c = 0; c < nr; ++c) base[(size_t)r * C->ld + off[c]] = tmp[r * NR + c];
+}
+
+/* C[i0.., j0..] (M x N) += alpha*op(A)*op(B) on one thread; BETA is already
+ * applied, or with zero, C = alpha*op(A)*op(B) (BETA = 0, C not read). */
+static void gemm_serial(int TA, int TB, int i0, int M, int j0, int N, int K, float alpha,
+                        const gemm_view *A, const gemm_view *B, const gemm_view *C, int zero)
+{
+    tile_fn tile = tile_kernel();
+    if (!buffers()) error("fast gemm: no memory for the packing buffers");
+    float *pa = buf_a, *pb = buf_b;
     for (int jc = 0; jc < N; jc += NC) {
         int nc = N - jc < NC ? N - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
-            pack_b(TB, TB ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc, ldb, kc, nc, pb);
+            pack_b(TB, B, pc, j0 + jc, kc, nc, pb);
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
-                pack_a(TA, TA ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc, lda, mc, kc, alpha, pa);
+                pack_a(TA, A, i0 + ic, pc, mc, kc, alpha, pa);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
-                    const float *bp = pb + (size_t)jr * kc;
+                    size_t off[NR];
+                    int contiguous = column_offsets(C, j0 + jc + jr, nr, off);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
-                        const float *ap = pa + (size_t)ir * kc;
-                        float *c = C + (size_t)(ic + ir) * ldc + jc + jr;
-                        int z = zero && pc == 0;
-                        if (mr == MR && nr == NR) {
-                            tile(kc, ap, bp, c, ldc, z);
-                        } else {
-                            if (!z)
-                                for (int r = 0; r < mr; ++r)
-                                    memcpy(tmp + r * NR, c + (size_t)r * ldc, nr * sizeof(float));
-                            tile(kc, ap, bp, tmp, NR, z);
-                            for (int r = 0; r < mr; ++r)
-                                memcpy(c + (size_t)r * ldc, tmp + r * NR, nr * sizeof(float));
-                        }
+                        run_tile(tile, kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc, C,
+                                 i0 + ic + ir, off, contiguous, mr, nr, zero && pc == 0);
                     }
                 }
             }
@@ -229,25 +275,28 @@ static void gemm_serial(int TA, int TB, int M, int N, int K, float alpha,
     }
 }
 
-static void scale_c(int M, int N, float beta, float *C, int ldc)
+static void scale_c(int M, int N, float beta, const gemm_view *C)
 {
     if (beta == 1) return;
-    for (int i = 0; i < M; ++i) {
-        float *row = C + (size_t)i * ldc;
-        if (beta == 0) memset(row, 0, N * sizeof(float));
-        else for (int j = 0; j < N; ++j) row[j] *= beta;
-    }
+    for (int i = 0; i < M; ++i)
+        for (int c = 0; c < N;) {
+            int run = view_run(C, c);
+            if (run > N - c) run = N - c;
+            float *row = (float *)view_at(C, i, c);
+            if (beta == 0) memset(row, 0, run * sizeof(float));
+            else for (int j = 0; j < run; ++j) row[j] *= beta;
+            c += run;
+        }
 }
 
-void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
-               const float *A, int lda, const float *B, int ldb,
-               float BETA, float *C, int ldc)
+void fast_gemm_view(int TA, int TB, int M, int N, int K, float ALPHA,
+                    gemm_view A, gemm_view B, float BETA, gemm_view C)
 {
     if (M <= 0 || N <= 0) return;
     /* BETA = 0 with a product to take: the first block of k starts the
      * chains from 0 and C is never read (nor cleared first). */
     int zero = BETA == 0 && K > 0 && ALPHA != 0;
-    if (!zero) scale_c(M, N, BETA, C, ldc);
+    if (!zero) scale_c(M, N, BETA, &C);
     if (K <= 0 || ALPHA == 0) return;
     int nt = 1;
 #ifdef _OPENMP
@@ -258,7 +307,7 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
     int tiles = split_n ? (N + NR - 1) / NR : (M + MR - 1) / MR;
     if (nt > tiles) nt = tiles;
     if (nt <= 1) {
-        gemm_serial(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, C, ldc, zero);
+        gemm_serial(TA, TB, 0, M, 0, N, K, ALPHA, &A, &B, &C, zero);
         return;
     }
 #ifdef _OPENMP
@@ -268,18 +317,35 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
         int t0 = (int)((long)tiles * t / n), t1 = (int)((long)tiles * (t + 1) / n);
         if (split_n) {
             int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
-            if (j1 > j0)
-                gemm_serial(TA, TB, M, j1 - j0, K, ALPHA, A, lda,
-                            TB ? B + (size_t)j0 * ldb : B + j0, ldb, C + j0, ldc, zero);
+            if (j1 > j0) gemm_serial(TA, TB, 0, M, j0, j1 - j0, K, ALPHA, &A, &B, &C, zero);
         } else {
             int i0 = t0 * MR, i1 = t1 * MR < M ? t1 * MR : M;
-            if (i1 > i0)
-                gemm_serial(TA, TB, i1 - i0, N, K, ALPHA,
-                            TA ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb,
-                            C + (size_t)i0 * ldc, ldc, zero);
+            if (i1 > i0) gemm_serial(TA, TB, i0, i1 - i0, 0, N, K, ALPHA, &A, &B, &C, zero);
         }
     }
 #endif
+}
+
+void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
+               const float *A, int lda, const float *B, int ldb,
+               float BETA, float *C, int ldc)
+{
+    fast_gemm_view(TA, TB, M, N, K, ALPHA, gemm_plain(A, lda), gemm_plain(B, ldb), BETA, gemm_plain(C, ldc));
+}
+
+/* A view read over `cols` stored columns is one plain matrix. */
+static int one_segment(gemm_view v, int cols)
+{
+    return !v.seg_stride || cols <= v.seg;
+}
+
+void gemm_view_cpu(int TA, int TB, int M, int N, int K, float ALPHA,
+                   gemm_view A, gemm_view B, float BETA, gemm_view C)
+{
+    if (dn_reference() && one_segment(A, TA ? M : K) && one_segment(B, TB ? K : N) && one_segment(C, N))
+        upstream_gemm_cpu(TA, TB, M, N, K, ALPHA, (float *)A.p, A.ld, (float *)B.p, B.ld, BETA, (float *)C.p, C.ld);
+    else
+        fast_gemm_view(TA, TB, M, N, K, ALPHA, A, B, BETA, C);
 }
 
 void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA,

@@ -37,13 +37,12 @@
 
 /* ---- im2col / col2im ------------------------------------------------------ */
 
-/* The ksize*ksize rows of one input channel. */
-static void im2col_channel(const float *im, int height, int width, int ksize,
+/* The ksize*ksize rows of input channel c, whose plane is `plane`. */
+static void im2col_channel(const float *plane, int height, int width, int ksize,
                            int stride, int pad, int c, float *col, int ldcol)
 {
     int oh_n = (height + 2 * pad - ksize) / stride + 1;
     int ow_n = (width + 2 * pad - ksize) / stride + 1;
-    const float *plane = im + (size_t)c * height * width;
     for (int kh = 0; kh < ksize; ++kh) {
         for (int kw = 0; kw < ksize; ++kw) {
             float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
@@ -70,13 +69,19 @@ static void im2col_channel(const float *im, int height, int width, int ksize,
     }
 }
 
-void im2col_rows(const float *im, int channels, int height, int width,
-                 int ksize, int stride, int pad, float *col, int ldcol)
+void im2col_planes(const float *im, size_t plane_stride, int channels, int height, int width,
+                   int ksize, int stride, int pad, float *col, int ldcol)
 {
     long work = (long)channels * ksize * ksize * height * width;
     #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
     for (int c = 0; c < channels; ++c)
-        im2col_channel(im, height, width, ksize, stride, pad, c, col, ldcol);
+        im2col_channel(im + c * plane_stride, height, width, ksize, stride, pad, c, col, ldcol);
+}
+
+void im2col_rows(const float *im, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *col, int ldcol)
+{
+    im2col_planes(im, (size_t)height * width, channels, height, width, ksize, stride, pad, col, ldcol);
 }
 
 void im2col_cpu(float *data_im, int channels, int height, int width,
@@ -94,11 +99,10 @@ void im2col_cpu(float *data_im, int channels, int height, int width,
 /* Adds one channel's rows back into the image, in upstream's order: for each
  * pixel, kernel rows then kernel columns ascending. */
 static void col2im_channel(const float *col, int ldcol, int height, int width,
-                           int ksize, int stride, int pad, int c, float *im)
+                           int ksize, int stride, int pad, int c, float *plane)
 {
     int oh_n = (height + 2 * pad - ksize) / stride + 1;
     int ow_n = (width + 2 * pad - ksize) / stride + 1;
-    float *plane = im + (size_t)c * height * width;
     for (int kh = 0; kh < ksize; ++kh) {
         for (int kw = 0; kw < ksize; ++kw) {
             const float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
@@ -119,13 +123,19 @@ static void col2im_channel(const float *col, int ldcol, int height, int width,
     }
 }
 
-void col2im_rows(const float *col, int ldcol, int channels, int height, int width,
-                 int ksize, int stride, int pad, float *im)
+void col2im_planes(const float *col, int ldcol, int channels, int height, int width,
+                   int ksize, int stride, int pad, float *im, size_t plane_stride)
 {
     long work = (long)channels * ksize * ksize * height * width;
     #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
     for (int c = 0; c < channels; ++c)
-        col2im_channel(col, ldcol, height, width, ksize, stride, pad, c, im);
+        col2im_channel(col, ldcol, height, width, ksize, stride, pad, c, im + c * plane_stride);
+}
+
+void col2im_rows(const float *col, int ldcol, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *im)
+{
+    col2im_planes(col, ldcol, channels, height, width, ksize, stride, pad, im, (size_t)height * width);
 }
 
 void col2im_cpu(float *data_col, int channels, int height, int width,

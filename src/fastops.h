@@ -6,6 +6,8 @@
 #ifndef FASTOPS_H
 #define FASTOPS_H
 
+#include <stddef.h>
+
 /* im2col of one image into rows of stride ldcol: row (c*ksize+kh)*ksize+kw
  * holds that kernel offset's out_h*out_w values, from col + row*ldcol. */
 void im2col_rows(const float *im, int channels, int height, int width,
@@ -13,5 +15,11 @@ void im2col_rows(const float *im, int channels, int height, int width,
 /* The inverse, adding into im, from rows of stride ldcol. */
 void col2im_rows(const float *col, int ldcol, int channels, int height, int width,
                  int ksize, int stride, int pad, float *im);
+/* The same for channels whose planes lie plane_stride floats apart (the
+ * interleaved branches of [gcconv] mixing=branch). */
+void im2col_planes(const float *im, size_t plane_stride, int channels, int height, int width,
+                   int ksize, int stride, int pad, float *col, int ldcol);
+void col2im_planes(const float *col, int ldcol, int channels, int height, int width,
+                   int ksize, int stride, int pad, float *im, size_t plane_stride);
 
 #endif

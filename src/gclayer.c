@@ -3,7 +3,8 @@
  * Everything heavy is the convolution [convolutional] runs, on the
  * effective kernel H: with mixing=full the batched im2col + gemm of
  * fastconv.c (per image, upstream's im2col_cpu + gemm order, on the
- * reference path); with mixing=branch per image and per branch.  What is ours is O(parameters): building H from w
+ * reference path); with mixing=branch one such product per branch for a
+ * group of images (below).  What is ours is O(parameters): building H from w
  * and R, folding G = dL/dH back onto w and R, and the R step. */
 #include <float.h>
 #include <math.h>
@@ -21,6 +22,8 @@
 
 #include "cfgopt.h"
 #include "fastconv.h"
+#include "fastgemm.h"
+#include "fastops.h"
 #include "gclayer.h"
 #include "optimizer.h"
 
@@ -174,22 +177,21 @@ static size_t workspace_bytes(layer l, gcconv_state *s)
     return (size_t)l.out_h * l.out_w * s->ss * s->planes * sizeof(float);
 }
 
-/* The dense convolution as the batched path (fastconv.c) sees it: the one
- * [convolutional] runs, so that K = 1 gives its bits.  The input delta of a
- * pointwise kernel is added, as col2im adds the others. */
-static fastconv_shape full_shape(layer l, gcconv_state *s)
+/* The dense convolution (one branch's, with mixing=branch) as the batched
+ * path (fastconv.c) sees it: with full mixing the one [convolutional] runs,
+ * so that K = 1 gives its bits.  The input delta of a pointwise kernel is
+ * added, as col2im adds the others. */
+static fastconv_shape conv_shape(layer l, gcconv_state *s)
 {
-    fastconv_shape g = {l.batch, s->planes, l.h, l.w, l.n, l.size, l.stride, l.pad,
-                        l.out_h, l.out_w, gcconv_is_pointwise(l), 1};
+    fastconv_shape g = {l.batch, s->planes, l.h, l.w, s->mixing == GC_MIX_FULL ? l.n : s->N, l.size,
+                        l.stride, l.pad, l.out_h, l.out_w, gcconv_is_pointwise(l), 1};
     return g;
 }
 
-static size_t full_workspace(layer l, gcconv_state *s)
+static size_t conv_workspace(layer l, gcconv_state *s)
 {
-    size_t bytes = workspace_bytes(l, s);
-    if (s->mixing != GC_MIX_FULL) return bytes;
-    fastconv_shape g = full_shape(l, s);
-    return fastconv_workspace(&g, bytes);
+    fastconv_shape g = conv_shape(l, s);
+    return fastconv_workspace(&g, workspace_bytes(l, s));
 }
 
 int gcconv_needs_wide_buffers(const gcconv_state *s)
@@ -208,10 +210,6 @@ static void alloc_scratch(layer l, gcconv_state *s)
     if (gcconv_needs_wide_buffers(s)) {
         s->wide_input = alloc_floats((size_t)l.batch * s->C * s->K * plane);
         s->wide_delta = alloc_floats((size_t)l.batch * s->C * s->K * plane);
-    }
-    if (gcconv_needs_branch_buffers(s)) {
-        s->branch_input = alloc_floats(s->C * plane);
-        s->branch_delta = alloc_floats(s->C * plane);
     }
 }
 
@@ -276,7 +274,7 @@ layer make_gcconv_layer(gcconv_options o, int batch, int h, int w, int c, networ
     init_w(l, s, g);
     init_r(s->R, s->K, o.size, o.r_init, g);
 
-    l.workspace_size = full_workspace(l, s);
+    l.workspace_size = conv_workspace(l, s);
     l.forward = forward_gcconv_layer;
     l.backward = backward_gcconv_layer;
     l.update = update_gcconv_layer;
@@ -298,11 +296,9 @@ void resize_gcconv_layer(layer *l, int w, int h)
     l->x_norm = realloc_floats(l->x_norm, outs);
     free(s->wide_input);
     free(s->wide_delta);
-    free(s->branch_input);
-    free(s->branch_delta);
-    s->wide_input = s->wide_delta = s->branch_input = s->branch_delta = NULL;
+    s->wide_input = s->wide_delta = NULL;
     alloc_scratch(*l, s);
-    l->workspace_size = full_workspace(*l, s);
+    l->workspace_size = conv_workspace(*l, s);
 #ifdef GPU
     if (l->output_gpu) gcconv_resize_gpu(l);
 #endif
@@ -386,7 +382,7 @@ static float *columns(layer l, float *im, int planes, float *workspace)
 
 static void forward_full(layer l, gcconv_state *s, float *input, float *workspace)
 {
-    fastconv_shape g = full_shape(l, s);
+    fastconv_shape g = conv_shape(l, s);
     int chunk = fastconv_chunk(&g, l.workspace_size);
     if (chunk) {
         fastconv_forward(&g, chunk, s->H, input, l.output, workspace);
@@ -403,7 +399,7 @@ static void forward_full(layer l, gcconv_state *s, float *input, float *workspac
 
 static void backward_full(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
 {
-    fastconv_shape g = full_shape(l, s);
+    fastconv_shape g = conv_shape(l, s);
     int chunk = fastconv_chunk(&g, l.workspace_size);
     if (chunk) {
         fastconv_backward(&g, chunk, s->H, input, l.delta, s->G, input_delta, workspace);
@@ -428,98 +424,109 @@ static void backward_full(layer l, gcconv_state *s, float *input, float *input_d
 
 /* ---- mixing=branch: K convolutions on interleaved channels --------------
  *
- * Branch k reads input channels c*K+k (or channel c itself with expand) and
- * writes output channels o*K+k.  Its kernel rows are H rows o*K+k, so the
- * gemm reads H, G and the output with a row stride of K rows: no copies of
- * them.  Only the input planes need gathering, for im2col. */
+ * Branch k reads input channels c*K+k (or every channel, with expand) and
+ * writes output channels o*K+k; its kernel rows are H rows o*K+k.  The
+ * products read and write all of these where they lie, through views
+ * (fastgemm.h): one product per branch for a group of images, no copies.
+ * Every element is still one chain over the images in order, so a group
+ * gives the bits of per-image products. */
 
-typedef struct planes_view {
-    float *base;           /* plane 0 of the branch */
-    size_t stride;         /* floats from one plane to the next */
-} planes_view;
+typedef struct branch_layout {
+    size_t first;      /* floats from an image to plane 0 of the branch */
+    size_t stride;     /* floats from one of its planes to the next */
+} branch_layout;
 
-static planes_view branch_planes(layer l, gcconv_state *s, float *image, int k)
+static branch_layout branch_planes(layer l, gcconv_state *s, int br)
 {
     size_t plane = (size_t)l.h * l.w;
-    if (s->expand) return (planes_view){image, plane};
-    return (planes_view){image + k * plane, s->K * plane};
+    if (s->expand) return (branch_layout){0, plane};
+    return (branch_layout){br * plane, s->K * plane};
 }
 
-static void gather_planes(planes_view v, int count, size_t plane, float *dst)
+/* Images per product: a group the workspace holds (one on the reference
+ * path, where the products are upstream's per-image gemm). */
+static int branch_chunk(layer l, gcconv_state *s)
 {
-    for (int c = 0; c < count; ++c) memcpy(dst + c * plane, v.base + c * v.stride, plane * sizeof(float));
+    fastconv_shape g = conv_shape(l, s);
+    int chunk = fastconv_chunk(&g, l.workspace_size);
+    return chunk ? chunk : 1;
 }
 
-static void scatter_add_planes(const float *src, int count, size_t plane, planes_view v)
+/* Branch br's input for images [b0, b0+nb) as the k x nb*n matrix of the
+ * product: the planes themselves for a pointwise kernel, else their im2col
+ * columns side by side in the workspace. */
+static gemm_view branch_input(layer l, gcconv_state *s, int br, const float *input, int b0, int nb,
+                              float *workspace)
 {
-    for (int c = 0; c < count; ++c) axpy_cpu(plane, 1, (float *)src + c * plane, 1, v.base + c * v.stride, 1);
+    int n = l.out_h * l.out_w;
+    branch_layout v = branch_planes(l, s, br);
+    const float *first = input + (size_t)b0 * l.inputs + v.first;
+    if (gcconv_is_pointwise(l)) return gemm_segmented(first, (int)v.stride, n, l.inputs);
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b)
+        im2col_planes(first + (size_t)b * l.inputs, v.stride, s->C, l.h, l.w, l.size, l.stride, l.pad,
+                      workspace + (size_t)b * n, nb * n);
+    return gemm_plain(workspace, nb * n);
 }
 
-/* The im2col matrix of one branch, and its row stride. */
-static float *branch_columns(layer l, gcconv_state *s, planes_view v, float *workspace, int *ld)
+/* Branch br's rows (output channels o*K+br) of the outputs or deltas of
+ * images [b0, b0+nb), as an N x nb*n matrix. */
+static gemm_view branch_rows(layer l, gcconv_state *s, int br, const float *out, int b0)
 {
-    size_t plane = (size_t)l.h * l.w;
-    *ld = l.out_h * l.out_w;
-    if (gcconv_is_pointwise(l)) {
-        *ld = (int)v.stride;
-        return v.base;
-    }
-    float *im = v.base;
-    if (v.stride != plane) {
-        gather_planes(v, s->C, plane, s->branch_input);
-        im = s->branch_input;
-    }
-    im2col_cpu(im, s->C, l.h, l.w, l.size, l.stride, l.pad, workspace);
-    return workspace;
+    int n = l.out_h * l.out_w;
+    return gemm_segmented(out + (size_t)b0 * l.outputs + (size_t)br * n, s->K * n, n, l.outputs);
+}
+
+/* Branch br's kernel rows of H (or G): N x C*ss, K rows apart. */
+static gemm_view branch_kernel(gcconv_state *s, const float *h, int br)
+{
+    int k = s->C * s->ss;
+    return gemm_plain(h + (size_t)br * k, s->K * k);
 }
 
 static void forward_branch(layer l, gcconv_state *s, float *input, float *workspace)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss, row_stride = s->K * k;
-    for (int b = 0; b < l.batch; ++b) {
-        float *image = input + (size_t)b * l.inputs;
-        float *out = l.output + (size_t)b * l.outputs;
+    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s);
+    for (int b0 = 0; b0 < l.batch; b0 += chunk) {
+        int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
         for (int br = 0; br < s->K; ++br) {
-            int ldb;
-            float *cols = branch_columns(l, s, branch_planes(l, s, image, br), workspace, &ldb);
-            gemm(0, 0, s->N, n, k, 1, s->H + br * k, row_stride, cols, ldb, 1, out + br * n, s->K * n);
+            gemm_view cols = branch_input(l, s, br, input, b0, nb, workspace);
+            gemm_view_cpu(0, 0, s->N, nb * n, k, 1, branch_kernel(s, s->H, br), cols, 0,
+                          branch_rows(l, s, br, l.output, b0));
         }
     }
 }
 
-/* dL/dinput of branch br: H_br^T delta, back to image layout, added into dv. */
-static void branch_input_delta(layer l, gcconv_state *s, int br, float *delta, planes_view dv, float *workspace)
+/* dL/dinput of branch br for images [b0, b0+nb): H_br^T delta, added into
+ * the branch's planes of input_delta (col2im adds, as upstream's does). */
+static void branch_input_delta(layer l, gcconv_state *s, int br, int b0, int nb, float *input_delta,
+                               float *workspace)
 {
     int n = l.out_h * l.out_w, k = s->C * s->ss;
-    size_t plane = (size_t)l.h * l.w;
-    float *h = s->H + br * k;
+    branch_layout v = branch_planes(l, s, br);
+    float *first = input_delta + (size_t)b0 * l.inputs + v.first;
+    gemm_view delta = branch_rows(l, s, br, l.delta, b0), h = branch_kernel(s, s->H, br);
     if (gcconv_is_pointwise(l)) {
-        gemm(1, 0, k, n, s->N, 1, h, s->K * k, delta, s->K * n, 1, dv.base, (int)dv.stride);
+        gemm_view_cpu(1, 0, k, nb * n, s->N, 1, h, delta, 1, gemm_segmented(first, (int)v.stride, n, l.inputs));
         return;
     }
-    gemm(1, 0, k, n, s->N, 1, h, s->K * k, delta, s->K * n, 0, workspace, n);
-    if (dv.stride == plane) {
-        col2im_cpu(workspace, s->C, l.h, l.w, l.size, l.stride, l.pad, dv.base);
-    } else {
-        fill_cpu(s->C * plane, 0, s->branch_delta, 1);
-        col2im_cpu(workspace, s->C, l.h, l.w, l.size, l.stride, l.pad, s->branch_delta);
-        scatter_add_planes(s->branch_delta, s->C, plane, dv);
-    }
+    gemm_view_cpu(1, 0, k, nb * n, s->N, 1, h, delta, 0, gemm_plain(workspace, nb * n));
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b)
+        col2im_planes(workspace + (size_t)b * n, nb * n, s->C, l.h, l.w, l.size, l.stride, l.pad,
+                      first + (size_t)b * l.inputs, v.stride);
 }
 
 static void backward_branch(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss, row_stride = s->K * k;
-    for (int b = 0; b < l.batch; ++b) {
-        float *image = input + (size_t)b * l.inputs;
+    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s);
+    for (int b0 = 0; b0 < l.batch; b0 += chunk) {
+        int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
         for (int br = 0; br < s->K; ++br) {
-            float *delta = l.delta + (size_t)b * l.outputs + br * n;
-            int ldb;
-            float *cols = branch_columns(l, s, branch_planes(l, s, image, br), workspace, &ldb);
-            gemm(0, 1, s->N, k, n, 1, delta, s->K * n, cols, ldb, 1, s->G + br * k, row_stride);
-            if (!input_delta) continue;
-            planes_view dv = branch_planes(l, s, input_delta + (size_t)b * l.inputs, br);
-            branch_input_delta(l, s, br, delta, dv, workspace);
+            gemm_view cols = branch_input(l, s, br, input, b0, nb, workspace);
+            gemm_view_cpu(0, 1, s->N, k, nb * n, 1, branch_rows(l, s, br, l.delta, b0), cols, 1,
+                          branch_kernel(s, s->G, br));
+            if (input_delta) branch_input_delta(l, s, br, b0, nb, input_delta, workspace);
         }
     }
 }
@@ -539,7 +546,6 @@ void forward_gcconv_layer(layer l, network net)
         }
         forward_full(l, s, input, net.workspace);
     } else {
-        fill_cpu(l.outputs * l.batch, 0, l.output, 1);
         forward_branch(l, s, net.input, net.workspace);
     }
 
@@ -808,8 +814,6 @@ static void free_gcconv(layer l)
     free(s->R_updates);
     free(s->wide_input);
     free(s->wide_delta);
-    free(s->branch_input);
-    free(s->branch_delta);
     free(s);
     /* Adam moments that upstream's free_layer leaves behind. */
     free(l.bias_m);

@@ -43,9 +43,6 @@ typedef struct gcconv_state {
     int nh;
     /* Full mixing with expand and K > 1: the replicated input and its delta. */
     float *wide_input, *wide_delta;
-    /* Branch mixing without expand: one branch's input planes gathered
-     * contiguously for im2col, and their delta. */
-    float *branch_input, *branch_delta;
     /* GPU copies (GPU=1 builds with gpu_index >= 0; NULL otherwise).  H_gpu
      * and G_gpu are weights_gpu and weight_updates_gpu when K = 1.  On the
      * GPU, branch mixing gathers the whole batch at once, so its branch

@@ -150,6 +150,57 @@ static void gemm_bits_independent_of_splits_and_threads(void **state)
         }
 }
 
+/* rows x cols matrix of a segmented view (seg columns every seg_stride
+ * floats) copied out to plain row-major, and back. */
+static float *segmented_store(int rows, int cols, int seg, size_t seg_stride, int ld)
+{
+    size_t segs = (size_t)(cols + seg - 1) / seg;
+    return randv(segs * seg_stride + (size_t)rows * ld + seg);
+}
+
+static void view_to_plain(const float *v, int rows, int cols, int ld, int seg, size_t seg_stride, float *m)
+{
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+            m[(size_t)r * cols + c] = v[(size_t)r * ld + (size_t)(c / seg) * seg_stride + c % seg];
+}
+
+/* Segmented views of A, B and C (segments of 7 and 19 columns, so tiles
+ * straddle them) give the bits of the plain product of the same matrices,
+ * and nothing outside C's segments is written. */
+static void gemm_views_equal_plain_product(void **state)
+{
+    const int M = 23, N = 95, K = 61, seg = 19, kseg = 7;
+    for (int TA = 0; TA < 2; ++TA)
+        for (int TB = 0; TB < 2; ++TB)
+            for (int beta = 0; beta < 2; ++beta) {
+                int ar = TA ? K : M, ac = TA ? M : K, br = TB ? N : K, bc = TB ? K : N;
+                int as = TA ? seg : kseg, bs = TB ? kseg : seg;
+                size_t ass = (size_t)ar * ac + 5, bss = (size_t)br * bc + 3, css = (size_t)M * seg + 11;
+                float *A = segmented_store(ar, ac, as, ass, as), *B = segmented_store(br, bc, bs, bss, bs);
+                float *C = segmented_store(M, N, seg, css, seg);
+                size_t csize = ((N + seg - 1) / seg) * css + (size_t)M * seg + seg;
+                float *C0 = copyv(C, csize);
+                float *Ap = malloc((size_t)ar * ac * 4), *Bp = malloc((size_t)br * bc * 4), *Cp = malloc((size_t)M * N * 4);
+                view_to_plain(A, ar, ac, as, as, ass, Ap);
+                view_to_plain(B, br, bc, bs, bs, bss, Bp);
+                view_to_plain(C, M, N, seg, seg, css, Cp);
+                fast_gemm_view(TA, TB, M, N, K, .5f, gemm_segmented(A, as, as, ass), gemm_segmented(B, bs, bs, bss),
+                               beta, gemm_segmented(C, seg, seg, css));
+                fast_gemm(TA, TB, M, N, K, .5f, Ap, ac, Bp, bc, beta, Cp, N);
+                float *Cv = malloc((size_t)M * N * 4);
+                view_to_plain(C, M, N, seg, seg, css, Cv);
+                assert_same_bits(Cv, Cp, (size_t)M * N);
+                /* the gaps between C's segments keep their values */
+                for (int c = 0; c < N; c += seg)
+                    for (size_t i = (size_t)M * seg; i < css; ++i) {
+                        size_t at = (size_t)(c / seg) * css + i;
+                        assert_same_bits(C + at, C0 + at, 1);
+                    }
+                free(A); free(B); free(C); free(C0); free(Ap); free(Bp); free(Cp); free(Cv);
+            }
+}
+
 /* ---- im2col / col2im --------------------------------------------------------- */
 
 static const int geoms[][6] = {   /* c, h, w, ksize, stride, pad */
@@ -439,6 +490,7 @@ int main(void)
         cmocka_unit_test_setup(gemm_matches_reference_all_transposes, setup),
         cmocka_unit_test_setup(gemm_dispatch_follows_switch, setup),
         cmocka_unit_test_setup(gemm_bits_independent_of_splits_and_threads, setup),
+        cmocka_unit_test_setup(gemm_views_equal_plain_product, setup),
         cmocka_unit_test_setup(im2col_col2im_match_reference_bitwise, setup),
         cmocka_unit_test_setup(activations_match_reference_bitwise, setup),
         cmocka_unit_test_setup(batchnorm_matches_reference, setup),
