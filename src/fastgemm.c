@@ -169,6 +169,73 @@ static int column_offsets(const gemm_view *v, int c, int count, size_t *off)
     return v->seg - c % v->seg >= count;
 }
 
+#ifdef HAVE_X86
+/* r[i] = row i of an 8x8 block -> r[j] = column j. */
+__attribute__((target("avx2")))
+static inline void transpose8(__m256 *r)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* The vector part of interleave(): eight columns at a time through 8x8
+ * transposes.  Each store writes 8 floats; with step < 8 the last two spill
+ * into the next slot, which a later store (or the caller's next write)
+ * replaces, and past the end of the panel buffer into its padding.  Returns
+ * how many columns it did. */
+__attribute__((target("avx2")))
+static int interleave_avx2(const float *src, size_t ld, int rows, int len, float alpha, float *dst, int step)
+{
+    __m256 scale = _mm256_set1_ps(alpha);
+    int q = 0;
+    for (; q + 8 <= len; q += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i)
+            r[i] = i < rows ? _mm256_loadu_ps(src + i * ld + q) : _mm256_setzero_ps();
+        if (alpha != 1)
+            for (int i = 0; i < rows; ++i) r[i] = _mm256_mul_ps(r[i], scale);
+        transpose8(r);
+        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (size_t)(q + j) * step, r[j]);
+    }
+    return q;
+}
+#endif
+
+/* dst[q*step + i] = alpha*S(row0+i, c+q): `rows` (at most 8) rows of v,
+ * columns [c, c+len), interleaved; lanes rows..7 of each slot are written
+ * with zeros when step >= 8. */
+static void interleave(const gemm_view *v, int row0, int rows, int c, int len, float alpha, float *dst, int step)
+{
+    while (len > 0) {
+        int run = view_run(v, c);
+        if (run > len) run = len;
+        const float *s = view_at(v, row0, c);
+        int q = 0;
+#ifdef HAVE_X86
+        if (tile_kernel() == tile_avx2) q = interleave_avx2(s, v->ld, rows, run, alpha, dst, step);
+#endif
+        for (; q < run; ++q)
+            for (int i = 0; i < rows; ++i) dst[(size_t)q * step + i] = alpha * s[(size_t)i * v->ld + q];
+        dst += (size_t)run * step;
+        c += run;
+        len -= run;
+    }
+}
+
 /* Panels of MR rows of alpha*op(A)[i0.., p0..], zero-padded to MR rows. */
 static void pack_a(int TA, const gemm_view *A, int i0, int p0, int mc, int kc, float alpha, float *out)
 {
@@ -176,7 +243,7 @@ static void pack_a(int TA, const gemm_view *A, int i0, int p0, int mc, int kc, f
         int mr = mc - i < MR ? mc - i : MR;
         float *o = out + (size_t)i * kc;
         if (!TA) {
-            for (int r = 0; r < mr; ++r) read_row(A, i0 + i + r, p0, kc, alpha, o + r, MR);
+            interleave(A, i0 + i, mr, p0, kc, alpha, o, MR);
         } else {
             for (int p = 0; p < kc; ++p) read_row(A, p0 + p, i0 + i, mr, alpha, o + p * MR, 1);
         }
@@ -203,7 +270,8 @@ static void pack_b(int TB, const gemm_view *B, int p0, int j0, int kc, int nc, f
                 for (int c = nr; c < NR; ++c) o[p * NR + c] = 0;
             }
         } else {
-            for (int c = 0; c < nr; ++c) read_row(B, j0 + j + c, p0, kc, 1, o + c, NR);
+            interleave(B, j0 + j, nr < 8 ? nr : 8, p0, kc, 1, o, NR);
+            if (nr > 8) interleave(B, j0 + j + 8, nr - 8, p0, kc, 1, o + 8, NR);
             for (int c = nr; c < NR; ++c)
                 for (int p = 0; p < kc; ++p) o[p * NR + c] = 0;
         }
@@ -217,7 +285,8 @@ static int buffers(void)
 {
     if (!buf_a) {
         void *a = NULL, *b = NULL;
-        if (posix_memalign(&a, 64, (size_t)MC * KC * sizeof(float))) return 0;
+        /* + 8 floats: interleave()'s last store may spill past the panels. */
+        if (posix_memalign(&a, 64, ((size_t)MC * KC + 8) * sizeof(float))) return 0;
         if (posix_memalign(&b, 64, (size_t)KC * NC * sizeof(float))) { free(a); return 0; }
         buf_a = a;
         buf_b = b;
