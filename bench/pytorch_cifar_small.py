@@ -10,11 +10,10 @@ Darknet cfg.  Prints one line: "images_per_s=<float> iterations=<n>".
 
 usage: pytorch_cifar_small.py [--iterations N] [--threads T] [--batch B] [--warmup W]
 """
-import argparse
-import time
-
 import torch
 import torch.nn as nn
+
+import torch_timing
 
 
 def block(cin, cout, k):
@@ -33,37 +32,16 @@ def cifar_small():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--iterations", type=int, default=200)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=128)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
+    a = torch_timing.options(iterations=200, warmup=5, batch=128).parse_args()
+    torch_timing.start(a)
     net = cifar_small()
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.1 / a.batch, momentum=0.9,
                           weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     # A fixed pool of random batches, as the Darknet harness uses.
-    pool = [(torch.rand(a.batch, 3, 28, 28),
-             torch.randint(0, 10, (a.batch,))) for _ in range(4)]
-
-    def step(i):
-        x, y = pool[i % len(pool)]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-
-    for i in range(a.warmup):
-        step(i)
-    t0 = time.perf_counter()
-    for i in range(a.iterations):
-        step(i)
-    dt = time.perf_counter() - t0
-    print("images_per_s=%.1f iterations=%d" % (a.iterations * a.batch / dt, a.iterations))
+    pool = torch_timing.random_batches(a.batch, 28, 4)
+    torch_timing.run(torch_timing.sgd_step(net, opt, loss_fn, pool), a)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,11 @@
 #ifndef DET_CHART_H
 #define DET_CHART_H
 
+#include "chart.h"
+
 typedef struct det_chart {
-    int n_loss, cap_loss;
-    int *loss_iter;
-    float *loss;           /* running average loss */
-    int n_map, cap_map;
-    int *map_iter;
-    float *map;            /* 0..1 */
+    plot_series loss;      /* a: the running average loss */
+    plot_series map;       /* a: mAP, 0..1 */
     int max_iter;          /* the x axis ends here */
 } det_chart;
 

@@ -338,6 +338,18 @@ static void free_run(rig *r, float **a)
     free(a);
 }
 
+/* The layer on the fast path against the reference path: the same bits when
+ * exact, else within tol. */
+static void check_against_reference(layer l, int with_delta, int exact, float tol)
+{
+    rig r;
+    rig_init(&r, l, with_delta);
+    float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
+    compare_runs(&r, fast, ref, exact, tol);
+    free_run(&r, fast);
+    free_run(&r, ref);
+}
+
 static void batchnorm_matches_reference(void **state)
 {
     int dims[][4] = {{4, 5, 7, 3}, {32, 14, 14, 16}, {2, 1, 1, 10}};
@@ -350,12 +362,7 @@ static void batchnorm_matches_reference(void **state)
         l.variance_delta = calloc(l.out_c, sizeof(float));
         l.forward = forward_batchnorm_layer;
         l.backward = backward_batchnorm_layer;
-        rig r;
-        rig_init(&r, l, 1);
-        float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
-        compare_runs(&r, fast, ref, 0, 2e-4f);
-        free_run(&r, fast);
-        free_run(&r, ref);
+        check_against_reference(l, 1, 0, 2e-4f);
     }
 }
 
@@ -369,12 +376,7 @@ static void pooling_matches_reference_bitwise(void **state)
         make_avgpool_layer(64, 5, 3, 2),
     };
     for (size_t i = 0; i < sizeof ls / sizeof *ls; ++i) {
-        rig r;
-        rig_init(&r, ls[i], 1);
-        float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
-        compare_runs(&r, fast, ref, 1, 0);
-        free_run(&r, fast);
-        free_run(&r, ref);
+        check_against_reference(ls[i], 1, 1, 0);
     }
 }
 
@@ -395,12 +397,7 @@ static void conv_layer_matches_reference(void **state)
 {
     for (size_t i = 0; i < sizeof convs / sizeof *convs; ++i) {
         for (int wd = 0; wd < 2; ++wd) {
-            rig r;
-            rig_init(&r, conv_of(convs[i]), wd);
-            float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
-            compare_runs(&r, fast, ref, 0, 2e-4f);
-            free_run(&r, fast);
-            free_run(&r, ref);
+            check_against_reference(conv_of(convs[i]), wd, 0, 2e-4f);
         }
     }
 }
@@ -427,12 +424,7 @@ static void conv_small_workspace_falls_back(void **state)
 {
     layer l = conv_of(convs[0]);
     l.workspace_size = (size_t)l.size * l.size * l.c * l.out_h * l.out_w * sizeof(float);
-    rig r;
-    rig_init(&r, l, 1);
-    float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
-    compare_runs(&r, fast, ref, 0, 2e-4f);
-    free_run(&r, fast);
-    free_run(&r, ref);
+    check_against_reference(l, 1, 0, 2e-4f);
 }
 
 /* Training is deterministic: one thread and several give the same bits. */
@@ -471,12 +463,7 @@ static void gcconv_matches_reference(void **state)
                 .r_init = GC_R_RANDOM, .calib_rate = 1, .batch_normalize = bn, .activation = LEAKY,
             };
             layer l = make_gcconv_layer(o, g[0], g[1], g[2], g[3], owner);
-            rig r;
-            rig_init(&r, l, 1);
-            float **fast = rig_run(&r, 0), **ref = rig_run(&r, 1);
-            compare_runs(&r, fast, ref, 0, 2e-4f);
-            free_run(&r, fast);
-            free_run(&r, ref);
+            check_against_reference(l, 1, 0, 2e-4f);
             free_layer(l);
         }
     }

@@ -18,6 +18,7 @@
 #include "gclayer.h"
 #include "optimizer.h"
 #include "rng.h"
+#include "helpers/scratch_dir.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -616,33 +617,9 @@ static void weight_init_scale(void **state)
 
 /* ---- networks parsed from cfg files ------------------------------------------ */
 
-static char tmp_dir[64];
-
-static int make_tmp_dir(void **state)
-{
-    strcpy(tmp_dir, "/tmp/gcconv-test-XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int remove_tmp_dir(void **state)
-{
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf %s", tmp_dir);
-    return system(command);
-}
-
-static char *tmp_path(const char *name)
-{
-    static char paths[8][200];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 200, "%s/%s", tmp_dir, name);
-    return p;
-}
-
 static char *write_file(const char *name, const char *text)
 {
-    char *path = tmp_path(name);
+    char *path = (char *)scratch_path(name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -728,7 +705,7 @@ static void weights_round_trip(void **state)
 {
     network *a = parse_small(1);
     randomize_network(a, 77);
-    char *path = tmp_path("small.weights");
+    char *path = (char *)scratch_path("small.weights");
     save_weights(a, path);
     check_file_layout(path, a);
 
@@ -754,7 +731,7 @@ static void resize_matches_fresh_network(void **state)
 {
     network *a = parse_small(3);
     randomize_network(a, 5);
-    char *path = tmp_path("resize.weights");
+    char *path = (char *)scratch_path("resize.weights");
     save_weights(a, path);
     resize_network(a, 20, 20);
 
@@ -967,5 +944,5 @@ int main(void)
         cmocka_unit_test(small_network_learns),
         cmocka_unit_test(adam_network_trains),
     };
-    return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }

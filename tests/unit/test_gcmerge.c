@@ -14,6 +14,7 @@
 
 #include "gcmerge.h"
 #include "rng.h"
+#include "helpers/scratch_dir.h"
 
 typedef struct rig {
     layer l;
@@ -116,25 +117,9 @@ static void matches_finite_differences(void **state)
         }
 }
 
-static char tmp_dir[64];
-
-static int make_tmp_dir(void **state)
-{
-    strcpy(tmp_dir, "/tmp/gcmerge-test-XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int remove_tmp_dir(void **state)
-{
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf %s", tmp_dir);
-    return system(command);
-}
-
 static network *parse_text(const char *text)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/net.cfg", tmp_dir);
+    char *path = (char *)scratch_path("net.cfg");
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -190,5 +175,5 @@ int main(void)
         cmocka_unit_test(matches_finite_differences),
         cmocka_unit_test(parsed_in_a_network),
     };
-    return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
+    return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }
