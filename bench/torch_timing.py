@@ -44,11 +44,17 @@ def sgd_step(net, opt, loss_fn, pool, after=None):
 
 
 def run(step, a):
-    """a.warmup steps, then a.iterations timed ones; prints the line."""
+    """a.warmup steps, then a.iterations timed ones; prints the line that
+    bench/train_bench prints: the mean rate, the rate of the fastest step
+    (the least disturbed on a shared machine) and CPU seconds per image."""
     for i in range(a.warmup):
         step(i)
-    t0 = time.perf_counter()
+    times = []
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(a.iterations):
+        s = time.perf_counter()
         step(i)
-    dt = time.perf_counter() - t0
-    print("images_per_s=%.1f iterations=%d" % (a.iterations * a.batch / dt, a.iterations))
+        times.append(time.perf_counter() - s)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print("images_per_s=%.1f best_images_per_s=%.1f cpu_s_per_image=%.3g iterations=%d" % (
+        a.iterations * a.batch / dt, a.batch / min(times), cpu / (a.iterations * a.batch), a.iterations))
