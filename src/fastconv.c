@@ -23,7 +23,12 @@
  * [gcconv] (gclayer.c) runs its dense convolution with H through
  * fastconv_forward() and fastconv_backward() as well, so that with K = 1 it
  * is [convolutional] to the bit. */
+#include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "darknet.h"
 #include "activations.h"
@@ -34,6 +39,7 @@
 #include "fastops.h"
 #include "parallel.h"
 #include "upstream_ref.h"
+#include "utils.h"
 
 #ifndef CONV_CHUNK_KB
 #define CONV_CHUNK_KB 1024
@@ -107,16 +113,57 @@ static gemm_view images_matrix(const float *img, int rows, int n)
     return gemm_segmented(img, n, n, (size_t)rows * n);
 }
 
-void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
-                      float *output, float *workspace)
+/* Room for one group's columns on a thread of a parallel run over groups:
+ * each thread has its own, kept for the life of the thread (net.workspace
+ * serves the serial runs). */
+static float *thread_workspace(size_t bytes)
+{
+    static __thread float *buf;
+    static __thread size_t cap;
+    if (cap < bytes) {
+        free(buf);
+        buf = malloc(bytes);
+        if (!buf) error("convolution: no memory for a thread's columns");
+        cap = bytes;
+    }
+    return buf;
+}
+
+static float *group_workspace(const fastconv_shape *g, int chunk, float *workspace)
+{
+#ifdef _OPENMP
+    if (omp_in_parallel()) return thread_workspace(bytes_per_image(g) * chunk);
+#endif
+    return workspace;
+}
+
+static int group_count(const fastconv_shape *g, int chunk)
+{
+    return (g->batch + chunk - 1) / chunk;
+}
+
+/* Output of images [b0, b0+nb). */
+static void forward_group(const fastconv_shape *g, int b0, int nb, const float *weights, const float *input,
+                          float *output, float *cols)
 {
     const int M = g->n, K = g->size * g->size * g->c, n = g->out_h * g->out_w;
     const size_t in_per = (size_t)g->c * g->h * g->w;
-    for (int b0 = 0; b0 < g->batch; b0 += chunk) {
-        int nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
-        gemm_view cols = input_matrix(g, input + (size_t)b0 * in_per, nb, workspace);
-        fast_gemm_view(0, 0, M, nb * n, K, 1, gemm_plain(weights, K), cols, 0,
-                       images_matrix(output + (size_t)b0 * M * n, M, n));
+    gemm_view b = input_matrix(g, input + (size_t)b0 * in_per, nb, cols);
+    fast_gemm_view(0, 0, M, nb * n, K, 1, gemm_plain(weights, K), b, 0,
+                   images_matrix(output + (size_t)b0 * M * n, M, n));
+}
+
+/* Groups run in parallel, each on one thread: an output element is the same
+ * chain whichever thread computes it.  (One group: the product's own
+ * threads.) */
+void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
+                      float *output, float *workspace)
+{
+    const int groups = group_count(g, chunk);
+    #pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
+    for (int gi = 0; gi < groups; ++gi) {
+        int b0 = gi * chunk, nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
+        forward_group(g, b0, nb, weights, input, output, group_workspace(g, chunk, workspace));
     }
 }
 
@@ -156,26 +203,71 @@ static void direct_input_delta(const fastconv_shape *g, const float *weights, ge
         }
 }
 
+/* Weight gradients (into dw, continuing its chains, or starting them with
+ * fresh) and input delta of images [b0, b0+nb). */
+static void backward_group(const fastconv_shape *g, int b0, int nb, const float *weights, const float *input,
+                           const float *delta, float *dw, int fresh, float *input_delta, float *cols)
+{
+    const int M = g->n, K = g->size * g->size * g->c, n = g->out_h * g->out_w, ld = nb * n;
+    const size_t in_per = (size_t)g->c * g->h * g->w;
+    gemm_view b = input_matrix(g, input + (size_t)b0 * in_per, nb, cols);
+    gemm_view dprod = images_matrix(delta + (size_t)b0 * M * n, M, n);
+    fast_gemm_view(0, 1, M, K, ld, 1, dprod, b, fresh ? 0 : 1, gemm_plain(dw, K));
+    if (!input_delta) return;
+    float *dx = input_delta + (size_t)b0 * in_per;
+    if (g->direct) {
+        direct_input_delta(g, weights, dprod, nb, dx, cols);
+        return;
+    }
+    /* The columns are spent; their room takes the column gradients. */
+    fast_gemm_view(1, 0, K, ld, M, 1, gemm_plain(weights, K), dprod, 0, gemm_plain(cols, ld));
+    add_column_gradients(g, cols, nb, dx);
+}
+
+/* Partial weight gradients of the slots, kept between calls (master only). */
+static float *slot_buffer(size_t floats)
+{
+    static float *buf;
+    static size_t cap;
+    if (cap < floats) {
+        free(buf);
+        buf = malloc(floats * sizeof(float));
+        if (!buf) error("convolution: no memory for the partial weight gradients");
+        cap = floats;
+    }
+    return buf;
+}
+
+/* The groups are dealt to at most DW_SLOTS slots of consecutive groups; the
+ * slots run in parallel, each summing its own weight gradient, and the slot
+ * sums are added to weight_updates in slot order.  How the sums are split
+ * depends on the batch and the group size only, so the bits do not depend on
+ * the thread count.  With one slot the chains run over the images in order,
+ * as per-image products give. */
+#define DW_SLOTS 8
+
 void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
                        const float *delta, float *weight_updates, float *input_delta, float *workspace)
 {
-    const int M = g->n, K = g->size * g->size * g->c, n = g->out_h * g->out_w;
-    const size_t in_per = (size_t)g->c * g->h * g->w;
-    for (int b0 = 0; b0 < g->batch; b0 += chunk) {
-        int nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
-        int ld = nb * n;
-        gemm_view cols = input_matrix(g, input + (size_t)b0 * in_per, nb, workspace);
-        gemm_view dprod = images_matrix(delta + (size_t)b0 * M * n, M, n);
-        fast_gemm_view(0, 1, M, K, ld, 1, dprod, cols, 1, gemm_plain(weight_updates, K));
-        if (!input_delta) continue;
-        float *dx = input_delta + (size_t)b0 * in_per;
-        if (g->direct) {
-            direct_input_delta(g, weights, dprod, nb, dx, workspace);
-            continue;
+    const int groups = group_count(g, chunk), slots = groups < DW_SLOTS ? groups : DW_SLOTS;
+    const size_t wsize = (size_t)g->n * g->size * g->size * g->c;
+    float *partial = slots > 1 ? slot_buffer(slots * wsize) : NULL;
+    #pragma omp parallel for schedule(dynamic, 1) if (slots > 1)
+    for (int s = 0; s < slots; ++s) {
+        int g0 = (int)((long)groups * s / slots), g1 = (int)((long)groups * (s + 1) / slots);
+        float *dw = slots > 1 ? partial + s * wsize : weight_updates;
+        float *cols = group_workspace(g, chunk, workspace);
+        for (int gi = g0; gi < g1; ++gi) {
+            int b0 = gi * chunk, nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
+            backward_group(g, b0, nb, weights, input, delta, dw, slots > 1 && gi == g0, input_delta, cols);
         }
-        /* The columns are spent; their room takes the column gradients. */
-        fast_gemm_view(1, 0, K, ld, M, 1, gemm_plain(weights, K), dprod, 0, gemm_plain(workspace, ld));
-        add_column_gradients(g, workspace, nb, dx);
+    }
+    if (slots == 1) return;
+    #pragma omp parallel for schedule(static) if (wsize * slots >= 65536)
+    for (size_t i = 0; i < wsize; ++i) {
+        float sum = weight_updates[i];
+        for (int s = 0; s < slots; ++s) sum += partial[s * wsize + i];
+        weight_updates[i] = sum;
     }
 }
 
