@@ -375,10 +375,10 @@ static void add_values(moments *m, const float *p, int n)
 {
     float c = m->n > 0 ? (float)m->mu : sum_plane(p, n) / n, t, q;
     dev_sums(p, c, n, &t, &q);
-    double mb = c + (double)t / n, m2b = q - (double)t * t / n;
-    double d = mb - m->mu, total = m->n + n;
-    m->mu += d * n / total;
-    m->m2 += m2b + d * d * m->n * n / total;
+    const double total = m->n + n, inv_n = 1. / n, inv_total = 1. / total;
+    const double e = (c - m->mu) * n + t;   /* n times (their mean - mean so far) */
+    m->mu += e * inv_total;
+    m->m2 += (q - (double)t * t * inv_n) + e * e * inv_n * m->n * inv_total;
     m->n = total;
 }
 
