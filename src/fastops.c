@@ -3,14 +3,17 @@
  *
  * Each public function here has upstream's name and signature; the build
  * compiles upstream's definition under an upstream_ prefix (see the Makefile,
- * RENAME_*), and the reference path (parallel.h) calls it.  The fast versions
- * run on OpenMP threads over images and channels, in loops the compiler can
- * vectorise.
+ * RENAME_*), and the reference path (parallel.h) calls it.  The exceptions
+ * are the fused kernels of fastops.h (batch norm or bias with the
+ * activation), which make upstream's separate calls on the reference path.
+ * The fast versions run on OpenMP threads over images and channels, in loops
+ * the compiler can vectorise.
  *
- * im2col, col2im, the activations and the pooling layers give upstream's bits
- * exactly (every output element is computed with the same operations in the
- * same order).  Batch normalization sums in a different order and multiplies
- * by reciprocals, so it agrees with upstream to float rounding only. */
+ * im2col, col2im, the activations, bias and the pooling layers give
+ * upstream's bits exactly (every output element is computed with the same
+ * operations in the same order).  Batch normalization sums in a different
+ * order and multiplies by reciprocals, so it agrees with upstream to float
+ * rounding only. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
