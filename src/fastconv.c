@@ -275,22 +275,18 @@ void forward_convolutional_layer(convolutional_layer l, network net)
 {
     int chunk = chunk_of(&l);
     if (!chunk) { upstream_forward_convolutional_layer(l, net); return; }
-    const int n = l.out_h * l.out_w;
     fastconv_shape g = shape_of(&l);
     fastconv_forward(&g, chunk, l.weights, net.input, l.output, net.workspace);
-    if (l.batch_normalize) forward_batchnorm_layer(l, net);
-    else add_bias(l.output, l.biases, l.batch, l.n, n);
-    activate_array(l.output, l.outputs * l.batch, l.activation);
+    if (l.batch_normalize) fast_bn_activate_forward(l, net);
+    else fast_bias_activate_forward(l);
 }
 
 void backward_convolutional_layer(convolutional_layer l, network net)
 {
     int chunk = chunk_of(&l);
     if (!chunk) { upstream_backward_convolutional_layer(l, net); return; }
-    const int n = l.out_h * l.out_w;
-    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
-    if (l.batch_normalize) backward_batchnorm_layer(l, net);
-    else backward_bias(l.bias_updates, l.delta, l.batch, l.n, n);
+    if (l.batch_normalize) fast_bn_activate_backward(l, net);
+    else fast_bias_activate_backward(l);
     fastconv_shape g = shape_of(&l);
     fastconv_backward(&g, chunk, l.weights, net.input, l.delta, l.weight_updates, net.delta, net.workspace);
 }

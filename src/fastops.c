@@ -3,16 +3,20 @@
  *
  * Each public function here has upstream's name and signature; the build
  * compiles upstream's definition under an upstream_ prefix (see the Makefile,
- * RENAME_*), and the reference path (parallel.h) calls it.  The fast versions
- * run on OpenMP threads over images and channels, in loops the compiler can
- * vectorise.
+ * RENAME_*), and the reference path (parallel.h) calls it.  The exceptions
+ * are the fused kernels of fastops.h (batch norm or bias with the
+ * activation), which make upstream's separate calls on the reference path.
+ * The fast versions run on OpenMP threads over images and channels, in loops
+ * the compiler can vectorise.
  *
- * im2col, col2im, the activations and the pooling layers give upstream's bits
- * exactly (every output element is computed with the same operations in the
- * same order).  Batch normalization sums in a different order and multiplies
- * by reciprocals, so it agrees with upstream to float rounding only. */
+ * im2col, col2im, the activations, bias and the pooling layers give
+ * upstream's bits exactly (every output element is computed with the same
+ * operations in the same order).  Batch normalization sums in a different
+ * order and multiplies by reciprocals, so it agrees with upstream to float
+ * rounding only. */
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "darknet.h"
@@ -21,6 +25,7 @@
 #include "batchnorm_layer.h"
 #include "blas.h"
 #include "col2im.h"
+#include "convolutional_layer.h"
 #include "im2col.h"
 #include "maxpool_layer.h"
 #include "fastops.h"
@@ -183,26 +188,34 @@ static void leaky_avx(float *x, int n)
 }
 #endif
 
+/* The build targets plain x86-64; AVX is chosen at run time. */
+static int have_avx;
+
+__attribute__((constructor))
+static void detect_cpu(void)
+{
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    have_avx = __builtin_cpu_supports("avx");
+#endif
+}
+
+static void leaky_block(float *x, int n)
+{
+#ifdef HAVE_X86
+    if (have_avx) { leaky_avx(x, n); return; }
+#endif
+    leaky_portable(x, n);
+}
+
 static void leaky(float *x, int n)
 {
-    static int avx = -1;
-    if (avx < 0) {
-#ifdef HAVE_X86
-        __builtin_cpu_init();
-        avx = __builtin_cpu_supports("avx");
-#else
-        avx = 0;
-#endif
-    }
     const int block = 16384;   /* a multiple of 8: whole vectors per block */
     const int nb = (n + block - 1) / block;
     #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (int b = 0; b < nb; ++b) {
         int len = n - b * block < block ? n - b * block : block;
-#ifdef HAVE_X86
-        if (avx) { leaky_avx(x + (size_t)b * block, len); continue; }
-#endif
-        leaky_portable(x + (size_t)b * block, len);
+        leaky_block(x + (size_t)b * block, len);
     }
 }
 
@@ -247,12 +260,15 @@ void gradient_array(const float *x, const int n, const ACTIVATION a, float *delt
     }
 }
 
-/* ---- batch normalization --------------------------------------------------- */
+/* ---- batch normalization and activation ----------------------------------- */
 
-/* Sums over one plane in four SSE vectors, then the lanes in a fixed
- * order: GCC keeps a plain float reduction scalar, one add per element
- * waiting on the one before. */
+/* The loops below run on explicit four-float vectors (SSE on x86-64): GCC
+ * keeps a plain float reduction scalar, one add per element waiting on the
+ * one before, and it cannot tell that an in-place loop (output read, then
+ * written at the same index) is safe to vectorise.  Sums add the lanes in a
+ * fixed order, so results do not depend on the thread count. */
 typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
 
 static inline v4f load4(const float *p)
 {
@@ -261,172 +277,447 @@ static inline v4f load4(const float *p)
     return v;
 }
 
+static inline void store4(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 static inline float hsum16(v4f a, v4f b, v4f c, v4f d)
 {
     v4f v = (a + b) + (c + d);
     return (v[0] + v[2]) + (v[1] + v[3]);
 }
 
-/* Sum of x, copying x to xs. */
-static float sum_copy(const float *x, float *xs, int n)
+/* The activations applied in the same pass as the normalization: those
+ * that look at one element only and that these loops reproduce to the bit. */
+static int fusable(ACTIVATION a)
+{
+    return a == LINEAR || a == LEAKY || a == RELU;
+}
+
+/* Upstream's gradients, as a factor of delta: relu (x > 0), leaky 1 or .1f. */
+static inline float grad1(float o, ACTIVATION a)
+{
+    if (a == RELU) return (float)(o > 0);
+    if (a == LEAKY) return o > 0 ? 1.0f : .1f;
+    return 1;
+}
+
+static inline v4f grad4(v4f o, ACTIVATION a)
+{
+    const v4f zero = {0}, one = {1, 1, 1, 1}, tenth = {.1f, .1f, .1f, .1f};
+    v4i pos = o > zero;
+    if (a == RELU) return (v4f)(pos & (v4i)one);
+    if (a == LEAKY) return (v4f)((pos & (v4i)one) | (~pos & (v4i)tenth));
+    return one;
+}
+
+/* Upstream's activations: relu x * (x > 0); leaky x > 0 ? x : .1 * x, the
+ * product taken in double and rounded to float (see leaky_avx). */
+static inline float act1(float v, ACTIVATION a)
+{
+    if (a == LEAKY) { float s = (float)(.1 * v); return v > 0 ? v : s; }
+    if (a == RELU) return v * (float)(v > 0);
+    return v;
+}
+
+static inline v4f act4(v4f v, ACTIVATION a)
+{
+    if (a == RELU) return v * grad4(v, RELU);
+#ifdef HAVE_X86
+    if (a == LEAKY) {
+        const __m128d k = _mm_set1_pd(.1);
+        __m128 lo = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd((__m128)v), k));
+        __m128 hi = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v)), k));
+        return (v4f)_mm_max_ps((__m128)v, _mm_movelh_ps(lo, hi));   /* as in leaky_avx */
+    }
+#else
+    if (a == LEAKY) return (v4f){act1(v[0], a), act1(v[1], a), act1(v[2], a), act1(v[3], a)};
+#endif
+    return v;
+}
+
+/* Sum of one plane. */
+static float sum_plane(const float *x, int n)
 {
     v4f a = {0}, b = {0}, c = {0}, d = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        v4f u0 = load4(x + i), u1 = load4(x + i + 4), u2 = load4(x + i + 8), u3 = load4(x + i + 12);
-        memcpy(xs + i, x + i, 16 * sizeof(float));
-        a += u0;
-        b += u1;
-        c += u2;
-        d += u3;
+        a += load4(x + i);
+        b += load4(x + i + 4);
+        c += load4(x + i + 8);
+        d += load4(x + i + 12);
     }
     float s = hsum16(a, b, c, d);
-    for (; i < n; ++i) { s += x[i]; xs[i] = x[i]; }
+    for (; i < n; ++i) s += x[i];
     return s;
 }
 
-/* Sum of (x - mean)^2. */
-static float sum_sq_dev(const float *x, float mean, int n)
+/* Sums of x - c and of (x - c)^2. */
+static void dev_sums(const float *x, float c, int n, float *t, float *q)
 {
-    v4f a = {0}, b = {0}, c = {0}, d = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v4f u0 = load4(x + i) - mean, u1 = load4(x + i + 4) - mean;
-        v4f u2 = load4(x + i + 8) - mean, u3 = load4(x + i + 12) - mean;
-        a += u0 * u0;
-        b += u1 * u1;
-        c += u2 * u2;
-        d += u3 * u3;
-    }
-    float s = hsum16(a, b, c, d);
-    for (; i < n; ++i) { float e = x[i] - mean; s += e * e; }
-    return s;
-}
-
-/* Sums of d, d*xn and d*(x - mean). */
-static void sums3(const float *d, const float *xn, const float *x, float mean, int n,
-                  float *s0, float *s1, float *s2)
-{
-    v4f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0};
+    v4f a = {0}, b = {0}, e = {0}, f = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        v4f d0 = load4(d + i), d1 = load4(d + i + 4);
-        a0 += d0;
-        b0 += d1;
-        a1 += d0 * load4(xn + i);
-        b1 += d1 * load4(xn + i + 4);
-        a2 += d0 * (load4(x + i) - mean);
-        b2 += d1 * (load4(x + i + 4) - mean);
+        v4f u0 = load4(x + i) - c, u1 = load4(x + i + 4) - c;
+        a += u0;
+        b += u1;
+        e += u0 * u0;
+        f += u1 * u1;
     }
     v4f z = {0};
-    float r0 = hsum16(a0, b0, z, z), r1 = hsum16(a1, b1, z, z), r2 = hsum16(a2, b2, z, z);
+    float st = hsum16(a, b, z, z), sq = hsum16(e, f, z, z);
+    for (; i < n; ++i) { float u = x[i] - c; st += u; sq += u * u; }
+    *t = st;
+    *q = sq;
+}
+
+/* Float sums run over at most this many values, then go on in double. */
+#define SPAN 1024
+
+/* Count, mean and sum of squared deviations of the values seen so far. */
+typedef struct { double n, mu, m2; } moments;
+
+/* Adds n values to m.  Their sums t of x - c and q of (x - c)^2 give their
+ * mean c + t/n and squared deviations q - t^2/n to the rounding of the
+ * deviations, whatever the offset, when c is near their mean: c is the mean
+ * so far, or for the first values their own mean (one more pass over them,
+ * while they are in cache).  The parts are merged in double as Chan et al.
+ * merge partial variances. */
+static void add_values(moments *m, const float *p, int n)
+{
+    float c = m->n > 0 ? (float)m->mu : sum_plane(p, n) / n, t, q;
+    dev_sums(p, c, n, &t, &q);
+    const double total = m->n + n, inv_n = 1. / n, inv_total = 1. / total;
+    const double e = (c - m->mu) * n + t;   /* n times (their mean - mean so far) */
+    m->mu += e * inv_total;
+    m->m2 += (q - (double)t * t * inv_n) + e * e * inv_n * m->n * inv_total;
+    m->n = total;
+}
+
+static void add_plane(moments *m, const float *p, int S)
+{
+    for (int i = 0; i < S; i += SPAN) add_values(m, p + i, S - i < SPAN ? S - i : SPAN);
+}
+
+/* One plane: x kept in xs, y = act((x - mean) * a + bias).  x may be y. */
+static inline __attribute__((always_inline))
+void norm_plane(const float *x, float *xs, float *y, int n, float mean, float a, float bias,
+                ACTIVATION act)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4f u0 = load4(x + i), u1 = load4(x + i + 4);
+        store4(xs + i, u0);
+        store4(xs + i + 4, u1);
+        store4(y + i, act4((u0 - mean) * a + bias, act));
+        store4(y + i + 4, act4((u1 - mean) * a + bias, act));
+    }
     for (; i < n; ++i) {
-        r0 += d[i];
-        r1 += d[i] * xn[i];
-        r2 += d[i] * (x[i] - mean);
+        float v = x[i];
+        xs[i] = v;
+        y[i] = act1((v - mean) * a + bias, act);
+    }
+}
+
+/* The backward pass takes the activation's gradient from y = (x - mean) *
+ * a + bias, recomputed from x with the forward's mean, a and bias (the same
+ * operations on the same floats, so the same bits: scales and biases change
+ * only in the update after the backward pass), rather than from the
+ * activated output: y > 0 exactly when act(y) > 0 for linear, leaky and
+ * relu, so the factor is the one upstream's gradient_array takes from
+ * l.output, and the pass reads two arrays instead of three.  (A [dropout]
+ * after the layer zeroes outputs in place, but it zeroes their deltas too,
+ * and it scales the others by a positive factor.) */
+static float norm_factor(float scale, float var)
+{
+    return (float)(scale / (sqrt(var) + .000001f));
+}
+
+/* Sums over one plane of g = delta * act'(y) and of g * (x - mean). */
+static inline __attribute__((always_inline))
+void grad_sums(const float *d, const float *x, float mean, float a, float bias, int n, ACTIVATION act,
+               float *s0, float *s1)
+{
+    v4f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4f u0 = load4(x + i) - mean, u1 = load4(x + i + 4) - mean;
+        v4f g0 = load4(d + i) * grad4(u0 * a + bias, act);
+        v4f g1 = load4(d + i + 4) * grad4(u1 * a + bias, act);
+        a0 += g0;
+        b0 += g1;
+        a1 += g0 * u0;
+        b1 += g1 * u1;
+    }
+    v4f z = {0};
+    float r0 = hsum16(a0, b0, z, z), r1 = hsum16(a1, b1, z, z);
+    for (; i < n; ++i) {
+        float u = x[i] - mean, g = d[i] * grad1(u * a + bias, act);
+        r0 += g;
+        r1 += g * u;
     }
     *s0 = r0;
     *s1 = r1;
-    *s2 = r2;
+}
+
+/* delta = g * ad + k * (x - mean) + m, g = delta * act'(y). */
+static inline __attribute__((always_inline))
+void grad_plane(float *d, const float *x, float mean, float a, float bias, int n, ACTIVATION act,
+                float ad, float k, float m)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f u = load4(x + i) - mean;
+        v4f g = load4(d + i) * grad4(u * a + bias, act);
+        store4(d + i, g * ad + k * u + m);
+    }
+    for (; i < n; ++i) {
+        float u = x[i] - mean, g = d[i] * grad1(u * a + bias, act);
+        d[i] = g * ad + k * u + m;
+    }
+}
+
+/* The passes below go through the batch image by image, each thread over
+ * a block of channels, so that memory is read in order even when planes are
+ * small; each channel still takes its planes in image order, so the results
+ * do not depend on the blocks or the thread count. */
+static int channel_blocks(const layer *l)
+{
+    long work = (long)l->batch * l->out_c * l->out_h * l->out_w;
+    int nb = work < PAR_MIN ? 1 : 4 * dn_threads();
+    return nb < l->out_c ? nb : l->out_c;
+}
+
+/* Batch mean and variance (divided by m - 1, as upstream) of channels
+ * [c0, c1), and the rolling averages. */
+static void batch_stats(const layer *l, const float *in, int c0, int c1)
+{
+    const int S = l->out_h * l->out_w;
+    const long CS = (long)l->out_c * S;
+    moments *m = calloc(c1 - c0, sizeof *m);
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) add_plane(m + f - c0, in + b * CS + (long)f * S, S);
+    for (int f = c0; f < c1; ++f) {
+        const moments *mf = m + f - c0;
+        /* rounding can leave m2 just below 0 */
+        float mean = (float)mf->mu, var = (float)((mf->m2 > 0 ? mf->m2 : 0) / (mf->n - 1));
+        l->mean[f] = mean;
+        l->variance[f] = var;
+        l->rolling_mean[f] = .99f * l->rolling_mean[f] + .01f * mean;
+        l->rolling_variance[f] = .99f * l->rolling_variance[f] + .01f * var;
+    }
+    free(m);
+}
+
+/* Forward of channels [c0, c1).  The activation is a constant in each
+ * caller, so each gets its own copy of the loops. */
+static inline __attribute__((always_inline))
+void bn_forward_block(const layer *l, const float *in, int train, int c0, int c1, ACTIVATION act)
+{
+    const int S = l->out_h * l->out_w;
+    const long CS = (long)l->out_c * S;
+    if (train) batch_stats(l, in, c0, c1);
+    const float *mean = train ? l->mean : l->rolling_mean, *var = train ? l->variance : l->rolling_variance;
+    float *a = malloc((c1 - c0) * sizeof(float));
+    for (int f = c0; f < c1; ++f) a[f - c0] = norm_factor(l->scales[f], var[f]);
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) {
+            long o = b * CS + (long)f * S;
+            norm_plane(in + o, l->x + o, l->output + o, S, mean[f], a[f - c0], l->biases[f], act);
+        }
+    free(a);
+}
+
+static void bn_forward(const layer *l, const float *in, int train, ACTIVATION act)
+{
+    const int C = l->out_c, nb = channel_blocks(l);
+    #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int k = 0; k < nb; ++k) {
+        int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
+        if (act == LEAKY) bn_forward_block(l, in, train, c0, c1, LEAKY);
+        else if (act == RELU) bn_forward_block(l, in, train, c0, c1, RELU);
+        else bn_forward_block(l, in, train, c0, c1, LINEAR);
+    }
+}
+
+/* The coefficients of one channel's backward pass. */
+typedef struct { float mean, a, bias, ad, k, m; double sd, sdx; } bn_grad;
+
+/* From the sums of g and g * (x - mean): the bias and scale updates,
+ * mean_delta and variance_delta as upstream's backward computes them, and
+ * the coefficients of the delta pass. */
+static void finish_channel(const layer *l, int f, float var, bn_grad *c)
+{
+    const float scale = l->scales[f];
+    const double sd = c->sd, sdx = c->sdx;
+    /* x_norm = (x - mean) / (sqrt(var) + eps) in the forward pass. */
+    l->bias_updates[f] += (float)sd;
+    l->scale_updates[f] += (float)(sdx / (sqrt(var) + .000001f));
+    /* After scaling delta by the layer's scale: */
+    const float mean_delta = (float)(scale * sd) * (float)(-1. / sqrt(var + .00001f));
+    const float variance_delta = (float)(scale * sdx) * (float)(-.5 * pow(var + .00001f, -1.5));
+    l->mean_delta[f] = mean_delta;
+    l->variance_delta[f] = variance_delta;
+    const float n = (float)((long)l->out_h * l->out_w * l->batch);
+    c->ad = scale * (float)(1. / sqrt(var + .00001f));
+    c->k = variance_delta * 2 / n;
+    c->m = mean_delta / n;
+}
+
+/* Backward of channels [c0, c1), with the statistics the forward pass
+ * normalised with: the batch's (training) or the rolling ones. */
+static inline __attribute__((always_inline))
+void bn_backward_block(const layer *l, const float *mean, const float *var, int c0, int c1, ACTIVATION act)
+{
+    const int S = l->out_h * l->out_w;
+    const long CS = (long)l->out_c * S;
+    bn_grad *cs = calloc(c1 - c0, sizeof *cs);
+    for (int f = c0; f < c1; ++f) {
+        bn_grad *c = cs + f - c0;
+        c->mean = mean[f];
+        c->a = norm_factor(l->scales[f], var[f]);
+        c->bias = l->biases[f];
+    }
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) {
+            bn_grad *c = cs + f - c0;
+            long o = b * CS + (long)f * S;
+            for (int i = 0; i < S; i += SPAN) {
+                float s0, s1;
+                grad_sums(l->delta + o + i, l->x + o + i, c->mean, c->a, c->bias, S - i < SPAN ? S - i : SPAN,
+                          act, &s0, &s1);
+                c->sd += s0;
+                c->sdx += s1;
+            }
+        }
+    for (int f = c0; f < c1; ++f) finish_channel(l, f, var[f], cs + f - c0);
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) {
+            const bn_grad *c = cs + f - c0;
+            long o = b * CS + (long)f * S;
+            grad_plane(l->delta + o, l->x + o, c->mean, c->a, c->bias, S, act, c->ad, c->k, c->m);
+        }
+    free(cs);
+}
+
+static void bn_backward(const layer *l, int train, ACTIVATION act)
+{
+    const float *mean = train ? l->mean : l->rolling_mean;
+    const float *var = train ? l->variance : l->rolling_variance;
+    const int C = l->out_c, nb = channel_blocks(l);
+    #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int k = 0; k < nb; ++k) {
+        int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
+        if (act == LEAKY) bn_backward_block(l, mean, var, c0, c1, LEAKY);
+        else if (act == RELU) bn_backward_block(l, mean, var, c0, c1, RELU);
+        else bn_backward_block(l, mean, var, c0, c1, LINEAR);
+    }
 }
 
 /* Upstream's constants: eps 1e-6 added to the standard deviation in the
- * forward pass, 1e-5 added to the variance in the backward pass. */
+ * forward pass, 1e-5 added to the variance in the backward pass.  The fast
+ * path does not write l.x_norm: the backward pass takes the scale gradient
+ * from x, mean and variance instead.  (Upstream's backward outside training
+ * reads an x_norm left by the last training pass; here the scale gradient
+ * then uses the rolling statistics the forward pass normalised with.) */
 void forward_batchnorm_layer(layer l, network net)
 {
     if (dn_reference()) { upstream_forward_batchnorm_layer(l, net); return; }
-    const int B = l.batch, C = l.out_c, S = l.out_h * l.out_w;
-    const long CS = (long)C * S;
-    if (l.type == BATCHNORM) memcpy(l.output, net.input, (size_t)l.outputs * B * sizeof(float));
-    const int train = net.train;
-    const float inv_n = 1. / ((long)B * S);
-    const float inv_n1 = 1. / ((long)B * S - 1);
-    #pragma omp parallel for schedule(dynamic, 1) if ((long)B * CS >= PAR_MIN)
-    for (int f = 0; f < C; ++f) {
-        float mean, var;
-        if (train) {
-            double sum = 0;
-            for (int b = 0; b < B; ++b) {
-                const float *x = l.output + b * CS + (long)f * S;
-                float *xs = l.x + b * CS + (long)f * S;
-                sum += sum_copy(x, xs, S);
-            }
-            mean = (float)sum * inv_n;
-            double sq = 0;
-            for (int b = 0; b < B; ++b) {
-                const float *x = l.x + b * CS + (long)f * S;
-                sq += sum_sq_dev(x, mean, S);
-            }
-            var = (float)sq * inv_n1;
-            l.mean[f] = mean;
-            l.variance[f] = var;
-            l.rolling_mean[f] = .99f * l.rolling_mean[f] + .01f * mean;
-            l.rolling_variance[f] = .99f * l.rolling_variance[f] + .01f * var;
-        } else {
-            for (int b = 0; b < B; ++b)
-                memcpy(l.x + b * CS + (long)f * S, l.output + b * CS + (long)f * S, S * sizeof(float));
-            mean = l.rolling_mean[f];
-            var = l.rolling_variance[f];
-        }
-        const float inv = 1. / (sqrt(var) + .000001f);
-        const float scale = l.scales[f], bias = l.biases[f];
-        for (int b = 0; b < B; ++b) {
-            const float *x = l.x + b * CS + (long)f * S;
-            float *y = l.output + b * CS + (long)f * S;
-            if (train) {
-                float *xn = l.x_norm + b * CS + (long)f * S;
-                for (int i = 0; i < S; ++i) {
-                    float v = (x[i] - mean) * inv;
-                    xn[i] = v;
-                    y[i] = v * scale + bias;
-                }
-            } else {
-                for (int i = 0; i < S; ++i) y[i] = (x[i] - mean) * inv * scale + bias;
-            }
-        }
-    }
+    bn_forward(&l, l.type == BATCHNORM ? net.input : l.output, net.train, LINEAR);
 }
 
 void backward_batchnorm_layer(layer l, network net)
 {
     if (dn_reference()) { upstream_backward_batchnorm_layer(l, net); return; }
-    if (!net.train) {
-        l.mean = l.rolling_mean;
-        l.variance = l.rolling_variance;
+    bn_backward(&l, net.train, LINEAR);
+    if (l.type == BATCHNORM) memcpy(net.delta, l.delta, (size_t)l.outputs * l.batch * sizeof(float));
+}
+
+void fast_bn_activate_forward(layer l, network net)
+{
+    if (dn_reference() || !fusable(l.activation)) {
+        forward_batchnorm_layer(l, net);
+        activate_array(l.output, l.outputs * l.batch, l.activation);
+        return;
     }
-    const int B = l.batch, C = l.out_c, S = l.out_h * l.out_w;
-    const long CS = (long)C * S;
-    const float n = (float)((long)S * B);
-    #pragma omp parallel for schedule(dynamic, 1) if ((long)B * CS >= PAR_MIN)
+    bn_forward(&l, l.output, net.train, l.activation);
+}
+
+void fast_bn_activate_backward(layer l, network net)
+{
+    if (dn_reference() || !fusable(l.activation)) {
+        gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+        backward_batchnorm_layer(l, net);
+        return;
+    }
+    bn_backward(&l, net.train, l.activation);
+}
+
+/* ---- bias and activation ---------------------------------------------------- */
+
+/* The bits of upstream's add_bias then activate_array. */
+static inline __attribute__((always_inline))
+void bias_plane(float *y, int n, float bias, ACTIVATION act)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) store4(y + i, act4(load4(y + i) + bias, act));
+    for (; i < n; ++i) y[i] = act1(y[i] + bias, act);
+}
+
+void fast_bias_activate_forward(layer l)
+{
+    const int B = l.batch, C = l.n, S = l.out_h * l.out_w;
+    const ACTIVATION act = l.activation;
+    if (dn_reference() || !fusable(act)) {
+        add_bias(l.output, l.biases, B, C, S);
+        activate_array(l.output, l.outputs * B, act);
+        return;
+    }
+    #pragma omp parallel for schedule(static) if ((long)B * C * S >= PAR_MIN)
+    for (int q = 0; q < B * C; ++q) {
+        float *y = l.output + (long)q * S;
+        const float bias = l.biases[q % C];
+        if (act == LEAKY) bias_plane(y, S, bias, LEAKY);
+        else if (act == RELU) bias_plane(y, S, bias, RELU);
+        else bias_plane(y, S, bias, LINEAR);
+    }
+}
+
+/* delta *= act'(o) over one plane, then its sum in upstream's order (one
+ * float chain, as sum_array). */
+static inline __attribute__((always_inline))
+float grad_sum_plane(float *d, const float *o, int n, ACTIVATION act)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) store4(d + i, load4(d + i) * grad4(load4(o + i), act));
+    for (; i < n; ++i) d[i] = d[i] * grad1(o[i], act);
+    float s = 0;
+    for (i = 0; i < n; ++i) s += d[i];
+    return s;
+}
+
+void fast_bias_activate_backward(layer l)
+{
+    const int B = l.batch, C = l.n, S = l.out_h * l.out_w;
+    const ACTIVATION act = l.activation;
+    if (dn_reference() || !fusable(act)) {
+        gradient_array(l.output, l.outputs * B, act, l.delta);
+        backward_bias(l.bias_updates, l.delta, B, C, S);
+        return;
+    }
+    /* Each channel's images in order, as backward_bias adds them. */
+    #pragma omp parallel for schedule(static) if ((long)B * C * S >= PAR_MIN)
     for (int f = 0; f < C; ++f) {
-        const float mean = l.mean[f], var = l.variance[f], scale = l.scales[f];
-        double sd = 0, sdxn = 0, sdx = 0;
         for (int b = 0; b < B; ++b) {
-            const float *d = l.delta + b * CS + (long)f * S;
-            const float *xn = l.x_norm + b * CS + (long)f * S;
-            const float *x = l.x + b * CS + (long)f * S;
-            float s0, s1, s2;
-            sums3(d, xn, x, mean, S, &s0, &s1, &s2);
-            sd += s0;
-            sdxn += s1;
-            sdx += s2;
-        }
-        l.bias_updates[f] += (float)sd;
-        l.scale_updates[f] += (float)sdxn;
-        /* After scaling delta by the layer's scale: */
-        const float mean_delta = (float)(scale * sd) * (float)(-1. / sqrt(var + .00001f));
-        const float variance_delta = (float)(scale * sdx) * (float)(-.5 * pow(var + .00001f, -1.5));
-        l.mean_delta[f] = mean_delta;
-        l.variance_delta[f] = variance_delta;
-        const float a = scale * (float)(1. / sqrt(var + .00001f));
-        const float k = variance_delta * 2 / n, m = mean_delta / n;
-        for (int b = 0; b < B; ++b) {
-            float *d = l.delta + b * CS + (long)f * S;
-            const float *x = l.x + b * CS + (long)f * S;
-            for (int i = 0; i < S; ++i) d[i] = d[i] * a + k * (x[i] - mean) + m;
+            long q = ((long)b * C + f) * S;
+            float s;
+            if (act == LEAKY) s = grad_sum_plane(l.delta + q, l.output + q, S, LEAKY);
+            else if (act == RELU) s = grad_sum_plane(l.delta + q, l.output + q, S, RELU);
+            else s = grad_sum_plane(l.delta + q, l.output + q, S, LINEAR);
+            l.bias_updates[f] += s;
         }
     }
-    if (l.type == BATCHNORM) memcpy(net.delta, l.delta, (size_t)l.outputs * B * sizeof(float));
 }
 
 /* ---- pooling ------------------------------------------------------------------ */

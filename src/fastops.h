@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "darknet.h"
+
 /* im2col of one image into rows of stride ldcol: row (c*ksize+kh)*ksize+kw
  * holds that kernel offset's out_h*out_w values, from col + row*ldcol. */
 void im2col_rows(const float *im, int channels, int height, int width,
@@ -21,5 +23,18 @@ void im2col_planes(const float *im, size_t plane_stride, int channels, int heigh
                    int ksize, int stride, int pad, float *col, int ldcol);
 void col2im_planes(const float *col, int ldcol, int channels, int height, int width,
                    int ksize, int stride, int pad, float *im, size_t plane_stride);
+
+/* A layer's batch normalization (forward_batchnorm_layer) then its
+ * activation (activate_array), and the gradients back (gradient_array then
+ * backward_batchnorm_layer), with the same bits as those calls but in fewer
+ * passes over the output: linear, leaky and relu are applied within the
+ * normalization's last pass; other activations and the reference path make
+ * the separate calls. */
+void fast_bn_activate_forward(layer l, network net);
+void fast_bn_activate_backward(layer l, network net);
+/* The same for a layer without batch normalization: add_bias then
+ * activate_array; gradient_array then backward_bias (l.n channels). */
+void fast_bias_activate_forward(layer l);
+void fast_bias_activate_backward(layer l);
 
 #endif

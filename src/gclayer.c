@@ -549,23 +549,15 @@ void forward_gcconv_layer(layer l, network net)
         forward_branch(l, s, net.input, net.workspace);
     }
 
-    if (l.batch_normalize) {
-        forward_batchnorm_layer(l, net);
-    } else {
-        add_bias(l.output, l.biases, l.batch, l.n, l.out_h * l.out_w);
-    }
-    activate_array(l.output, l.outputs * l.batch, l.activation);
+    if (l.batch_normalize) fast_bn_activate_forward(l, net);
+    else fast_bias_activate_forward(l);
 }
 
 void backward_gcconv_layer(layer l, network net)
 {
     gcconv_state *s = l.ext_data;
-    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
-    if (l.batch_normalize) {
-        backward_batchnorm_layer(l, net);
-    } else {
-        backward_bias(l.bias_updates, l.delta, l.batch, l.n, l.out_h * l.out_w);
-    }
+    if (l.batch_normalize) fast_bn_activate_backward(l, net);
+    else fast_bias_activate_backward(l);
 
     /* K = 1: G is weight_updates, accumulated as [convolutional] does. */
     if (s->K > 1) fill_cpu(s->nh, 0, s->G, 1);

@@ -265,7 +265,7 @@ static int fields_of(layer *l, field *f)
         f[k++] = (field){&l->mean, (size_t)l->out_c, NULL};
         f[k++] = (field){&l->variance, (size_t)l->out_c, NULL};
         f[k++] = (field){&l->x, out, NULL};
-        f[k++] = (field){&l->x_norm, out, NULL};
+        /* Not x_norm: the fast path does not keep it (fastops.c). */
     }
     return k;
 }
@@ -471,6 +471,247 @@ static void gcconv_matches_reference(void **state)
     free(owner);
 }
 
+/* ---- batch norm and activation, fused ---------------------------------------- */
+
+static const int bn_shapes[][4] = {   /* batch, h, w, channels */
+    {4, 5, 7, 3}, {32, 14, 14, 16}, {2, 1, 1, 10}, {130, 6, 6, 3}, {1, 3, 3, 2}, {3, 9, 9, 5},
+    {2, 50, 45, 2},   /* planes of more than 1024 values */
+};
+static const ACTIVATION bn_acts[] = {LINEAR, LEAKY, RELU, LOGISTIC};
+#define N_BN_ACTS (sizeof bn_acts / sizeof *bn_acts)
+
+/* A 1x1 [convolutional] whose output holds a made-up convolution result
+ * (channel f centred on `offset` + f - 2, spread 1 + f/2) and whose delta,
+ * scales, biases, rolling statistics and accumulated updates are random. */
+static layer bn_layer(const int *s, ACTIVATION act, int batch_normalize, float offset)
+{
+    layer l = make_convolutional_layer(s[0], s[1], s[2], 1, s[3], 1, 1, 1, 0, act,
+                                       batch_normalize, 0, 0, 0);
+    const int S = l.out_h * l.out_w, C = l.out_c;
+    for (int b = 0; b < l.batch; ++b)
+        for (int f = 0; f < C; ++f)
+            for (int i = 0; i < S; ++i)
+                l.output[((size_t)b * C + f) * S + i] = offset + (f - 2) + (1 + .5f * f) * rng_uniform_range(&gen, -1, 1);
+    for (size_t i = 0; i < (size_t)l.outputs * l.batch; ++i) l.delta[i] = rng_uniform_range(&gen, -1, 1);
+    for (int f = 0; f < C; ++f) {
+        l.biases[f] = rng_uniform_range(&gen, -.5, .5);
+        l.bias_updates[f] = rng_uniform_range(&gen, -1, 1);
+        if (!batch_normalize) continue;
+        float sd = 1 + .5f * f;
+        l.scales[f] = rng_uniform_range(&gen, .5, 1.5);
+        l.scale_updates[f] = rng_uniform_range(&gen, -1, 1);
+        l.rolling_mean[f] = offset + (f - 2) + rng_uniform_range(&gen, -.1, .1);
+        l.rolling_variance[f] = sd * sd / 3 * rng_uniform_range(&gen, .8, 1.2);
+    }
+    return l;
+}
+
+/* The arrays a forward and backward pass of batch norm or bias change. */
+static int bn_fields(layer *l, field *f)
+{
+    size_t out = (size_t)l->outputs * l->batch, c = l->out_c;
+    int k = 0;
+    f[k++] = (field){&l->output, out, NULL};
+    f[k++] = (field){&l->delta, out, NULL};
+    f[k++] = (field){&l->bias_updates, c, NULL};
+    if (!l->batch_normalize) return k;
+    f[k++] = (field){&l->x, out, NULL};
+    f[k++] = (field){&l->x_norm, out, NULL};
+    f[k++] = (field){&l->scale_updates, c, NULL};
+    f[k++] = (field){&l->mean, c, NULL};
+    f[k++] = (field){&l->variance, c, NULL};
+    f[k++] = (field){&l->rolling_mean, c, NULL};
+    f[k++] = (field){&l->rolling_variance, c, NULL};
+    f[k++] = (field){&l->mean_delta, c, NULL};
+    f[k++] = (field){&l->variance_delta, c, NULL};
+    return k;
+}
+
+enum { BN_FUSED, BN_SEPARATE, BN_REFERENCE };
+
+/* Forward (activated output) then backward (delta through the activation
+ * and the normalization) of the layer's batch norm or bias, one of three
+ * ways: the fused kernels; the fast kernels one call at a time, as
+ * upstream's layer makes them; upstream's own kernels.  Returns copies of
+ * every field after both passes; the fields are restored from `saved`
+ * first. */
+static float **bn_run(layer *l, field *f, int nf, int train, int how)
+{
+    for (int i = 0; i < nf; ++i) memcpy(*f[i].p, f[i].saved, f[i].n * sizeof(float));
+    const int n = l->outputs * l->batch, S = l->out_h * l->out_w;
+    network net = {0};
+    net.train = train;
+    if (how == BN_FUSED) {
+        if (l->batch_normalize) {
+            fast_bn_activate_forward(*l, net);
+            fast_bn_activate_backward(*l, net);
+        } else {
+            fast_bias_activate_forward(*l);
+            fast_bias_activate_backward(*l);
+        }
+    } else if (how == BN_SEPARATE) {
+        if (l->batch_normalize) forward_batchnorm_layer(*l, net);
+        else add_bias(l->output, l->biases, l->batch, l->n, S);
+        activate_array(l->output, n, l->activation);
+        gradient_array(l->output, n, l->activation, l->delta);
+        if (l->batch_normalize) backward_batchnorm_layer(*l, net);
+        else backward_bias(l->bias_updates, l->delta, l->batch, l->n, S);
+    } else {
+        if (l->batch_normalize) upstream_forward_batchnorm_layer(*l, net);
+        else add_bias(l->output, l->biases, l->batch, l->n, S);
+        upstream_activate_array(l->output, n, l->activation);
+        if (l->batch_normalize && !train) {
+            /* Upstream's inference pass leaves x_norm as the last training
+             * pass left it; give it what this pass normalised with. */
+            for (int i = 0; i < n; ++i) {
+                int c = i / S % l->out_c;
+                l->x_norm[i] = (l->x[i] - l->rolling_mean[c]) / (sqrt(l->rolling_variance[c]) + .000001f);
+            }
+        }
+        upstream_gradient_array(l->output, n, l->activation, l->delta);
+        if (l->batch_normalize) upstream_backward_batchnorm_layer(*l, net);
+        else backward_bias(l->bias_updates, l->delta, l->batch, l->n, S);
+    }
+    float **res = calloc(nf, sizeof(float *));
+    for (int i = 0; i < nf; ++i) res[i] = copyv(*f[i].p, f[i].n);
+    return res;
+}
+
+static void bn_free(float **res, int nf)
+{
+    for (int i = 0; i < nf; ++i) free(res[i]);
+    free(res);
+}
+
+/* Runs `fn(l, f, nf)` on a layer for every shape and activation. */
+static void for_each_bn_case(int batch_normalize, float offset, void (*fn)(layer *, field *, int))
+{
+    for (size_t s = 0; s < sizeof bn_shapes / sizeof *bn_shapes; ++s)
+        for (size_t a = 0; a < N_BN_ACTS; ++a) {
+            layer l = bn_layer(bn_shapes[s], bn_acts[a], batch_normalize, offset);
+            field f[16];
+            int nf = bn_fields(&l, f);
+            for (int i = 0; i < nf; ++i) f[i].saved = copyv(*f[i].p, f[i].n);
+            fn(&l, f, nf);
+            for (int i = 0; i < nf; ++i) free(f[i].saved);
+            free_layer(l);
+        }
+}
+
+/* Fused against upstream's kernels, training and inference: outputs, x,
+ * deltas, batch and rolling statistics, bias and scale updates. */
+static void bn_case_reference(layer *l, field *f, int nf)
+{
+    for (int train = 0; train < 2; ++train) {
+        float **fast = bn_run(l, f, nf, train, BN_FUSED), **ref = bn_run(l, f, nf, train, BN_REFERENCE);
+        for (int i = 0; i < nf; ++i) {
+            if (f[i].p == &l->x_norm) continue;   /* the fast path does not keep it */
+            assert_close(fast[i], ref[i], f[i].n, 2e-4f, 1);
+        }
+        bn_free(fast, nf);
+        bn_free(ref, nf);
+    }
+}
+
+static void bn_activate_matches_reference(void **state)
+{
+    for_each_bn_case(1, 0, bn_case_reference);
+}
+
+/* Fused and one call at a time give the same bits, so that [convolutional]
+ * (fused), upstream's per-image layer on the fast kernels (separate calls)
+ * and [gcconv] agree to the bit. */
+static void bn_case_separate(layer *l, field *f, int nf)
+{
+    for (int train = 0; train < 2; ++train) {
+        float **fused = bn_run(l, f, nf, train, BN_FUSED), **sep = bn_run(l, f, nf, train, BN_SEPARATE);
+        for (int i = 0; i < nf; ++i) assert_same_bits(fused[i], sep[i], f[i].n);
+        bn_free(fused, nf);
+        bn_free(sep, nf);
+    }
+}
+
+static void bn_activate_fused_equals_separate_bitwise(void **state)
+{
+    for_each_bn_case(1, 0, bn_case_separate);
+}
+
+/* Without batch norm: add_bias, the activation, its gradient and
+ * backward_bias are reproduced to the bit, upstream's kernels included. */
+static void bias_case(layer *l, field *f, int nf)
+{
+    float **fused = bn_run(l, f, nf, 1, BN_FUSED), **sep = bn_run(l, f, nf, 1, BN_SEPARATE);
+    float **ref = bn_run(l, f, nf, 1, BN_REFERENCE);
+    for (int i = 0; i < nf; ++i) {
+        assert_same_bits(fused[i], sep[i], f[i].n);
+        assert_same_bits(fused[i], ref[i], f[i].n);
+    }
+    bn_free(fused, nf);
+    bn_free(sep, nf);
+    bn_free(ref, nf);
+}
+
+static void bias_activate_matches_reference_bitwise(void **state)
+{
+    for_each_bn_case(0, 0, bias_case);
+}
+
+/* One thread and several give the same bits. */
+static void bn_activate_bits_independent_of_threads(void **state)
+{
+    static const int shape[4] = {32, 14, 14, 16};
+    for (size_t a = 0; a < N_BN_ACTS; ++a) {
+        layer l = bn_layer(shape, bn_acts[a], 1, 0);
+        field f[16];
+        int nf = bn_fields(&l, f);
+        for (int i = 0; i < nf; ++i) f[i].saved = copyv(*f[i].p, f[i].n);
+        int nt = omp_get_max_threads();
+        omp_set_num_threads(1);
+        float **one = bn_run(&l, f, nf, 1, BN_FUSED);
+        omp_set_num_threads(nt > 1 ? nt : 2);
+        float **many = bn_run(&l, f, nf, 1, BN_FUSED);
+        omp_set_num_threads(nt);
+        for (int i = 0; i < nf; ++i) assert_same_bits(one[i], many[i], f[i].n);
+        bn_free(one, nf);
+        bn_free(many, nf);
+        for (int i = 0; i < nf; ++i) free(f[i].saved);
+        free_layer(l);
+    }
+}
+
+/* Channels centred far from zero (offset 1000, spread 1 to 3.5): the batch
+ * mean and variance stay within float rounding of a double computation. */
+static void bn_case_offset(layer *l, field *f, int nf)
+{
+    const int B = l->batch, C = l->out_c, S = l->out_h * l->out_w;
+    double *mean = calloc(C, sizeof(double)), *var = calloc(C, sizeof(double));
+    for (int c = 0; c < C; ++c) {
+        for (int b = 0; b < B; ++b)
+            for (int i = 0; i < S; ++i) mean[c] += l->output[((size_t)b * C + c) * S + i];
+        mean[c] /= (double)B * S;
+        for (int b = 0; b < B; ++b)
+            for (int i = 0; i < S; ++i) {
+                double e = l->output[((size_t)b * C + c) * S + i] - mean[c];
+                var[c] += e * e;
+            }
+        var[c] /= (double)B * S - 1;
+    }
+    float **fast = bn_run(l, f, nf, 1, BN_FUSED);
+    if ((long)B * S > 1)
+        for (int c = 0; c < C; ++c) {
+            assert_true(fabs(l->mean[c] - mean[c]) <= 1e-6 * fabs(mean[c]));
+            assert_true(fabs(l->variance[c] - var[c]) <= 1e-5 * var[c]);
+        }
+    bn_free(fast, nf);
+    free(mean);
+    free(var);
+}
+
+static void bn_statistics_precise_far_from_zero(void **state)
+{
+    for_each_bn_case(1, 1000, bn_case_offset);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +728,11 @@ int main(void)
         cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
         cmocka_unit_test_setup(conv_bits_independent_of_threads, setup),
         cmocka_unit_test_setup(gcconv_matches_reference, setup),
+        cmocka_unit_test_setup(bn_activate_matches_reference, setup),
+        cmocka_unit_test_setup(bn_activate_fused_equals_separate_bitwise, setup),
+        cmocka_unit_test_setup(bias_activate_matches_reference_bitwise, setup),
+        cmocka_unit_test_setup(bn_activate_bits_independent_of_threads, setup),
+        cmocka_unit_test_setup(bn_statistics_precise_far_from_zero, setup),
     };
     return cmocka_run_group_tests_name("fastpath", tests, NULL, NULL);
 }
