@@ -23,12 +23,7 @@
  * [gcconv] (gclayer.c) runs its dense convolution with H through
  * fastconv_forward() and fastconv_backward() as well, so that with K = 1 it
  * is [convolutional] to the bit. */
-#include <stdlib.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "darknet.h"
 #include "activations.h"
@@ -39,7 +34,6 @@
 #include "fastops.h"
 #include "parallel.h"
 #include "upstream_ref.h"
-#include "utils.h"
 
 #ifndef CONV_CHUNK_KB
 #define CONV_CHUNK_KB 1024
@@ -113,28 +107,11 @@ static gemm_view images_matrix(const float *img, int rows, int n)
     return gemm_segmented(img, n, n, (size_t)rows * n);
 }
 
-/* Room for one group's columns on a thread of a parallel run over groups:
- * each thread has its own, kept for the life of the thread (net.workspace
- * serves the serial runs). */
-static float *thread_workspace(size_t bytes)
-{
-    static __thread float *buf;
-    static __thread size_t cap;
-    if (cap < bytes) {
-        free(buf);
-        buf = malloc(bytes);
-        if (!buf) error("convolution: no memory for a thread's columns");
-        cap = bytes;
-    }
-    return buf;
-}
-
+/* Room for one group's columns: the thread's own inside a parallel run over
+ * groups, net.workspace in a serial one. */
 static float *group_workspace(const fastconv_shape *g, int chunk, float *workspace)
 {
-#ifdef _OPENMP
-    if (omp_in_parallel()) return thread_workspace(bytes_per_image(g) * chunk);
-#endif
-    return workspace;
+    return dn_in_parallel() ? dn_thread_scratch(bytes_per_image(g) * chunk) : workspace;
 }
 
 static int group_count(const fastconv_shape *g, int chunk)
@@ -224,34 +201,18 @@ static void backward_group(const fastconv_shape *g, int b0, int nb, const float 
     add_column_gradients(g, cols, nb, dx);
 }
 
-/* Partial weight gradients of the slots, kept between calls (master only). */
-static float *slot_buffer(size_t floats)
-{
-    static float *buf;
-    static size_t cap;
-    if (cap < floats) {
-        free(buf);
-        buf = malloc(floats * sizeof(float));
-        if (!buf) error("convolution: no memory for the partial weight gradients");
-        cap = floats;
-    }
-    return buf;
-}
-
-/* The groups are dealt to at most DW_SLOTS slots of consecutive groups; the
+/* The groups are dealt to slots of consecutive groups (parallel.h); the
  * slots run in parallel, each summing its own weight gradient, and the slot
  * sums are added to weight_updates in slot order.  How the sums are split
- * depends on the batch and the group size only, so the bits do not depend on
- * the thread count.  With one slot the chains run over the images in order,
- * as per-image products give. */
-#define DW_SLOTS 8
-
+ * depends on the batch and the shapes only, so the bits do not depend on the
+ * thread count.  With one slot the chains run over the images in order, as
+ * per-image products give. */
 void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
                        const float *delta, float *weight_updates, float *input_delta, float *workspace)
 {
-    const int groups = group_count(g, chunk), slots = groups < DW_SLOTS ? groups : DW_SLOTS;
     const size_t wsize = (size_t)g->n * g->size * g->size * g->c;
-    float *partial = slots > 1 ? slot_buffer(slots * wsize) : NULL;
+    const int groups = group_count(g, chunk), slots = dn_slot_count(groups, wsize * sizeof(float));
+    float *partial = slots > 1 ? dn_shared_scratch(slots * wsize * sizeof(float)) : NULL;
     #pragma omp parallel for schedule(dynamic, 1) if (slots > 1)
     for (int s = 0; s < slots; ++s) {
         int g0 = (int)((long)groups * s / slots), g1 = (int)((long)groups * (s + 1) / slots);

@@ -24,6 +24,7 @@
 #include "fastconv.h"
 #include "fastgemm.h"
 #include "fastops.h"
+#include "gcfactor.h"
 #include "gclayer.h"
 #include "optimizer.h"
 
@@ -191,7 +192,12 @@ static fastconv_shape conv_shape(layer l, gcconv_state *s)
 static size_t conv_workspace(layer l, gcconv_state *s)
 {
     fastconv_shape g = conv_shape(l, s);
-    return fastconv_workspace(&g, workspace_bytes(l, s));
+    size_t bytes = workspace_bytes(l, s);
+    if (s->mixing == GC_MIX_FULL && s->K > 1) {
+        size_t factored = gcfactor_workspace(l, s);
+        if (factored > bytes) bytes = factored;
+    }
+    return fastconv_workspace(&g, bytes);
 }
 
 int gcconv_needs_wide_buffers(const gcconv_state *s)
@@ -536,7 +542,8 @@ static void backward_branch(layer l, gcconv_state *s, float *input, float *input
 void forward_gcconv_layer(layer l, network net)
 {
     gcconv_state *s = l.ext_data;
-    if (s->K > 1) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
+    int factored = gcfactor_applies(l, s);
+    if (s->K > 1 && !factored) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
 
     if (s->mixing == GC_MIX_FULL) {
         float *input = net.input;
@@ -544,7 +551,8 @@ void forward_gcconv_layer(layer l, network net)
             replicate_input(l, s, net.input);
             input = s->wide_input;
         }
-        forward_full(l, s, input, net.workspace);
+        if (factored) gcfactor_forward(l, s, input, net.workspace);
+        else forward_full(l, s, input, net.workspace);
     } else {
         forward_branch(l, s, net.input, net.workspace);
     }
@@ -559,8 +567,13 @@ void backward_gcconv_layer(layer l, network net)
     if (l.batch_normalize) fast_bn_activate_backward(l, net);
     else fast_bias_activate_backward(l);
 
-    /* K = 1: G is weight_updates, accumulated as [convolutional] does. */
-    if (s->K > 1) fill_cpu(s->nh, 0, s->G, 1);
+    /* K = 1: G is weight_updates, accumulated as [convolutional] does.  The
+     * factored passes fold onto w and R as they go, without G. */
+    int factored = gcfactor_applies(l, s);
+    if (s->K > 1 && !factored) {
+        build_kernel(l, s);   /* the forward pass may have taken the factored one */
+        fill_cpu(s->nh, 0, s->G, 1);
+    }
 
     if (s->mixing == GC_MIX_FULL) {
         float *input = s->wide_input ? s->wide_input : net.input;
@@ -569,13 +582,14 @@ void backward_gcconv_layer(layer l, network net)
             fill_cpu((size_t)l.batch * s->C * s->K * l.h * l.w, 0, s->wide_delta, 1);
             input_delta = s->wide_delta;
         }
-        backward_full(l, s, input, input_delta, net.workspace);
+        if (factored) gcfactor_backward(l, s, input, input_delta, net.workspace);
+        else backward_full(l, s, input, input_delta, net.workspace);
         if (net.delta && s->wide_delta) sum_replicas(l, s, net.delta);
     } else {
         backward_branch(l, s, net.input, net.delta, net.workspace);
     }
 
-    if (s->K > 1) fold_gradient(l, s);
+    if (s->K > 1 && !factored) fold_gradient(l, s);
 }
 
 void gcconv_calibrate(gcconv_state *s, float rate)
@@ -806,6 +820,8 @@ static void free_gcconv(layer l)
     free(s->R_updates);
     free(s->wide_input);
     free(s->wide_delta);
+    free(s->w_by_pixel);
+    free(s->dw_by_pixel);
     free(s);
     /* Adam moments that upstream's free_layer leaves behind. */
     free(l.bias_m);

@@ -1,4 +1,5 @@
 /* parallel.c: thread count and the reference-kernel switch (parallel.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,4 +41,53 @@ int dn_threads(void)
 #else
     return 1;
 #endif
+}
+
+int dn_in_parallel(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return 0;
+#endif
+}
+
+/* One buffer per thread, grown as needed and kept for the thread's life. */
+float *dn_thread_scratch(size_t bytes)
+{
+    static __thread float *buf;
+    static __thread size_t cap;
+    if (cap < bytes) {
+        free(buf);
+        buf = malloc(bytes);
+        if (!buf) {
+            fprintf(stderr, "darknet: error: no memory for %zu bytes of scratch space\n", bytes);
+            exit(1);
+        }
+        cap = bytes;
+    }
+    return buf;
+}
+
+float *dn_shared_scratch(size_t bytes)
+{
+    static float *buf;
+    static size_t cap;
+    if (cap < bytes) {
+        free(buf);
+        buf = malloc(bytes);
+        if (!buf) {
+            fprintf(stderr, "darknet: error: no memory for %zu bytes of scratch space\n", bytes);
+            exit(1);
+        }
+        cap = bytes;
+    }
+    return buf;
+}
+
+int dn_slot_count(int groups, size_t bytes_per_slot)
+{
+    int slots = groups < DN_MAX_SLOTS ? groups : DN_MAX_SLOTS;
+    while (slots > 1 && (size_t)slots * bytes_per_slot > DN_SLOT_BYTES) --slots;
+    return slots;
 }

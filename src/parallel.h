@@ -12,6 +12,8 @@
 #ifndef PARALLEL_H
 #define PARALLEL_H
 
+#include <stddef.h>
+
 /* Nonzero when upstream's reference kernels are selected. */
 int dn_reference(void);
 void dn_set_reference(int on);
@@ -19,5 +21,23 @@ void dn_set_reference(int on);
 /* n <= 0 leaves the OpenMP default. */
 void dn_set_threads(int n);
 int dn_threads(void);
+/* Inside an active parallel region. */
+int dn_in_parallel(void);
+
+/* Scratch space: the calling thread's own (for work split by image groups
+ * inside a parallel region), and one shared buffer for the master thread
+ * outside of one.  Both are kept and reused; out of memory exits with a
+ * message. */
+float *dn_thread_scratch(size_t bytes);
+float *dn_shared_scratch(size_t bytes);
+
+/* Weight gradients over image groups run in parallel are summed per slot
+ * (consecutive groups), and the slots' sums in slot order.  The number of
+ * slots depends only on the group count and the slot size, never on the
+ * thread count, so the bits do not either: at most DN_MAX_SLOTS, and at most
+ * DN_SLOT_BYTES of partial sums in all. */
+#define DN_MAX_SLOTS 8
+#define DN_SLOT_BYTES ((size_t)32 << 20)
+int dn_slot_count(int groups, size_t bytes_per_slot);
 
 #endif

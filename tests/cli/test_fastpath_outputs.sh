@@ -33,18 +33,33 @@ fast_matches trained "$CFG" "$WORK/fast.weights" && pass fast_outputs_trained ||
 
 # Training with one thread and with two gives the same weights, bit for bit:
 # the batch of 32 spans several image groups, whose weight gradients are
-# summed per slot in parallel (src/fastconv.c).
-for t in 1 2; do
-    mkdir -p "$WORK/threads$t"
-    sed 's/^max_batches=.*/max_batches=3/; s/^\[net\]/[net]\nseed=5/' tests/data/tiny-classifier.cfg > "$WORK/threads$t/net.cfg"
-    sed "s#backup=.*#backup=$WORK/threads$t#" "$SHAPES/shapes.data" > "$WORK/threads$t/net.data"
-    ./darknet classifier train "$WORK/threads$t/net.data" "$WORK/threads$t/net.cfg" -threads $t > "$WORK/threads$t/log" 2>&1
-done
-if [ -s "$WORK/threads1/net.weights" ] && cmp -s "$WORK/threads1/net.weights" "$WORK/threads2/net.weights"; then
-    pass fast_training_same_bits_1_and_2_threads
-else
-    fail fast_training_same_bits_1_and_2_threads "$(tail -2 "$WORK/threads2/log")"
-fi
+# summed per slot in parallel (src/fastconv.c, src/gcfactor.c).  The second
+# network has [gcconv] K=4 with full mixing, 3x3 and 1x1.
+/usr/bin/python3 - tests/data/tiny-classifier.cfg "$WORK/tiny-gc.cfg" <<'PY'
+import sys
+parts = open(sys.argv[1]).read().split("[convolutional]")
+parts[2] = parts[2].replace("filters=32", "filters=8")
+parts[3] = parts[3].replace("filters=4", "filters=1")
+out = parts[0] + "[convolutional]" + parts[1] + "[gcconv]\nbranches=4" + parts[2] + "[gcconv]\nbranches=4" + parts[3]
+open(sys.argv[2], "w").write(out)
+PY
+same_bits_for_threads() {   # name cfg
+    for t in 1 2; do
+        d=$WORK/$1-threads$t
+        mkdir -p "$d"
+        sed 's/^max_batches=.*/max_batches=3/; s/^\[net\]/[net]\nseed=5/' "$2" > "$d/net.cfg"
+        sed "s#backup=.*#backup=$d#" "$SHAPES/shapes.data" > "$d/net.data"
+        ./darknet classifier train "$d/net.data" "$d/net.cfg" -threads $t > "$d/log" 2>&1
+    done
+    if [ -s "$WORK/$1-threads1/net.weights" ] &&
+       cmp -s "$WORK/$1-threads1/net.weights" "$WORK/$1-threads2/net.weights"; then
+        pass "fast_training_same_bits_1_and_2_threads_$1"
+    else
+        fail "fast_training_same_bits_1_and_2_threads_$1" "$(tail -2 "$WORK/$1-threads2/log")"
+    fi
+}
+same_bits_for_threads conv tests/data/tiny-classifier.cfg
+same_bits_for_threads gcconv "$WORK/tiny-gc.cfg"
 # Stock upstream cfgs (random weights, sane batch-norm statistics): every
 # layer's output, fast against reference, in one process.
 for c in tiny resnet18 yolov3-tiny; do

@@ -1,0 +1,21 @@
+/* gcfactor.h: [gcconv] mixing=full with K > 1 on the CPU as K-times-smaller
+ * products per kernel pixel, without building H (gcfactor.c). */
+#ifndef GCFACTOR_H
+#define GCFACTOR_H
+
+#include <stddef.h>
+
+#include "gclayer.h"
+
+/* Workspace bytes the factored passes need. */
+size_t gcfactor_workspace(layer l, gcconv_state *s);
+/* Whether the layer takes the factored passes: full mixing, K > 1, the
+ * fast path, and a workspace that holds a group of images. */
+int gcfactor_applies(layer l, gcconv_state *s);
+/* l.output = the convolution with H (before bias and batch norm). */
+void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace);
+/* weight_updates and R_updates += minus their gradients from l.delta;
+ * input_delta (when not NULL) += the input's. */
+void gcfactor_backward(layer l, gcconv_state *s, const float *input, float *input_delta, float *workspace);
+
+#endif
