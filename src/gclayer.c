@@ -3,9 +3,11 @@
  * Everything heavy is the convolution [convolutional] runs, on the
  * effective kernel H: with mixing=full the batched im2col + gemm of
  * fastconv.c (per image, upstream's im2col_cpu + gemm order, on the
- * reference path); with mixing=branch one such product per branch for a
- * group of images (below).  What is ours is O(parameters): building H from w
- * and R, folding G = dL/dH back onto w and R, and the R step. */
+ * reference path), or for K > 1 on the fast path the products per kernel
+ * pixel of gcfactor.c, which never build H; with mixing=branch one product
+ * per branch for a group of images (below).  What is ours is
+ * O(parameters): building H from w and R, folding G = dL/dH back onto w
+ * and R, and the R step. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>

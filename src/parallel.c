@@ -52,37 +52,34 @@ int dn_in_parallel(void)
 #endif
 }
 
-/* One buffer per thread, grown as needed and kept for the thread's life. */
+/* *buf with room for at least bytes; out of memory exits with a message. */
+static float *grow(float **buf, size_t *cap, size_t bytes)
+{
+    if (*cap < bytes) {
+        free(*buf);
+        *buf = malloc(bytes);
+        if (!*buf) {
+            fprintf(stderr, "darknet: error: no memory for %zu bytes of scratch space\n", bytes);
+            exit(1);
+        }
+        *cap = bytes;
+    }
+    return *buf;
+}
+
+/* One buffer per thread, kept for the thread's life. */
 float *dn_thread_scratch(size_t bytes)
 {
     static __thread float *buf;
     static __thread size_t cap;
-    if (cap < bytes) {
-        free(buf);
-        buf = malloc(bytes);
-        if (!buf) {
-            fprintf(stderr, "darknet: error: no memory for %zu bytes of scratch space\n", bytes);
-            exit(1);
-        }
-        cap = bytes;
-    }
-    return buf;
+    return grow(&buf, &cap, bytes);
 }
 
 float *dn_shared_scratch(size_t bytes)
 {
     static float *buf;
     static size_t cap;
-    if (cap < bytes) {
-        free(buf);
-        buf = malloc(bytes);
-        if (!buf) {
-            fprintf(stderr, "darknet: error: no memory for %zu bytes of scratch space\n", bytes);
-            exit(1);
-        }
-        cap = bytes;
-    }
-    return buf;
+    return grow(&buf, &cap, bytes);
 }
 
 int dn_slot_count(int groups, size_t bytes_per_slot)
