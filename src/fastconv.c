@@ -70,6 +70,11 @@ static void set_workspace(layer *l)
     l->workspace_size = fastconv_workspace(&g, l->workspace_size);
 }
 
+size_t fastconv_group_bytes(void)
+{
+    return CHUNK_BYTES;
+}
+
 int fastconv_chunk(const fastconv_shape *g, size_t workspace_size)
 {
     if (dn_reference()) return 0;

@@ -16,6 +16,9 @@ typedef struct fastconv_shape {
 /* The workspace size (bytes) the batched path wants: at least
  * workspace_size, room for a group of images. */
 size_t fastconv_workspace(const fastconv_shape *g, size_t workspace_size);
+/* The bytes of columns and products a group of images aims at: small
+ * enough to stay in a core's cache between im2col and the product. */
+size_t fastconv_group_bytes(void);
 /* Images per product that a workspace of workspace_size bytes holds (at
  * most the batch), or 0 when the reference path is selected. */
 int fastconv_chunk(const fastconv_shape *g, size_t workspace_size);

@@ -184,9 +184,14 @@ static size_t workspace_bytes(layer l, gcconv_state *s)
  * path (fastconv.c) sees it: with full mixing the one [convolutional] runs,
  * so that K = 1 gives its bits.  The input delta of a pointwise kernel is
  * added, as col2im adds the others. */
+static int branches_together(layer l, gcconv_state *s);
+
 static fastconv_shape conv_shape(layer l, gcconv_state *s)
 {
-    fastconv_shape g = {l.batch, s->planes, l.h, l.w, s->mixing == GC_MIX_FULL ? l.n : s->N, l.size,
+    int full = s->mixing == GC_MIX_FULL;
+    /* Branch mixing may keep every branch's im2col rows of a group at once. */
+    int planes = full || s->expand || !branches_together(l, s) ? s->planes : s->planes * s->K;
+    fastconv_shape g = {l.batch, planes, l.h, l.w, full ? l.n : s->N, l.size,
                         l.stride, l.pad, l.out_h, l.out_w, gcconv_is_pointwise(l), 1};
     return g;
 }
@@ -434,21 +439,22 @@ static void backward_full(layer l, gcconv_state *s, float *input, float *input_d
  *
  * Branch k reads input channels c*K+k (or every channel, with expand) and
  * writes output channels o*K+k; its kernel rows are H rows o*K+k.  The
- * products read and write all of these where they lie, through views
- * (fastgemm.h): one product per branch for a group of images, no copies.
- * Every element is still one chain over the images in order, so a group
- * gives the bits of per-image products. */
+ * products read and write the outputs, deltas and H where they lie,
+ * through views (fastgemm.h): one product per branch and group of images,
+ * no copies.  Every element is still one chain over the images in order,
+ * so a group gives the bits of per-image products.
+ *
+ * When one image's im2col rows for all K branches take at most twice a
+ * group's budget (measured: beyond that they fall out of the cache and the
+ * strided reads win), im2col reads each image's planes once, in memory order, and writes each
+ * branch's rows as one block ("together"); otherwise each branch gathers
+ * its own strided planes in turn.  With expand all branches share one
+ * block of rows. */
 
-typedef struct branch_layout {
-    size_t first;      /* floats from an image to plane 0 of the branch */
-    size_t stride;     /* floats from one of its planes to the next */
-} branch_layout;
-
-static branch_layout branch_planes(layer l, gcconv_state *s, int br)
+static int branches_together(layer l, gcconv_state *s)
 {
-    size_t plane = (size_t)l.h * l.w;
-    if (s->expand) return (branch_layout){0, plane};
-    return (branch_layout){br * plane, s->K * plane};
+    size_t all = (size_t)s->C * s->K * s->ss * l.out_h * l.out_w * sizeof(float);
+    return s->expand || all <= 2 * fastconv_group_bytes();
 }
 
 /* Images per product: a group the workspace holds (one on the reference
@@ -460,21 +466,54 @@ static int branch_chunk(layer l, gcconv_state *s)
     return chunk ? chunk : 1;
 }
 
-/* Branch br's input for images [b0, b0+nb) as the k x nb*n matrix of the
- * product: the planes themselves for a pointwise kernel, else their im2col
- * columns side by side in the workspace. */
+/* Where branch br's planes start in an image, and how far apart they lie. */
+static size_t branch_first(layer l, gcconv_state *s, int br)
+{
+    return s->expand ? 0 : (size_t)br * l.h * l.w;
+}
+
+static size_t branch_stride(layer l, gcconv_state *s)
+{
+    return (size_t)(s->expand ? 1 : s->K) * l.h * l.w;
+}
+
+/* The im2col rows of images [b0, b0+nb): every branch's block (br < 0, when
+ * together), or branch br's alone. */
+static void branch_columns(layer l, gcconv_state *s, int br, const float *input, int b0, int nb, float *cols)
+{
+    if (gcconv_is_pointwise(l)) return;
+    int n = l.out_h * l.out_w, ld = nb * n;
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b) {
+        const float *im = input + (size_t)(b0 + b) * l.inputs;
+        float *col = cols + (size_t)b * n;
+        if (br >= 0)
+            im2col_planes(im + branch_first(l, s, br), branch_stride(l, s), s->C, l.h, l.w, l.size, l.stride,
+                          l.pad, col, ld);
+        else if (s->expand)
+            im2col_rows(im, s->C, l.h, l.w, l.size, l.stride, l.pad, col, ld);
+        else
+            im2col_interleaved(im, s->C * s->K, s->K, l.h, l.w, l.size, l.stride, l.pad, col, ld);
+    }
+}
+
+/* Branch br's block of the columns (ld = nb*n). */
+static float *branch_block(gcconv_state *s, int br, int together, float *cols, int ld)
+{
+    return together && !s->expand ? cols + (size_t)br * s->C * s->ss * ld : cols;
+}
+
+/* Branch br's input for images [b0, b0+nb) as the C*ss x nb*n matrix of
+ * the product: its block of the columns, or for a pointwise kernel its
+ * input planes themselves. */
 static gemm_view branch_input(layer l, gcconv_state *s, int br, const float *input, int b0, int nb,
-                              float *workspace)
+                              float *block)
 {
     int n = l.out_h * l.out_w;
-    branch_layout v = branch_planes(l, s, br);
-    const float *first = input + (size_t)b0 * l.inputs + v.first;
-    if (gcconv_is_pointwise(l)) return gemm_segmented(first, (int)v.stride, n, l.inputs);
-    #pragma omp parallel for schedule(static) if (nb > 1)
-    for (int b = 0; b < nb; ++b)
-        im2col_planes(first + (size_t)b * l.inputs, v.stride, s->C, l.h, l.w, l.size, l.stride, l.pad,
-                      workspace + (size_t)b * n, nb * n);
-    return gemm_plain(workspace, nb * n);
+    if (gcconv_is_pointwise(l))
+        return gemm_segmented(input + (size_t)b0 * l.inputs + branch_first(l, s, br), (int)branch_stride(l, s), n,
+                              l.inputs);
+    return gemm_plain(block, nb * n);
 }
 
 /* Branch br's rows (output channels o*K+br) of the outputs or deltas of
@@ -494,48 +533,74 @@ static gemm_view branch_kernel(gcconv_state *s, const float *h, int br)
 
 static void forward_branch(layer l, gcconv_state *s, float *input, float *workspace)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s);
+    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s), together = branches_together(l, s);
     for (int b0 = 0; b0 < l.batch; b0 += chunk) {
         int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
+        if (together) branch_columns(l, s, -1, input, b0, nb, workspace);
         for (int br = 0; br < s->K; ++br) {
-            gemm_view cols = branch_input(l, s, br, input, b0, nb, workspace);
+            if (!together) branch_columns(l, s, br, input, b0, nb, workspace);
+            gemm_view cols = branch_input(l, s, br, input, b0, nb, branch_block(s, br, together, workspace, nb * n));
             gemm_view_cpu(0, 0, s->N, nb * n, k, 1, branch_kernel(s, s->H, br), cols, 0,
                           branch_rows(l, s, br, l.output, b0));
         }
     }
 }
 
-/* dL/dinput of branch br for images [b0, b0+nb): H_br^T delta, added into
- * the branch's planes of input_delta (col2im adds, as upstream's does). */
-static void branch_input_delta(layer l, gcconv_state *s, int br, int b0, int nb, float *input_delta,
-                               float *workspace)
+/* Column gradients of a block (C planes of images [b0, b0+nb), branch br's
+ * or, with all, every branch's) added into input_delta, as col2im adds. */
+static void add_branch_gradients(layer l, gcconv_state *s, int br, int all, const float *block, int b0, int nb,
+                                 float *input_delta)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss;
-    branch_layout v = branch_planes(l, s, br);
-    float *first = input_delta + (size_t)b0 * l.inputs + v.first;
+    int n = l.out_h * l.out_w, ld = nb * n;
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b) {
+        float *dx = input_delta + (size_t)(b0 + b) * l.inputs;
+        if (all)
+            col2im_interleaved(block + (size_t)b * n, ld, s->C * s->K, s->K, l.h, l.w, l.size, l.stride, l.pad, dx);
+        else
+            col2im_planes(block + (size_t)b * n, ld, s->C, l.h, l.w, l.size, l.stride, l.pad,
+                          dx + branch_first(l, s, br), branch_stride(l, s));
+    }
+}
+
+/* dL/dinput of branch br for images [b0, b0+nb): H_br^T delta, into its
+ * block of the columns (spent by now), then added into input_delta; with
+ * every branch's blocks together, the adding waits for the last branch. */
+static void branch_input_delta(layer l, gcconv_state *s, int br, int together, int b0, int nb,
+                               float *input_delta, float *cols)
+{
+    int n = l.out_h * l.out_w, k = s->C * s->ss, ld = nb * n;
     gemm_view delta = branch_rows(l, s, br, l.delta, b0), h = branch_kernel(s, s->H, br);
     if (gcconv_is_pointwise(l)) {
-        gemm_view_cpu(1, 0, k, nb * n, s->N, 1, h, delta, 1, gemm_segmented(first, (int)v.stride, n, l.inputs));
+        gemm_view_cpu(1, 0, k, ld, s->N, 1, h, delta, 1,
+                      gemm_segmented(input_delta + (size_t)b0 * l.inputs + branch_first(l, s, br),
+                                     (int)branch_stride(l, s), n, l.inputs));
         return;
     }
-    gemm_view_cpu(1, 0, k, nb * n, s->N, 1, h, delta, 0, gemm_plain(workspace, nb * n));
-    #pragma omp parallel for schedule(static) if (nb > 1)
-    for (int b = 0; b < nb; ++b)
-        col2im_planes(workspace + (size_t)b * n, nb * n, s->C, l.h, l.w, l.size, l.stride, l.pad,
-                      first + (size_t)b * l.inputs, v.stride);
+    float *block = branch_block(s, br, together, cols, ld);
+    gemm_view_cpu(1, 0, k, ld, s->N, 1, h, delta, 0, gemm_plain(block, ld));
+    int all = together && !s->expand;
+    if (!all) add_branch_gradients(l, s, br, 0, block, b0, nb, input_delta);
+    else if (br == s->K - 1) add_branch_gradients(l, s, br, 1, cols, b0, nb, input_delta);
 }
 
 static void backward_branch(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s);
+    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s), together = branches_together(l, s);
     for (int b0 = 0; b0 < l.batch; b0 += chunk) {
         int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
+        if (together) branch_columns(l, s, -1, input, b0, nb, workspace);
         for (int br = 0; br < s->K; ++br) {
-            gemm_view cols = branch_input(l, s, br, input, b0, nb, workspace);
+            if (!together) branch_columns(l, s, br, input, b0, nb, workspace);
+            gemm_view cols = branch_input(l, s, br, input, b0, nb, branch_block(s, br, together, workspace, nb * n));
             gemm_view_cpu(0, 1, s->N, k, nb * n, 1, branch_rows(l, s, br, l.delta, b0), cols, 1,
                           branch_kernel(s, s->G, br));
-            if (input_delta) branch_input_delta(l, s, br, b0, nb, input_delta, workspace);
+            /* With every block together the input delta waits: the other
+             * branches' products still read their columns. */
+            if (input_delta && !together) branch_input_delta(l, s, br, 0, b0, nb, input_delta, workspace);
         }
+        if (input_delta && together)
+            for (int br = 0; br < s->K; ++br) branch_input_delta(l, s, br, 1, b0, nb, input_delta, workspace);
     }
 }
 
@@ -573,7 +638,9 @@ void backward_gcconv_layer(layer l, network net)
      * factored passes fold onto w and R as they go, without G. */
     int factored = gcfactor_applies(l, s);
     if (s->K > 1 && !factored) {
-        build_kernel(l, s);   /* the forward pass may have taken the factored one */
+        /* The forward pass may have taken the factored one (a switch to the
+         * reference path in between). */
+        if (s->mixing == GC_MIX_FULL) build_kernel(l, s);
         fill_cpu(s->nh, 0, s->G, 1);
     }
 
