@@ -60,8 +60,7 @@ static float *weights_by_pixel(layer l, gcconv_state *s)
     size_t n = (size_t)s->N * s->planes * s->ss;
     if (!s->w_by_pixel) {
         s->w_by_pixel = malloc(n * sizeof(float));
-        s->dw_by_pixel = malloc(n * sizeof(float));
-        if (!s->w_by_pixel || !s->dw_by_pixel) error("[gcconv]: no memory for the kernels by pixel");
+        if (!s->w_by_pixel) error("[gcconv]: no memory for the kernels by pixel");
     }
     for (int o = 0; o < s->N; ++o)
         for (int j = 0; j < s->planes; ++j)
@@ -195,7 +194,7 @@ static void mix_delta(layer l, gcconv_state *s, float *dz, int b0, int nb)
             }
 }
 
-/* dw (by pixel, as dw_by_pixel) += dz_p * cols_p^T, and the columns'
+/* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T, and the columns'
  * gradients W_p^T * dz_p into the columns' room, then into input_delta. */
 static void backward_products(layer l, gcconv_state *s, const float *wp, const float *input, float *input_delta,
                               int b0, int nb, float *cols, const float *dz, float *dw)
@@ -226,16 +225,14 @@ static void backward_products(layer l, gcconv_state *s, const float *wp, const f
 static void add_slot_sums(layer l, gcconv_state *s, const float *partial, int slots, size_t slot_floats)
 {
     size_t nw = (size_t)s->N * s->planes * s->ss;
-    for (size_t i = 0; i < nw; ++i) {
-        float sum = partial[i];
-        for (int t = 1; t < slots; ++t) sum += partial[t * slot_floats + i];
-        s->dw_by_pixel[i] = sum;
-    }
     for (int o = 0; o < s->N; ++o)
         for (int j = 0; j < s->planes; ++j)
-            for (int p = 0; p < s->ss; ++p)
-                l.weight_updates[((size_t)o * s->planes + j) * s->ss + p] +=
-                    s->dw_by_pixel[((size_t)p * s->N + o) * s->planes + j];
+            for (int p = 0; p < s->ss; ++p) {
+                size_t at = ((size_t)p * s->N + o) * s->planes + j;
+                float sum = partial[at];
+                for (int t = 1; t < slots; ++t) sum += partial[t * slot_floats + at];
+                l.weight_updates[((size_t)o * s->planes + j) * s->ss + p] += sum;
+            }
     for (int i = 0; i < s->K * s->ss; ++i)
         for (int t = 0; t < slots; ++t) s->R_updates[i] += partial[t * slot_floats + nw + i];
 }

@@ -890,7 +890,6 @@ static void free_gcconv(layer l)
     free(s->wide_input);
     free(s->wide_delta);
     free(s->w_by_pixel);
-    free(s->dw_by_pixel);
     free(s);
     /* Adam moments that upstream's free_layer leaves behind. */
     free(l.bias_m);

@@ -43,8 +43,8 @@ typedef struct gcconv_state {
     int nh;
     /* Full mixing with expand and K > 1: the replicated input and its delta. */
     float *wide_input, *wide_delta;
-    /* Full mixing, K > 1, CPU (gcfactor.c): w and its gradient by kernel pixel. */
-    float *w_by_pixel, *dw_by_pixel;
+    /* Full mixing, K > 1, CPU (gcfactor.c): w by kernel pixel. */
+    float *w_by_pixel;
     /* GPU copies (GPU=1 builds with gpu_index >= 0; NULL otherwise).  H_gpu
      * and G_gpu are weights_gpu and weight_updates_gpu when K = 1.  On the
      * GPU, branch mixing gathers the whole batch at once, so its branch
