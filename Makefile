@@ -40,8 +40,8 @@ UP_SRC := gemm utils cuda deconvolutional_layer convolutional_layer list image \
 UP_EXAMPLES := captcha lsd super art tag cifar go rnn segmenter regressor \
   classifier coco yolo detector nightmare instance-segmenter darknet
 
-OUR_SRC := $(sort $(wildcard src/*.c))
-OUR_CU := $(sort $(wildcard src/*.cu))
+OUR_SRC := $(sort $(wildcard src/*.c src/*/*.c))
+OUR_CU := $(sort $(wildcard src/*.cu src/*/*.cu))
 
 UP_OBJS := $(UP_SRC:%=$(OBJ)/up/%.o)
 EX_OBJS := $(UP_EXAMPLES:%=$(OBJ)/ex/%.o)

@@ -19,7 +19,7 @@
 #include "convolutional_layer.h"
 
 #include "gclayer.h"
-#include "optimizer.h"
+#include "optim/optimizer.h"
 
 typedef struct shape {
     int batch, size_hw, C, N, K, ksize;

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "darknet.h"
-#include "parallel.h"
+#include "cpu/parallel.h"
 
 static double now(void)
 {

@@ -6,8 +6,8 @@
 #define CSGD_H
 
 #include "darknet.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "optim/optimizer.h"
+#include "optim/rng.h"
 
 /* Number of weights of l that receive noise; 0 for every other layer. */
 int csgd_noisy_weights(const layer *l);
@@ -24,7 +24,7 @@ void csgd_before_step(net_ext *x, layer *l, update_args a);
 /* noise=weight: called after layer l's step. */
 void csgd_after_step(net_ext *x, layer *l, update_args a);
 
-/* ---- the GPU's noise: counter-based (src/ctr_rng.h) ----
+/* ---- the GPU's noise: counter-based (src/optim/ctr_rng.h) ----
  * On the GPU every weight draws its own number, computed from
  * (key, element i, layer index, step t, mode): a run is reproducible from
  * its seed, and a resumed run (which restores t) draws what the

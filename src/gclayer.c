@@ -22,13 +22,13 @@
 #include "im2col.h"
 #include "utils.h"
 
-#include "cfgopt.h"
-#include "fastconv.h"
-#include "fastgemm.h"
-#include "fastops.h"
-#include "gcfactor.h"
+#include "input/cfgopt.h"
+#include "cpu/fastconv.h"
+#include "cpu/fastgemm.h"
+#include "cpu/fastops.h"
+#include "layers/gcfactor.h"
 #include "gclayer.h"
-#include "optimizer.h"
+#include "optim/optimizer.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846

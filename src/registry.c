@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
-#include "det_eval.h"
-#include "det_train.h"
+#include "classify/classify.h"
+#include "detect/det_eval.h"
+#include "detect/det_train.h"
 #include "ext.h"
 #include "gclayer.h"
-#include "gcmerge.h"
-#include "parallel.h"
+#include "layers/gcmerge.h"
+#include "cpu/parallel.h"
 #include "utils.h"
 
 static const layer_ext *const layer_table[] = {

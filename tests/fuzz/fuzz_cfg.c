@@ -1,6 +1,6 @@
 /* fuzz_cfg: the cfg parser (parse_network_cfg with our layer registry).
  * The input is a cfg file; a network that parses is freed again. */
-#include "cfgcheck.h"
+#include "input/cfgcheck.h"
 #include "darknet.h"
 #include "fuzz.h"
 

@@ -30,11 +30,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfgcheck.h"
+#include "input/cfgcheck.h"
 #include "fuzz.h"
-#include "labels.h"
-#include "optimizer.h"
-#include "upstream_rand.h"
+#include "input/labels.h"
+#include "optim/optimizer.h"
+#include "optim/upstream_rand.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);

@@ -18,11 +18,11 @@
 #include "parser.h"
 
 #include "csgd.h"
-#include "ctr_rng.h"
-#include "gc_gpu.h"
+#include "optim/ctr_rng.h"
+#include "gpu/gc_gpu.h"
 #include "gclayer.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "optim/optimizer.h"
+#include "optim/rng.h"
 
 /* ---- tiny assertion kit ---------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "darknet.h"
-#include "safe_save.h"
+#include "train/safe_save.h"
 
 static long size_of(const char *path)
 {

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "darknet.h"
-#include "parallel.h"
+#include "cpu/parallel.h"
 
 int main(int argc, char **argv)
 {

@@ -1,4 +1,4 @@
-/* Tests for optimizer=csgd (src/csgd.c, src/optimizer.c): the noise it adds,
+/* Tests for optimizer=csgd (src/csgd.c, src/optim/optimizer.c): the noise it adds,
  * where it adds it, and that without noise it is sgd. */
 #include <math.h>
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include "darknet.h"
 #include "ext.h"
 #include "network.h"
-#include "optimizer.h"
+#include "optim/optimizer.h"
 #include "parser.h"
 
 /* 4x4x64 input; a [convolutional] with batch norm (36864 weights), a

@@ -1,4 +1,4 @@
-/* Tests for the counter-based generator (src/ctr_rng.h) and csgd's use of
+/* Tests for the counter-based generator (src/optim/ctr_rng.h) and csgd's use of
  * it on the GPU path (csgd_noise_key, csgd_ctr_normal).  The kernels compile
  * the same header, so what is checked here is what the GPU draws; tests/gpu
  * checks the kernel's numbers against these on a GPU. */
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "csgd.h"
-#include "ctr_rng.h"
-#include "optimizer.h"
+#include "optim/ctr_rng.h"
+#include "optim/optimizer.h"
 
 /* The known-answer vectors published with Philox4x32-10 (Random123's
  * kat_vectors): counter, key (low word first), result. */

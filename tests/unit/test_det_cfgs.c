@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "darknet.h"
-#include "det_region.h"
+#include "detect/det_region.h"
 #include "ext.h"
 
 static const char *const names[] = {

@@ -1,4 +1,4 @@
-/* Tests for robust detection data (src/det_data.c): label paths, label
+/* Tests for robust detection data (src/detect/det_data.c): label paths, label
  * lines that are skipped and counted, bad images, and the batch loader. */
 #include <math.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "darknet.h"
-#include "det_data.h"
+#include "detect/det_data.h"
 
 #define DIR "build/tests/work/det_data"
 

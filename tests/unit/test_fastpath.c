@@ -1,4 +1,4 @@
-/* Tests for the fast CPU kernels (src/fastgemm.c, fastops.c, fastconv.c)
+/* Tests for the fast CPU kernels (src/cpu/fastgemm.c, fastops.c, fastconv.c)
  * against upstream's reference kernels, which the build keeps callable as
  * upstream_* and which dn_set_reference(1) selects. */
 #include <math.h>
@@ -20,13 +20,13 @@
 #include "gemm.h"
 #include "im2col.h"
 #include "maxpool_layer.h"
-#include "fastgemm.h"
-#include "fastops.h"
+#include "cpu/fastgemm.h"
+#include "cpu/fastops.h"
 #include "gclayer.h"
-#include "optimizer.h"
-#include "parallel.h"
-#include "upstream_ref.h"
-#include "rng.h"
+#include "optim/optimizer.h"
+#include "cpu/parallel.h"
+#include "cpu/upstream_ref.h"
+#include "optim/rng.h"
 
 static rng gen;
 

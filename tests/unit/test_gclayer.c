@@ -16,8 +16,8 @@
 
 #include "ext.h"
 #include "gclayer.h"
-#include "optimizer.h"
-#include "rng.h"
+#include "optim/optimizer.h"
+#include "optim/rng.h"
 #include "helpers/scratch_dir.h"
 
 /* ---- fixtures ----------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* Tests for the [gcmerge] layer (src/gcmerge.c). */
+/* Tests for the [gcmerge] layer (src/layers/gcmerge.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 
 #include "darknet.h"
 
-#include "gcmerge.h"
-#include "rng.h"
+#include "layers/gcmerge.h"
+#include "optim/rng.h"
 #include "helpers/scratch_dir.h"
 
 typedef struct rig {

@@ -1,4 +1,4 @@
-/* Tests for the CPU update path of src/optimizer.c: Adam on upstream's
+/* Tests for the CPU update path of src/optim/optimizer.c: Adam on upstream's
  * [convolutional], [connected] and [batchnorm] layers, checked against
  * numbers worked out by hand from the Adam formula. */
 #include <math.h>
@@ -14,7 +14,7 @@
 #include "convolutional_layer.h"
 #include "darknet.h"
 #include "network.h"
-#include "optimizer.h"
+#include "optim/optimizer.h"
 
 /* Adam with lr 0.1, B1 0.9, B2 0.999, eps 1e-7, batch 1:
  *   m = B1 m + (1-B1) g,  v = B2 v + (1-B2) g^2

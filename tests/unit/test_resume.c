@@ -1,4 +1,4 @@
-/* Tests for the training-state file beside saved weights (src/train_state.c):
+/* Tests for the training-state file beside saved weights (src/train/train_state.c):
  * what it restores, when it is ignored, when it is an error. */
 #include <dirent.h>
 #include <setjmp.h>
@@ -14,10 +14,10 @@
 
 #include "darknet.h"
 #include "network.h"
-#include "optimizer.h"
+#include "optim/optimizer.h"
 #include "parser.h"
 #include "helpers/scratch_dir.h"
-#include "train_state.h"
+#include "train/train_state.h"
 
 static network *parse_cfg(const char *net_keys, int outputs)
 {

@@ -1,6 +1,6 @@
 /* Tests for the hostile-input and crash-safety code: strict option values
- * (src/cfgcheck.c), atomic saves that refuse non-finite weights
- * (src/safe_save.c) and the divergence guard (src/guard.c).  Whatever
+ * (src/input/cfgcheck.c), atomic saves that refuse non-finite weights
+ * (src/train/safe_save.c) and the divergence guard (src/optim/guard.c).  Whatever
  * ends in exit(1) runs in a forked child. */
 #include <dirent.h>
 #include <math.h>
@@ -18,11 +18,11 @@
 
 #include "darknet.h"
 #include "ext.h"
-#include "guard.h"
+#include "optim/guard.h"
 #include "option_list.h"
 #include "parser.h"
 #include "helpers/scratch_dir.h"
-#include "safe_save.h"
+#include "train/safe_save.h"
 
 static network *small_net(void)
 {

@@ -1,4 +1,4 @@
-/* Tests for the PASCAL VOC evaluation (src/voc_map.c) against AP values
+/* Tests for the PASCAL VOC evaluation (src/detect/voc_map.c) against AP values
  * worked out by hand on a fixed set of detections and truths.
  *
  * The set (boxes are x1 y1 x2 y2):
@@ -44,7 +44,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "voc_map.h"
+#include "detect/voc_map.h"
 
 #define EPS 1e-9
 

@@ -1,0 +1,280 @@
+/* classify_eval.c: `./darknet classifier valid` with a closing summary.
+ *
+ *   ./darknet classifier valid DATA CFG WEIGHTS [-json FILE] [-quiet]
+ *
+ * Each image gets upstream's two lines (path, class and the first two scores;
+ * then the running top-1 and top-k), so scripts that read them keep working.
+ * After the last image a summary follows: images, top-1, top-k and the
+ * accuracy of each class.  -json FILE writes the same numbers as JSON.
+ *
+ * Images are read and center-cropped exactly as upstream's `classifier valid`
+ * does, but run through the network in batches (up to the cfg's batch) while
+ * the next batch loads in a second thread. */
+#include <math.h>
+#include <pthread.h>
+#include <time.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify/classify.h"
+#include "option_list.h"
+#include "optim/upstream_rand.h"
+#include "utils.h"
+
+int classify_truth(const char *path, char **labels, int classes, int *matches)
+{
+    int first = -1, count = 0;
+    for (int j = 0; j < classes; ++j) {
+        if (labels[j] && strstr(path, labels[j])) {
+            if (first < 0) first = j;
+            ++count;
+        }
+    }
+    if (matches) *matches = count;
+    return first;
+}
+
+/* One batch of images, loaded by a helper thread. */
+typedef struct batch_job {
+    char **paths;
+    int n, w, h;
+    float *x;            /* n * w * h * 3 */
+} batch_job;
+
+static void *load_images(void *arg)
+{
+    batch_job *job = arg;
+    int size = job->w * job->h * 3;
+    for (int i = 0; i < job->n; ++i) {
+        image im = load_image_color(job->paths[i], 0, 0);
+        image crop = center_crop_image(im, job->w, job->h);
+        memcpy(job->x + (size_t)i * size, crop.data, size * sizeof(float));
+        free_image(im);
+        free_image(crop);
+    }
+    return NULL;
+}
+
+/* Loads one batch, its images split over a few threads. */
+#define LOADERS 4
+static void *load_batch(void *arg)
+{
+    batch_job *job = arg;
+    batch_job part[LOADERS];
+    pthread_t threads[LOADERS];
+    int size = job->w * job->h * 3;
+    for (int t = 0; t < LOADERS; ++t) {
+        int a = job->n * t / LOADERS, b = job->n * (t + 1) / LOADERS;
+        part[t] = (batch_job){job->paths + a, b - a, job->w, job->h, job->x + (size_t)a * size};
+        if (pthread_create(&threads[t], NULL, load_images, &part[t])) error("Thread creation failed");
+    }
+    for (int t = 0; t < LOADERS; ++t) pthread_join(threads[t], NULL);
+    return NULL;
+}
+
+class_eval classify_evaluate(network *net, char **paths, int m, char **labels,
+                             int classes, int topk, int per_image)
+{
+    class_eval e = {0};
+    e.classes = classes;
+    e.topk = topk;
+    e.class_images = calloc(classes, sizeof(int));
+    e.class_top1 = calloc(classes, sizeof(int));
+    double start = what_time_is_it_now();
+
+    int old_batch = net->batch;
+    int batch = net->batch < 1 ? 1 : net->batch;
+    if (batch > m) batch = m > 0 ? m : 1;
+    set_batch_network(net, batch);
+    int size = net->w * net->h * 3;
+    if (net->inputs != size) {
+        fprintf(stderr, "darknet: error: the network takes %d inputs, not %dx%dx3 images\n",
+                net->inputs, net->w, net->h);
+        exit(1);
+    }
+    float *x[2];
+    x[0] = calloc((size_t)batch * size, sizeof(float));
+    x[1] = calloc((size_t)batch * size, sizeof(float));
+    int *indexes = calloc(topk, sizeof(int));
+
+    batch_job job[2];
+    pthread_t thread;
+    int cur = 0;
+    job[0] = (batch_job){paths, batch < m ? batch : m, net->w, net->h, x[0]};
+    if (m > 0 && pthread_create(&thread, NULL, load_batch, &job[0])) error("Thread creation failed");
+
+    for (int start_i = 0; start_i < m; start_i += batch) {
+        pthread_join(thread, NULL);
+        int n = job[cur].n;
+        int next = start_i + batch;
+        if (next < m) {
+            int nn = m - next < batch ? m - next : batch;
+            job[1 - cur] = (batch_job){paths + next, nn, net->w, net->h, x[1 - cur]};
+            if (pthread_create(&thread, NULL, load_batch, &job[1 - cur])) error("Thread creation failed");
+        }
+        float *out = network_predict(net, x[cur]);
+        for (int b = 0; b < n; ++b) {
+            int i = start_i + b;
+            float *pred = out + (size_t)b * net->outputs;
+            if (net->hierarchy) hierarchy_predictions(pred, net->outputs, net->hierarchy, 1, 1);
+            int matches = 0;
+            int truth = classify_truth(paths[i], labels, classes, &matches);
+            if (matches == 0) ++e.unlabeled;
+            if (matches > 1) ++e.ambiguous;
+            top_k(pred, classes, topk, indexes);
+            int hit1 = indexes[0] == truth;
+            int hitk = 0;
+            for (int j = 0; j < topk; ++j) hitk |= indexes[j] == truth;
+            e.top1 += hit1;
+            e.topk_hits += hitk;
+            if (truth >= 0) {
+                e.class_images[truth]++;
+                e.class_top1[truth] += hit1;
+            }
+            e.images = i + 1;
+            if (per_image) {
+                printf("%s, %d, %f, %f, \n", paths[i], truth, pred[0], classes > 1 ? pred[1] : 0.f);
+                printf("%d: top 1: %f, top %d: %f\n", i, (float)e.top1 / (i + 1), topk,
+                       (float)e.topk_hits / (i + 1));
+            }
+        }
+        cur = 1 - cur;
+    }
+    set_batch_network(net, old_batch);
+    free(x[0]);
+    free(x[1]);
+    free(indexes);
+    e.seconds = what_time_is_it_now() - start;
+    return e;
+}
+
+void classify_eval_free(class_eval *e)
+{
+    free(e->class_images);
+    free(e->class_top1);
+    e->class_images = e->class_top1 = NULL;
+}
+
+char **classify_read_lines(char *file, int need)
+{
+    list *l = get_paths(file);
+    if (l->size < need) {
+        fprintf(stderr, "darknet: error: %s: %d lines, but classes=%d needs one per class\n",
+                file, l->size, need);
+        exit(1);
+    }
+    char **lines = (char **)list_to_array(l);
+    free_list(l);
+    return lines;
+}
+
+static double ratio(int a, int b) { return b > 0 ? (double)a / b : 0.0; }
+
+void classify_print_summary(FILE *out, const class_eval *e, char **names)
+{
+    fprintf(out, "summary: %d images, top 1: %.4f, top %d: %.4f, %.1f seconds\n",
+            e->images, ratio(e->top1, e->images), e->topk, ratio(e->topk_hits, e->images), e->seconds);
+    if (e->unlabeled || e->ambiguous) {
+        fprintf(out, "warning: %d images match no label and %d match more than one"
+                " (their class is the first match, as upstream takes it)\n", e->unlabeled, e->ambiguous);
+    }
+    fprintf(out, "per class: accuracy (correct/images) name\n");
+    for (int j = 0; j < e->classes; ++j) {
+        fprintf(out, "  %4d: %.4f (%d/%d) %s\n", j, ratio(e->class_top1[j], e->class_images[j]),
+                e->class_top1[j], e->class_images[j], names && names[j] ? names[j] : "");
+    }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; ++s) {
+        unsigned char c = *s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int classify_write_json(const char *file, const class_eval *e, char **names,
+                        const char *cfg, const char *weights, const char *list)
+{
+    FILE *f = fopen(file, "w");
+    if (!f) {
+        fprintf(stderr, "darknet: error: cannot write %s\n", file);
+        return -1;
+    }
+    fprintf(f, "{\n  \"cfg\": ");
+    json_string(f, cfg);
+    fprintf(f, ",\n  \"weights\": ");
+    json_string(f, weights ? weights : "");
+    fprintf(f, ",\n  \"list\": ");
+    json_string(f, list);
+    fprintf(f, ",\n  \"images\": %d,\n  \"unlabeled\": %d,\n  \"ambiguous\": %d,\n", e->images,
+            e->unlabeled, e->ambiguous);
+    fprintf(f, "  \"top1\": %.6f,\n  \"top1_correct\": %d,\n  \"k\": %d,\n  \"topk\": %.6f,\n"
+            "  \"topk_correct\": %d,\n  \"seconds\": %.3f,\n  \"classes\": [\n",
+            ratio(e->top1, e->images), e->top1, e->topk, ratio(e->topk_hits, e->images),
+            e->topk_hits, e->seconds);
+    for (int j = 0; j < e->classes; ++j) {
+        fprintf(f, "    {\"index\": %d, \"name\": ", j);
+        json_string(f, names && names[j] ? names[j] : "");
+        fprintf(f, ", \"images\": %d, \"correct\": %d, \"accuracy\": %.6f}%s\n", e->class_images[j],
+                e->class_top1[j], ratio(e->class_top1[j], e->class_images[j]),
+                j + 1 < e->classes ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    if (fclose(f) != 0) {
+        fprintf(stderr, "darknet: error: cannot write %s\n", file);
+        return -1;
+    }
+    return 0;
+}
+
+void classify_valid_command(int argc, char **argv)
+{
+    char *json = find_char_arg(argc, argv, "-json", 0);
+    int quiet = find_arg(argc, argv, "-quiet");
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s classifier valid DATA CFG WEIGHTS [-json FILE] [-quiet]\n", argv[0]);
+        exit(1);
+    }
+    char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
+    network *net = load_network(cfg, weights, 0);
+    upstream_rand_seed_from_time();
+
+    list *options = read_data_cfg(datacfg);
+    char *label_list = option_find_str(options, "labels", "data/labels.list");
+    char *name_list = option_find(options, "names");
+    if (!name_list) name_list = label_list;
+    char *leaf_list = option_find(options, "leaves");
+    if (leaf_list) change_leaves(net->hierarchy, leaf_list);
+    char *valid_list = option_find_str(options, "valid", "data/train.list");
+    int classes = option_find_int(options, "classes", 2);
+    int topk = option_find_int(options, "top", 1);
+    if (topk < 1 || topk > classes) {
+        fprintf(stderr, "darknet: error: %s: top=%d: expected 1..classes (%d)\n", datacfg, topk, classes);
+        exit(1);
+    }
+    if (net->outputs < classes) {
+        fprintf(stderr, "darknet: error: %s: classes=%d but the network has only %d outputs\n",
+                datacfg, classes, net->outputs);
+        exit(1);
+    }
+    char **labels = classify_read_lines(label_list, classes);
+    char **names = strcmp(name_list, label_list) ? classify_read_lines(name_list, classes) : labels;
+    list *plist = get_paths(valid_list);
+    char **paths = (char **)list_to_array(plist);
+    int m = plist->size;
+    free_list(plist);
+
+    class_eval e = classify_evaluate(net, paths, m, labels, classes, topk, !quiet);
+    classify_print_summary(stdout, &e, names);
+    int status = 0;
+    if (json) status = classify_write_json(json, &e, names, cfg, weights, valid_list);
+    classify_eval_free(&e);
+    free_ptrs((void **)paths, m);
+    free_network(net);
+    if (status) exit(1);
+}

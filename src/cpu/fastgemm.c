@@ -1,0 +1,435 @@
+/* fastgemm.c: the single-precision matrix product behind every CPU layer.
+ *
+ * gemm() and gemm_cpu() keep upstream's signature and meaning:
+ *     C = BETA*C + ALPHA*op(A)*op(B),  row-major, op = transpose when TA/TB.
+ * Upstream's own loops stay available as upstream_gemm_cpu() (the build
+ * compiles upstream's gemm.c with its two functions renamed) and are used
+ * when the reference path is selected (parallel.h).
+ *
+ * The fast path packs blocks of A and B into panels and runs a 6x16 register
+ * tile (AVX2+FMA when the processor has them, chosen at run time; portable C
+ * otherwise), on OpenMP threads that split the rows or the columns of C.
+ *
+ * Every element of C is one chain, in increasing k:
+ *     c = BETA*c (or 0);  for k: c = fma(ALPHA*a[i,k], b[k,j], c)
+ * The tile loads its C values, continues the chain over one block of k, and
+ * stores them again; nothing is summed in a different order.  So the result
+ * of an element depends neither on the block sizes, the thread count or the
+ * position of the element, nor on whether the columns (or the k range) of a
+ * product were split into several calls: a product over k = [0,K1) followed
+ * by one over [K1,K) with BETA=1 gives the bits of the single product.  The
+ * batched convolution (fastconv.c) relies on this to give, bit for bit, what
+ * per-image calls give. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "utils.h"
+#include "cpu/parallel.h"
+#include "cpu/fastgemm.h"
+#include "cpu/upstream_ref.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 96      /* multiple of MR */
+#define NC 2048    /* multiple of NR */
+
+typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, int ldc, int zero);
+
+/* C tile (MR x NR, row stride ldc) += packed A panel (kc x MR) * packed B
+ * panel (kc x NR), one k at a time.  With zero, the chains start from 0
+ * instead of C (BETA = 0: the same bits, without reading C). */
+static void tile_portable(int kc, const float *a, const float *b, float *c, int ldc, int zero)
+{
+    float acc[MR][NR];
+    for (int r = 0; r < MR; ++r)
+        for (int j = 0; j < NR; ++j) acc[r][j] = zero ? 0 : c[r * ldc + j];
+    for (int p = 0; p < kc; ++p) {
+        const float *bp = b + p * NR;
+        for (int r = 0; r < MR; ++r) {
+            float av = a[p * MR + r];
+            for (int j = 0; j < NR; ++j) acc[r][j] += av * bp[j];
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma")))
+static void tile_avx2(int kc, const float *a, const float *b, float *c, int ldc, int zero)
+{
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (zero) {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+    } else {
+        c00 = _mm256_loadu_ps(c + 0 * ldc); c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+        c10 = _mm256_loadu_ps(c + 1 * ldc); c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+        c20 = _mm256_loadu_ps(c + 2 * ldc); c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+        c30 = _mm256_loadu_ps(c + 3 * ldc); c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+        c40 = _mm256_loadu_ps(c + 4 * ldc); c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+        c50 = _mm256_loadu_ps(c + 5 * ldc); c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+    }
+    for (int p = 0; p < kc; ++p) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 av;
+        av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += MR;
+        b += NR;
+    }
+    _mm256_storeu_ps(c + 0 * ldc, c00); _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+    _mm256_storeu_ps(c + 1 * ldc, c10); _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+    _mm256_storeu_ps(c + 2 * ldc, c20); _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+    _mm256_storeu_ps(c + 3 * ldc, c30); _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+    _mm256_storeu_ps(c + 4 * ldc, c40); _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+    _mm256_storeu_ps(c + 5 * ldc, c50); _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+#endif
+
+static tile_fn tile_kernel(void)
+{
+    static tile_fn chosen;
+    if (!chosen) {
+        tile_fn f = tile_portable;
+#ifdef HAVE_X86
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = tile_avx2;
+#endif
+        chosen = f;
+    }
+    return chosen;
+}
+
+const char *fastgemm_kernel_name(void)
+{
+    return tile_kernel() == tile_portable ? "portable" : "avx2+fma";
+}
+
+/* Element (r, c) of a view, and how many elements of row r are contiguous
+ * from column c on (to the end of c's segment).  Plain matrices skip the
+ * divisions. */
+static inline const float *view_at(const gemm_view *v, int r, int c)
+{
+    if (!v->seg_stride) return v->p + (size_t)r * v->ld + c;
+    return v->p + (size_t)r * v->ld + (size_t)(c / v->seg) * v->seg_stride + c % v->seg;
+}
+
+static inline int view_run(const gemm_view *v, int c)
+{
+    return v->seg_stride ? v->seg - c % v->seg : INT_MAX;
+}
+
+/* Elements [c, c+len) of row r of v, to dst with stride step, times alpha
+ * (alpha*x is x itself for alpha = 1, so the bits do not depend on it).
+ * Runs are short here (a panel's width or one block of k), so plain loops
+ * beat library calls. */
+static void read_row(const gemm_view *v, int r, int c, int len, float alpha, float *dst, int step)
+{
+    while (len > 0) {
+        int run = view_run(v, c);
+        if (run > len) run = len;
+        const float *s = view_at(v, r, c);
+        if (alpha == 1) for (int q = 0; q < run; ++q) dst[q * step] = s[q];
+        else for (int q = 0; q < run; ++q) dst[q * step] = alpha * s[q];
+        dst += (size_t)run * step;
+        c += run;
+        len -= run;
+    }
+}
+
+/* Offsets from v->p of columns [c, c+count) in row 0 (row r adds r*ld);
+ * returns whether they are contiguous. */
+static int column_offsets(const gemm_view *v, int c, int count, size_t *off)
+{
+    if (!v->seg_stride) {
+        for (int q = 0; q < count; ++q) off[q] = (size_t)c + q;
+        return 1;
+    }
+    size_t seg_no = c / v->seg;
+    int at = c % v->seg;
+    for (int q = 0; q < count; ++q) {
+        off[q] = seg_no * v->seg_stride + at;
+        if (++at == v->seg) { at = 0; ++seg_no; }
+    }
+    return v->seg - c % v->seg >= count;
+}
+
+#ifdef HAVE_X86
+/* r[i] = row i of an 8x8 block -> r[j] = column j. */
+__attribute__((target("avx2")))
+static inline void transpose8(__m256 *r)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* The vector part of interleave(): eight columns at a time through 8x8
+ * transposes.  Each store writes 8 floats; with step < 8 the last two spill
+ * into the next slot, which a later store (or the caller's next write)
+ * replaces, and past the end of the panel buffer into its padding.  Returns
+ * how many columns it did. */
+__attribute__((target("avx2")))
+static int interleave_avx2(const float *src, size_t ld, int rows, int len, float alpha, float *dst, int step)
+{
+    __m256 scale = _mm256_set1_ps(alpha);
+    int q = 0;
+    for (; q + 8 <= len; q += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i)
+            r[i] = i < rows ? _mm256_loadu_ps(src + i * ld + q) : _mm256_setzero_ps();
+        if (alpha != 1)
+            for (int i = 0; i < rows; ++i) r[i] = _mm256_mul_ps(r[i], scale);
+        transpose8(r);
+        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (size_t)(q + j) * step, r[j]);
+    }
+    return q;
+}
+#endif
+
+/* dst[q*step + i] = alpha*S(row0+i, c+q): `rows` (at most 8) rows of v,
+ * columns [c, c+len), interleaved; lanes rows..7 of each slot are written
+ * with zeros when step >= 8. */
+static void interleave(const gemm_view *v, int row0, int rows, int c, int len, float alpha, float *dst, int step)
+{
+    while (len > 0) {
+        int run = view_run(v, c);
+        if (run > len) run = len;
+        const float *s = view_at(v, row0, c);
+        int q = 0;
+#ifdef HAVE_X86
+        if (tile_kernel() == tile_avx2) q = interleave_avx2(s, v->ld, rows, run, alpha, dst, step);
+#endif
+        for (; q < run; ++q)
+            for (int i = 0; i < rows; ++i) dst[(size_t)q * step + i] = alpha * s[(size_t)i * v->ld + q];
+        dst += (size_t)run * step;
+        c += run;
+        len -= run;
+    }
+}
+
+/* Panels of MR rows of alpha*op(A)[i0.., p0..], zero-padded to MR rows. */
+static void pack_a(int TA, const gemm_view *A, int i0, int p0, int mc, int kc, float alpha, float *out)
+{
+    for (int i = 0; i < mc; i += MR) {
+        int mr = mc - i < MR ? mc - i : MR;
+        float *o = out + (size_t)i * kc;
+        if (!TA) {
+            interleave(A, i0 + i, mr, p0, kc, alpha, o, MR);
+        } else {
+            for (int p = 0; p < kc; ++p) read_row(A, p0 + p, i0 + i, mr, alpha, o + p * MR, 1);
+        }
+        for (int r = mr; r < MR; ++r)
+            for (int p = 0; p < kc; ++p) o[p * MR + r] = 0;
+    }
+}
+
+/* Panels of NR columns of op(B)[p0.., j0..], zero-padded to NR columns. */
+static void pack_b(int TB, const gemm_view *B, int p0, int j0, int kc, int nc, float *out)
+{
+    for (int j = 0; j < nc; j += NR) {
+        int nr = nc - j < NR ? nc - j : NR;
+        float *o = out + (size_t)j * kc;
+        size_t off[NR];
+        if (!TB && column_offsets(B, j0 + j, nr, off) && nr == NR) {
+            const float *s = B->p + (size_t)p0 * B->ld + off[0];
+            for (int p = 0; p < kc; ++p) memcpy(o + p * NR, s + (size_t)p * B->ld, NR * sizeof(float));
+        } else if (!TB) {
+            /* The panel crosses a segment boundary (or is the last, narrow one). */
+            for (int p = 0; p < kc; ++p) {
+                const float *row = B->p + (size_t)(p0 + p) * B->ld;
+                for (int c = 0; c < nr; ++c) o[p * NR + c] = row[off[c]];
+                for (int c = nr; c < NR; ++c) o[p * NR + c] = 0;
+            }
+        } else {
+            interleave(B, j0 + j, nr < 8 ? nr : 8, p0, kc, 1, o, NR);
+            if (nr > 8) interleave(B, j0 + j + 8, nr - 8, p0, kc, 1, o + 8, NR);
+            for (int c = nr; c < NR; ++c)
+                for (int p = 0; p < kc; ++p) o[p * NR + c] = 0;
+        }
+    }
+}
+
+/* Per-thread packing buffers, kept for the life of the thread. */
+static __thread float *buf_a, *buf_b;
+
+static int buffers(void)
+{
+    if (!buf_a) {
+        void *a = NULL, *b = NULL;
+        /* + 8 floats: interleave()'s last store may spill past the panels. */
+        if (posix_memalign(&a, 64, ((size_t)MC * KC + 8) * sizeof(float))) return 0;
+        if (posix_memalign(&b, 64, (size_t)KC * NC * sizeof(float))) { free(a); return 0; }
+        buf_a = a;
+        buf_b = b;
+    }
+    return 1;
+}
+
+/* One MR x NR block of C at row i, columns at offsets off (contiguous or
+ * not): in place when whole and contiguous, else through a small buffer. */
+static inline void run_tile(tile_fn tile, int kc, const float *ap, const float *bp, const gemm_view *C,
+                            int i, const size_t *off, int contiguous, int mr, int nr, int zero)
+{
+    float *base = (float *)C->p + (size_t)i * C->ld;
+    if (mr == MR && nr == NR && contiguous) {
+        tile(kc, ap, bp, base + off[0], C->ld, zero);
+        return;
+    }
+    float tmp[MR * NR] __attribute__((aligned(64)));
+    if (!zero)
+        for (int r = 0; r < mr; ++r)
+            for (int c = 0; c < nr; ++c) tmp[r * NR + c] = base[(size_t)r * C->ld + off[c]];
+    tile(kc, ap, bp, tmp, NR, zero);
+    for (int r = 0; r < mr; ++r)
+        for (int c = 0; c < nr; ++c) base[(size_t)r * C->ld + off[c]] = tmp[r * NR + c];
+}
+
+/* C[i0.., j0..] (M x N) += alpha*op(A)*op(B) on one thread; BETA is already
+ * applied, or with zero, C = alpha*op(A)*op(B) (BETA = 0, C not read). */
+static void gemm_serial(int TA, int TB, int i0, int M, int j0, int N, int K, float alpha,
+                        const gemm_view *A, const gemm_view *B, const gemm_view *C, int zero)
+{
+    tile_fn tile = tile_kernel();
+    if (!buffers()) error("fast gemm: no memory for the packing buffers");
+    float *pa = buf_a, *pb = buf_b;
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            pack_b(TB, B, pc, j0 + jc, kc, nc, pb);
+            for (int ic = 0; ic < M; ic += MC) {
+                int mc = M - ic < MC ? M - ic : MC;
+                pack_a(TA, A, i0 + ic, pc, mc, kc, alpha, pa);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    size_t off[NR];
+                    int contiguous = column_offsets(C, j0 + jc + jr, nr, off);
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        run_tile(tile, kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc, C,
+                                 i0 + ic + ir, off, contiguous, mr, nr, zero && pc == 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void scale_c(int M, int N, float beta, const gemm_view *C)
+{
+    if (beta == 1) return;
+    for (int i = 0; i < M; ++i)
+        for (int c = 0; c < N;) {
+            int run = view_run(C, c);
+            if (run > N - c) run = N - c;
+            float *row = (float *)view_at(C, i, c);
+            if (beta == 0) memset(row, 0, run * sizeof(float));
+            else for (int j = 0; j < run; ++j) row[j] *= beta;
+            c += run;
+        }
+}
+
+void fast_gemm_view(int TA, int TB, int M, int N, int K, float ALPHA,
+                    gemm_view A, gemm_view B, float BETA, gemm_view C)
+{
+    if (M <= 0 || N <= 0) return;
+    /* BETA = 0 with a product to take: the first block of k starts the
+     * chains from 0 and C is never read (nor cleared first). */
+    int zero = BETA == 0 && K > 0 && ALPHA != 0;
+    if (!zero) scale_c(M, N, BETA, &C);
+    if (K <= 0 || ALPHA == 0) return;
+    int nt = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel() && (double)M * N * K >= 2e6) nt = omp_get_max_threads();
+#endif
+    /* Split C into nt slabs of whole tiles, along the longer usable side. */
+    int split_n = N >= M || M < 2 * MR;
+    int tiles = split_n ? (N + NR - 1) / NR : (M + MR - 1) / MR;
+    if (nt > tiles) nt = tiles;
+    if (nt <= 1) {
+        gemm_serial(TA, TB, 0, M, 0, N, K, ALPHA, &A, &B, &C, zero);
+        return;
+    }
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int t0 = (int)((long)tiles * t / n), t1 = (int)((long)tiles * (t + 1) / n);
+        if (split_n) {
+            int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
+            if (j1 > j0) gemm_serial(TA, TB, 0, M, j0, j1 - j0, K, ALPHA, &A, &B, &C, zero);
+        } else {
+            int i0 = t0 * MR, i1 = t1 * MR < M ? t1 * MR : M;
+            if (i1 > i0) gemm_serial(TA, TB, i0, i1 - i0, 0, N, K, ALPHA, &A, &B, &C, zero);
+        }
+    }
+#endif
+}
+
+void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
+               const float *A, int lda, const float *B, int ldb,
+               float BETA, float *C, int ldc)
+{
+    fast_gemm_view(TA, TB, M, N, K, ALPHA, gemm_plain(A, lda), gemm_plain(B, ldb), BETA, gemm_plain(C, ldc));
+}
+
+/* A view read over `cols` stored columns is one plain matrix. */
+static int one_segment(gemm_view v, int cols)
+{
+    return !v.seg_stride || cols <= v.seg;
+}
+
+void gemm_view_cpu(int TA, int TB, int M, int N, int K, float ALPHA,
+                   gemm_view A, gemm_view B, float BETA, gemm_view C)
+{
+    if (dn_reference() && one_segment(A, TA ? M : K) && one_segment(B, TB ? K : N) && one_segment(C, N))
+        upstream_gemm_cpu(TA, TB, M, N, K, ALPHA, (float *)A.p, A.ld, (float *)B.p, B.ld, BETA, (float *)C.p, C.ld);
+    else
+        fast_gemm_view(TA, TB, M, N, K, ALPHA, A, B, BETA, C);
+}
+
+void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA,
+              float *A, int lda, float *B, int ldb,
+              float BETA, float *C, int ldc)
+{
+    if (dn_reference())
+        upstream_gemm_cpu(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+    else
+        fast_gemm(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+}
+
+void gemm(int TA, int TB, int M, int N, int K, float ALPHA,
+          float *A, int lda, float *B, int ldb,
+          float BETA, float *C, int ldc)
+{
+    gemm_cpu(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+}

@@ -1,0 +1,849 @@
+/* fastops.c: fast CPU versions of upstream's im2col, col2im, activations,
+ * batch normalization and pooling.
+ *
+ * Each public function here has upstream's name and signature; the build
+ * compiles upstream's definition under an upstream_ prefix (see the Makefile,
+ * RENAME_*), and the reference path (parallel.h) calls it.  The exceptions
+ * are the fused kernels of fastops.h (batch norm or bias with the
+ * activation), which make upstream's separate calls on the reference path.
+ * The fast versions run on OpenMP threads over images and channels, in loops
+ * the compiler can vectorise.
+ *
+ * im2col, col2im, the activations, bias and the pooling layers give
+ * upstream's bits exactly (every output element is computed with the same
+ * operations in the same order).  Batch normalization sums in a different
+ * order and multiplies by reciprocals, so it agrees with upstream to float
+ * rounding only. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "darknet.h"
+#include "activations.h"
+#include "avgpool_layer.h"
+#include "batchnorm_layer.h"
+#include "blas.h"
+#include "col2im.h"
+#include "convolutional_layer.h"
+#include "im2col.h"
+#include "maxpool_layer.h"
+#include "cpu/fastops.h"
+#include "cpu/parallel.h"
+#include "cpu/upstream_ref.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+/* Below this many elements a loop stays on one thread. */
+#define PAR_MIN 65536
+
+/* ---- im2col / col2im ------------------------------------------------------ */
+
+/* The ksize*ksize rows of input channel c, whose plane is `plane`. */
+static void im2col_channel(const float *plane, int height, int width, int ksize,
+                           int stride, int pad, int c, float *col, int ldcol)
+{
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    for (int kh = 0; kh < ksize; ++kh) {
+        for (int kw = 0; kw < ksize; ++kw) {
+            float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
+            /* Output columns whose input column lies inside the image. */
+            int lo = pad - kw > 0 ? (pad - kw + stride - 1) / stride : 0;
+            int hi = (width - 1 + pad - kw) / stride + 1;
+            if (width - 1 + pad - kw < 0) hi = 0;
+            if (hi > ow_n) hi = ow_n;
+            if (lo > hi) lo = hi;
+            for (int oh = 0; oh < oh_n; ++oh) {
+                float *dst = row + oh * ow_n;
+                int ih = oh * stride - pad + kh;
+                if (ih < 0 || ih >= height) {
+                    memset(dst, 0, ow_n * sizeof(float));
+                    continue;
+                }
+                const float *src = plane + (size_t)ih * width - pad + kw;
+                for (int ow = 0; ow < lo; ++ow) dst[ow] = 0;
+                if (stride == 1) memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
+                else for (int ow = lo; ow < hi; ++ow) dst[ow] = src[ow * stride];
+                for (int ow = hi; ow < ow_n; ++ow) dst[ow] = 0;
+            }
+        }
+    }
+}
+
+void im2col_planes(const float *im, size_t plane_stride, int channels, int height, int width,
+                   int ksize, int stride, int pad, float *col, int ldcol)
+{
+    long work = (long)channels * ksize * ksize * height * width;
+    #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
+    for (int c = 0; c < channels; ++c)
+        im2col_channel(im + c * plane_stride, height, width, ksize, stride, pad, c, col, ldcol);
+}
+
+void im2col_interleaved(const float *im, int channels, int K, int height, int width,
+                        int ksize, int stride, int pad, float *col, int ldcol)
+{
+    size_t plane = (size_t)height * width;
+    int per_branch = channels / K;
+    for (int ch = 0; ch < channels; ++ch)
+        im2col_channel(im + ch * plane, height, width, ksize, stride, pad, (ch % K) * per_branch + ch / K, col, ldcol);
+}
+
+void im2col_rows(const float *im, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *col, int ldcol)
+{
+    im2col_planes(im, (size_t)height * width, channels, height, width, ksize, stride, pad, col, ldcol);
+}
+
+void im2col_cpu(float *data_im, int channels, int height, int width,
+                int ksize, int stride, int pad, float *data_col)
+{
+    if (dn_reference()) {
+        upstream_im2col_cpu(data_im, channels, height, width, ksize, stride, pad, data_col);
+        return;
+    }
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    im2col_rows(data_im, channels, height, width, ksize, stride, pad, data_col, oh_n * ow_n);
+}
+
+/* Adds one channel's rows back into the image, in upstream's order: for each
+ * pixel, kernel rows then kernel columns ascending. */
+static void col2im_channel(const float *col, int ldcol, int height, int width,
+                           int ksize, int stride, int pad, int c, float *plane)
+{
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    for (int kh = 0; kh < ksize; ++kh) {
+        for (int kw = 0; kw < ksize; ++kw) {
+            const float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
+            int lo = pad - kw > 0 ? (pad - kw + stride - 1) / stride : 0;
+            int hi = (width - 1 + pad - kw) / stride + 1;
+            if (width - 1 + pad - kw < 0) hi = 0;
+            if (hi > ow_n) hi = ow_n;
+            if (lo > hi) lo = hi;
+            for (int oh = 0; oh < oh_n; ++oh) {
+                int ih = oh * stride - pad + kh;
+                if (ih < 0 || ih >= height) continue;
+                const float *src = row + oh * ow_n;
+                float *dst = plane + (size_t)ih * width - pad + kw;
+                if (stride == 1) for (int ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+                else for (int ow = lo; ow < hi; ++ow) dst[ow * stride] += src[ow];
+            }
+        }
+    }
+}
+
+void col2im_planes(const float *col, int ldcol, int channels, int height, int width,
+                   int ksize, int stride, int pad, float *im, size_t plane_stride)
+{
+    long work = (long)channels * ksize * ksize * height * width;
+    #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
+    for (int c = 0; c < channels; ++c)
+        col2im_channel(col, ldcol, height, width, ksize, stride, pad, c, im + c * plane_stride);
+}
+
+void col2im_interleaved(const float *col, int ldcol, int channels, int K, int height, int width,
+                        int ksize, int stride, int pad, float *im)
+{
+    size_t plane = (size_t)height * width;
+    int per_branch = channels / K;
+    for (int ch = 0; ch < channels; ++ch)
+        col2im_channel(col, ldcol, height, width, ksize, stride, pad, (ch % K) * per_branch + ch / K, im + ch * plane);
+}
+
+void col2im_rows(const float *col, int ldcol, int channels, int height, int width,
+                 int ksize, int stride, int pad, float *im)
+{
+    col2im_planes(col, ldcol, channels, height, width, ksize, stride, pad, im, (size_t)height * width);
+}
+
+void col2im_cpu(float *data_col, int channels, int height, int width,
+                int ksize, int stride, int pad, float *data_im)
+{
+    if (dn_reference()) {
+        upstream_col2im_cpu(data_col, channels, height, width, ksize, stride, pad, data_im);
+        return;
+    }
+    int oh_n = (height + 2 * pad - ksize) / stride + 1;
+    int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    col2im_rows(data_col, oh_n * ow_n, channels, height, width, ksize, stride, pad, data_im);
+}
+
+/* ---- activations ------------------------------------------------------------ */
+
+/* Upstream's leaky ReLU: x*.1 is a double product, rounded to float. */
+/* Leaky ReLU as upstream computes it: x > 0 ? x : (float)(.1 * (double)x).
+ * The build targets plain x86-64, where GCC leaves this loop scalar and
+ * branchy; with AVX the double product is taken four lanes at a time. */
+static void leaky_portable(float *x, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        float v = x[i], s = (float)(.1 * v);
+        x[i] = v > 0 ? v : s;
+    }
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx")))
+static void leaky_avx(float *x, int n)
+{
+    const __m256d k = _mm256_set1_pd(.1);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), k));
+        __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), k));
+        __m256 s = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+        /* maxps(v, s) is v > s ? v : s, which is v > 0 ? v : s: s has v's
+         * sign and no larger magnitude, and a NaN or zero v gives s. */
+        _mm256_storeu_ps(x + i, _mm256_max_ps(v, s));
+    }
+    leaky_portable(x + i, n - i);
+}
+#endif
+
+/* The build targets plain x86-64; AVX is chosen at run time. */
+static int have_avx;
+
+__attribute__((constructor))
+static void detect_cpu(void)
+{
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    have_avx = __builtin_cpu_supports("avx");
+#endif
+}
+
+static void leaky_block(float *x, int n)
+{
+#ifdef HAVE_X86
+    if (have_avx) { leaky_avx(x, n); return; }
+#endif
+    leaky_portable(x, n);
+}
+
+static void leaky(float *x, int n)
+{
+    const int block = 16384;   /* a multiple of 8: whole vectors per block */
+    const int nb = (n + block - 1) / block;
+    #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (int b = 0; b < nb; ++b) {
+        int len = n - b * block < block ? n - b * block : block;
+        leaky_block(x + (size_t)b * block, len);
+    }
+}
+
+void activate_array(float *x, const int n, const ACTIVATION a)
+{
+    if (dn_reference()) { upstream_activate_array(x, n, a); return; }
+    switch (a) {
+    case LINEAR:
+        return;
+    case LEAKY:
+        leaky(x, n);
+        return;
+    case RELU:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) x[i] = x[i] * (float)(x[i] > 0);
+        return;
+    default:
+        upstream_activate_array(x, n, a);
+    }
+}
+
+/* Upstream's gradients return float, so leaky's slope is 0.1f. */
+void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta)
+{
+    if (dn_reference()) { upstream_gradient_array(x, n, a, delta); return; }
+    switch (a) {
+    case LINEAR:
+        return;
+    case LEAKY:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) {
+            float g = x[i] > 0 ? 1.0f : .1f;
+            delta[i] = delta[i] * g;
+        }
+        return;
+    case RELU:
+        #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+        for (int i = 0; i < n; ++i) delta[i] *= (float)(x[i] > 0);
+        return;
+    default:
+        upstream_gradient_array(x, n, a, delta);
+    }
+}
+
+/* ---- batch normalization and activation ----------------------------------- */
+
+/* The loops below run on explicit four-float vectors (SSE on x86-64): GCC
+ * keeps a plain float reduction scalar, one add per element waiting on the
+ * one before, and it cannot tell that an in-place loop (output read, then
+ * written at the same index) is safe to vectorise.  Sums add the lanes in a
+ * fixed order, so results do not depend on the thread count. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store4(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline float hsum16(v4f a, v4f b, v4f c, v4f d)
+{
+    v4f v = (a + b) + (c + d);
+    return (v[0] + v[2]) + (v[1] + v[3]);
+}
+
+/* The activations applied in the same pass as the normalization: those
+ * that look at one element only and that these loops reproduce to the bit. */
+static int fusable(ACTIVATION a)
+{
+    return a == LINEAR || a == LEAKY || a == RELU;
+}
+
+/* Upstream's gradients, as a factor of delta: relu (x > 0), leaky 1 or .1f. */
+static inline float grad1(float o, ACTIVATION a)
+{
+    if (a == RELU) return (float)(o > 0);
+    if (a == LEAKY) return o > 0 ? 1.0f : .1f;
+    return 1;
+}
+
+static inline v4f grad4(v4f o, ACTIVATION a)
+{
+    const v4f zero = {0}, one = {1, 1, 1, 1}, tenth = {.1f, .1f, .1f, .1f};
+    v4i pos = o > zero;
+    if (a == RELU) return (v4f)(pos & (v4i)one);
+    if (a == LEAKY) return (v4f)((pos & (v4i)one) | (~pos & (v4i)tenth));
+    return one;
+}
+
+/* Upstream's activations: relu x * (x > 0); leaky x > 0 ? x : .1 * x, the
+ * product taken in double and rounded to float (see leaky_avx). */
+static inline float act1(float v, ACTIVATION a)
+{
+    if (a == LEAKY) { float s = (float)(.1 * v); return v > 0 ? v : s; }
+    if (a == RELU) return v * (float)(v > 0);
+    return v;
+}
+
+static inline v4f act4(v4f v, ACTIVATION a)
+{
+    if (a == RELU) return v * grad4(v, RELU);
+#ifdef HAVE_X86
+    if (a == LEAKY) {
+        const __m128d k = _mm_set1_pd(.1);
+        __m128 lo = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd((__m128)v), k));
+        __m128 hi = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v)), k));
+        return (v4f)_mm_max_ps((__m128)v, _mm_movelh_ps(lo, hi));   /* as in leaky_avx */
+    }
+#else
+    if (a == LEAKY) return (v4f){act1(v[0], a), act1(v[1], a), act1(v[2], a), act1(v[3], a)};
+#endif
+    return v;
+}
+
+/* Sum of one plane. */
+static float sum_plane(const float *x, int n)
+{
+    v4f a = {0}, b = {0}, c = {0}, d = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a += load4(x + i);
+        b += load4(x + i + 4);
+        c += load4(x + i + 8);
+        d += load4(x + i + 12);
+    }
+    float s = hsum16(a, b, c, d);
+    for (; i < n; ++i) s += x[i];
+    return s;
+}
+
+/* Sums of x - c and of (x - c)^2. */
+static void dev_sums(const float *x, float c, int n, float *t, float *q)
+{
+    v4f a = {0}, b = {0}, e = {0}, f = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4f u0 = load4(x + i) - c, u1 = load4(x + i + 4) - c;
+        a += u0;
+        b += u1;
+        e += u0 * u0;
+        f += u1 * u1;
+    }
+    v4f z = {0};
+    float st = hsum16(a, b, z, z), sq = hsum16(e, f, z, z);
+    for (; i < n; ++i) { float u = x[i] - c; st += u; sq += u * u; }
+    *t = st;
+    *q = sq;
+}
+
+/* Float sums run over at most this many values, then go on in double. */
+#define SPAN 1024
+
+/* Count, mean and sum of squared deviations of the values seen so far. */
+typedef struct { double n, mu, m2; } moments;
+
+/* Adds n values to m.  Their sums t of x - c and q of (x - c)^2 give their
+ * mean c + t/n and squared deviations q - t^2/n to the rounding of the
+ * deviations, whatever the offset, when c is near their mean: c is the mean
+ * so far, or for the first values their own mean (one more pass over them,
+ * while they are in cache).  The parts are merged in double as Chan et al.
+ * merge partial variances. */
+static void add_values(moments *m, const float *p, int n)
+{
+    float c = m->n > 0 ? (float)m->mu : sum_plane(p, n) / n, t, q;
+    dev_sums(p, c, n, &t, &q);
+    const double total = m->n + n, inv_n = 1. / n, inv_total = 1. / total;
+    const double e = (c - m->mu) * n + t;   /* n times (their mean - mean so far) */
+    m->mu += e * inv_total;
+    m->m2 += (q - (double)t * t * inv_n) + e * e * inv_n * m->n * inv_total;
+    m->n = total;
+}
+
+static void add_plane(moments *m, const float *p, int S)
+{
+    for (int i = 0; i < S; i += SPAN) add_values(m, p + i, S - i < SPAN ? S - i : SPAN);
+}
+
+/* One plane: x kept in xs, y = act((x - mean) * a + bias).  x may be y. */
+static inline __attribute__((always_inline))
+void norm_plane(const float *x, float *xs, float *y, int n, float mean, float a, float bias,
+                ACTIVATION act)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4f u0 = load4(x + i), u1 = load4(x + i + 4);
+        store4(xs + i, u0);
+        store4(xs + i + 4, u1);
+        store4(y + i, act4((u0 - mean) * a + bias, act));
+        store4(y + i + 4, act4((u1 - mean) * a + bias, act));
+    }
+    for (; i < n; ++i) {
+        float v = x[i];
+        xs[i] = v;
+        y[i] = act1((v - mean) * a + bias, act);
+    }
+}
+
+/* The backward pass takes the activation's gradient from y = (x - mean) *
+ * a + bias, recomputed from x with the forward's mean, a and bias (the same
+ * operations on the same floats, so the same bits: scales and biases change
+ * only in the update after the backward pass), rather than from the
+ * activated output: y > 0 exactly when act(y) > 0 for linear, leaky and
+ * relu, so the factor is the one upstream's gradient_array takes from
+ * l.output, and the pass reads two arrays instead of three.  (A [dropout]
+ * after the layer zeroes outputs in place, but it zeroes their deltas too,
+ * and it scales the others by a positive factor.) */
+static float norm_factor(float scale, float var)
+{
+    return (float)(scale / (sqrt(var) + .000001f));
+}
+
+/* Sums over one plane of g = delta * act'(y) and of g * (x - mean). */
+static inline __attribute__((always_inline))
+void grad_sums(const float *d, const float *x, float mean, float a, float bias, int n, ACTIVATION act,
+               float *s0, float *s1)
+{
+    v4f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v4f u0 = load4(x + i) - mean, u1 = load4(x + i + 4) - mean;
+        v4f g0 = load4(d + i) * grad4(u0 * a + bias, act);
+        v4f g1 = load4(d + i + 4) * grad4(u1 * a + bias, act);
+        a0 += g0;
+        b0 += g1;
+        a1 += g0 * u0;
+        b1 += g1 * u1;
+    }
+    v4f z = {0};
+    float r0 = hsum16(a0, b0, z, z), r1 = hsum16(a1, b1, z, z);
+    for (; i < n; ++i) {
+        float u = x[i] - mean, g = d[i] * grad1(u * a + bias, act);
+        r0 += g;
+        r1 += g * u;
+    }
+    *s0 = r0;
+    *s1 = r1;
+}
+
+/* delta = g * ad + k * (x - mean) + m, g = delta * act'(y). */
+static inline __attribute__((always_inline))
+void grad_plane(float *d, const float *x, float mean, float a, float bias, int n, ACTIVATION act,
+                float ad, float k, float m)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f u = load4(x + i) - mean;
+        v4f g = load4(d + i) * grad4(u * a + bias, act);
+        store4(d + i, g * ad + k * u + m);
+    }
+    for (; i < n; ++i) {
+        float u = x[i] - mean, g = d[i] * grad1(u * a + bias, act);
+        d[i] = g * ad + k * u + m;
+    }
+}
+
+/* The passes below go through the batch image by image, each thread over
+ * a block of channels, so that memory is read in order even when planes are
+ * small; each channel still takes its planes in image order, so the results
+ * do not depend on the blocks or the thread count. */
+static int channel_blocks(const layer *l)
+{
+    long work = (long)l->batch * l->out_c * l->out_h * l->out_w;
+    int nb = work < PAR_MIN ? 1 : 4 * dn_threads();
+    return nb < l->out_c ? nb : l->out_c;
+}
+
+/* Batch mean and variance (divided by m - 1, as upstream) of channels
+ * [c0, c1), and the rolling averages. */
+static void batch_stats(const layer *l, const float *in, int c0, int c1)
+{
+    const int S = l->out_h * l->out_w;
+    const long CS = (long)l->out_c * S;
+    moments *m = calloc(c1 - c0, sizeof *m);
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) add_plane(m + f - c0, in + b * CS + (long)f * S, S);
+    for (int f = c0; f < c1; ++f) {
+        const moments *mf = m + f - c0;
+        /* rounding can leave m2 just below 0 */
+        float mean = (float)mf->mu, var = (float)((mf->m2 > 0 ? mf->m2 : 0) / (mf->n - 1));
+        l->mean[f] = mean;
+        l->variance[f] = var;
+        l->rolling_mean[f] = .99f * l->rolling_mean[f] + .01f * mean;
+        l->rolling_variance[f] = .99f * l->rolling_variance[f] + .01f * var;
+    }
+    free(m);
+}
+
+/* Forward of channels [c0, c1).  The activation is a constant in each
+ * caller, so each gets its own copy of the loops. */
+static inline __attribute__((always_inline))
+void bn_forward_block(const layer *l, const float *in, int train, int c0, int c1, ACTIVATION act)
+{
+    const int S = l->out_h * l->out_w;
+    const long CS = (long)l->out_c * S;
+    if (train) batch_stats(l, in, c0, c1);
+    const float *mean = train ? l->mean : l->rolling_mean, *var = train ? l->variance : l->rolling_variance;
+    float *a = malloc((c1 - c0) * sizeof(float));
+    for (int f = c0; f < c1; ++f) a[f - c0] = norm_factor(l->scales[f], var[f]);
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) {
+            long o = b * CS + (long)f * S;
+            norm_plane(in + o, l->x + o, l->output + o, S, mean[f], a[f - c0], l->biases[f], act);
+        }
+    free(a);
+}
+
+static void bn_forward(const layer *l, const float *in, int train, ACTIVATION act)
+{
+    const int C = l->out_c, nb = channel_blocks(l);
+    #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int k = 0; k < nb; ++k) {
+        int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
+        if (act == LEAKY) bn_forward_block(l, in, train, c0, c1, LEAKY);
+        else if (act == RELU) bn_forward_block(l, in, train, c0, c1, RELU);
+        else bn_forward_block(l, in, train, c0, c1, LINEAR);
+    }
+}
+
+/* The coefficients of one channel's backward pass. */
+typedef struct { float mean, a, bias, ad, k, m; double sd, sdx; } bn_grad;
+
+/* From the sums of g and g * (x - mean): the bias and scale updates,
+ * mean_delta and variance_delta as upstream's backward computes them, and
+ * the coefficients of the delta pass. */
+static void finish_channel(const layer *l, int f, float var, bn_grad *c)
+{
+    const float scale = l->scales[f];
+    const double sd = c->sd, sdx = c->sdx;
+    /* x_norm = (x - mean) / (sqrt(var) + eps) in the forward pass. */
+    l->bias_updates[f] += (float)sd;
+    l->scale_updates[f] += (float)(sdx / (sqrt(var) + .000001f));
+    /* After scaling delta by the layer's scale: */
+    const float mean_delta = (float)(scale * sd) * (float)(-1. / sqrt(var + .00001f));
+    const float variance_delta = (float)(scale * sdx) * (float)(-.5 * pow(var + .00001f, -1.5));
+    l->mean_delta[f] = mean_delta;
+    l->variance_delta[f] = variance_delta;
+    const float n = (float)((long)l->out_h * l->out_w * l->batch);
+    c->ad = scale * (float)(1. / sqrt(var + .00001f));
+    c->k = variance_delta * 2 / n;
+    c->m = mean_delta / n;
+}
+
+/* Backward of channels [c0, c1), with the statistics the forward pass
+ * normalised with: the batch's (training) or the rolling ones. */
+static inline __attribute__((always_inline))
+void bn_backward_block(const layer *l, const float *mean, const float *var, int c0, int c1, ACTIVATION act)
+{
+    const int S = l->out_h * l->out_w;
+    const long CS = (long)l->out_c * S;
+    bn_grad *cs = calloc(c1 - c0, sizeof *cs);
+    for (int f = c0; f < c1; ++f) {
+        bn_grad *c = cs + f - c0;
+        c->mean = mean[f];
+        c->a = norm_factor(l->scales[f], var[f]);
+        c->bias = l->biases[f];
+    }
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) {
+            bn_grad *c = cs + f - c0;
+            long o = b * CS + (long)f * S;
+            for (int i = 0; i < S; i += SPAN) {
+                float s0, s1;
+                grad_sums(l->delta + o + i, l->x + o + i, c->mean, c->a, c->bias, S - i < SPAN ? S - i : SPAN,
+                          act, &s0, &s1);
+                c->sd += s0;
+                c->sdx += s1;
+            }
+        }
+    for (int f = c0; f < c1; ++f) finish_channel(l, f, var[f], cs + f - c0);
+    for (int b = 0; b < l->batch; ++b)
+        for (int f = c0; f < c1; ++f) {
+            const bn_grad *c = cs + f - c0;
+            long o = b * CS + (long)f * S;
+            grad_plane(l->delta + o, l->x + o, c->mean, c->a, c->bias, S, act, c->ad, c->k, c->m);
+        }
+    free(cs);
+}
+
+static void bn_backward(const layer *l, int train, ACTIVATION act)
+{
+    const float *mean = train ? l->mean : l->rolling_mean;
+    const float *var = train ? l->variance : l->rolling_variance;
+    const int C = l->out_c, nb = channel_blocks(l);
+    #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
+    for (int k = 0; k < nb; ++k) {
+        int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
+        if (act == LEAKY) bn_backward_block(l, mean, var, c0, c1, LEAKY);
+        else if (act == RELU) bn_backward_block(l, mean, var, c0, c1, RELU);
+        else bn_backward_block(l, mean, var, c0, c1, LINEAR);
+    }
+}
+
+/* Upstream's constants: eps 1e-6 added to the standard deviation in the
+ * forward pass, 1e-5 added to the variance in the backward pass.  The fast
+ * path does not write l.x_norm: the backward pass takes the scale gradient
+ * from x, mean and variance instead.  (Upstream's backward outside training
+ * reads an x_norm left by the last training pass; here the scale gradient
+ * then uses the rolling statistics the forward pass normalised with.) */
+void forward_batchnorm_layer(layer l, network net)
+{
+    if (dn_reference()) { upstream_forward_batchnorm_layer(l, net); return; }
+    bn_forward(&l, l.type == BATCHNORM ? net.input : l.output, net.train, LINEAR);
+}
+
+void backward_batchnorm_layer(layer l, network net)
+{
+    if (dn_reference()) { upstream_backward_batchnorm_layer(l, net); return; }
+    bn_backward(&l, net.train, LINEAR);
+    if (l.type == BATCHNORM) memcpy(net.delta, l.delta, (size_t)l.outputs * l.batch * sizeof(float));
+}
+
+void fast_bn_activate_forward(layer l, network net)
+{
+    if (dn_reference() || !fusable(l.activation)) {
+        forward_batchnorm_layer(l, net);
+        activate_array(l.output, l.outputs * l.batch, l.activation);
+        return;
+    }
+    bn_forward(&l, l.output, net.train, l.activation);
+}
+
+void fast_bn_activate_backward(layer l, network net)
+{
+    if (dn_reference() || !fusable(l.activation)) {
+        gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+        backward_batchnorm_layer(l, net);
+        return;
+    }
+    bn_backward(&l, net.train, l.activation);
+}
+
+/* ---- bias and activation ---------------------------------------------------- */
+
+/* The bits of upstream's add_bias then activate_array. */
+static inline __attribute__((always_inline))
+void bias_plane(float *y, int n, float bias, ACTIVATION act)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) store4(y + i, act4(load4(y + i) + bias, act));
+    for (; i < n; ++i) y[i] = act1(y[i] + bias, act);
+}
+
+void fast_bias_activate_forward(layer l)
+{
+    const int B = l.batch, C = l.n, S = l.out_h * l.out_w;
+    const ACTIVATION act = l.activation;
+    if (dn_reference() || !fusable(act)) {
+        add_bias(l.output, l.biases, B, C, S);
+        activate_array(l.output, l.outputs * B, act);
+        return;
+    }
+    #pragma omp parallel for schedule(static) if ((long)B * C * S >= PAR_MIN)
+    for (int q = 0; q < B * C; ++q) {
+        float *y = l.output + (long)q * S;
+        const float bias = l.biases[q % C];
+        if (act == LEAKY) bias_plane(y, S, bias, LEAKY);
+        else if (act == RELU) bias_plane(y, S, bias, RELU);
+        else bias_plane(y, S, bias, LINEAR);
+    }
+}
+
+/* delta *= act'(o) over one plane, then its sum in upstream's order (one
+ * float chain, as sum_array). */
+static inline __attribute__((always_inline))
+float grad_sum_plane(float *d, const float *o, int n, ACTIVATION act)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) store4(d + i, load4(d + i) * grad4(load4(o + i), act));
+    for (; i < n; ++i) d[i] = d[i] * grad1(o[i], act);
+    float s = 0;
+    for (i = 0; i < n; ++i) s += d[i];
+    return s;
+}
+
+void fast_bias_activate_backward(layer l)
+{
+    const int B = l.batch, C = l.n, S = l.out_h * l.out_w;
+    const ACTIVATION act = l.activation;
+    if (dn_reference() || !fusable(act)) {
+        gradient_array(l.output, l.outputs * B, act, l.delta);
+        backward_bias(l.bias_updates, l.delta, B, C, S);
+        return;
+    }
+    /* Each channel's images in order, as backward_bias adds them. */
+    #pragma omp parallel for schedule(static) if ((long)B * C * S >= PAR_MIN)
+    for (int f = 0; f < C; ++f) {
+        for (int b = 0; b < B; ++b) {
+            long q = ((long)b * C + f) * S;
+            float s;
+            if (act == LEAKY) s = grad_sum_plane(l.delta + q, l.output + q, S, LEAKY);
+            else if (act == RELU) s = grad_sum_plane(l.delta + q, l.output + q, S, RELU);
+            else s = grad_sum_plane(l.delta + q, l.output + q, S, LINEAR);
+            l.bias_updates[f] += s;
+        }
+    }
+}
+
+/* ---- pooling ------------------------------------------------------------------ */
+
+void forward_maxpool_layer(const maxpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_forward_maxpool_layer(l, net); return; }
+    const int oh_n = l.out_h, ow_n = l.out_w, off = -l.pad / 2;
+    const int planes = l.batch * l.c;
+    if (l.size == 2 && l.stride == 2 && off == 0 && l.h == 2 * oh_n && l.w == 2 * ow_n) {
+        /* 2x2, stride 2, every window inside: the same comparisons, in
+         * upstream's order (first maximum wins), without bounds checks. */
+        #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
+        for (int q = 0; q < planes; ++q) {
+            const int base = q * l.h * l.w;
+            for (int i = 0; i < oh_n; ++i) {
+                const int r0 = base + 2 * i * l.w, r1 = r0 + l.w;
+                for (int j = 0; j < ow_n; ++j) {
+                    int idx[4] = {r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1};
+                    float max = -FLT_MAX;
+                    int max_i = -1;
+                    for (int t = 0; t < 4; ++t) {
+                        float v = net.input[idx[t]];
+                        if (v > max) { max = v; max_i = idx[t]; }
+                    }
+                    int out = (q * oh_n + i) * ow_n + j;
+                    l.output[out] = max;
+                    l.indexes[out] = max_i;
+                }
+            }
+        }
+        return;
+    }
+    #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
+    for (int q = 0; q < planes; ++q) {
+        const int base = q * l.h * l.w;
+        for (int i = 0; i < oh_n; ++i) {
+            for (int j = 0; j < ow_n; ++j) {
+                int out = (q * oh_n + i) * ow_n + j;
+                float max = -FLT_MAX;
+                int max_i = -1;
+                for (int n = 0; n < l.size; ++n) {
+                    int h = off + i * l.stride + n;
+                    for (int m = 0; m < l.size; ++m) {
+                        int w = off + j * l.stride + m;
+                        int index = base + w + l.w * h;
+                        float val = (h >= 0 && h < l.h && w >= 0 && w < l.w) ? net.input[index] : -FLT_MAX;
+                        if (val > max) { max = val; max_i = index; }
+                    }
+                }
+                l.output[out] = max;
+                l.indexes[out] = max_i;
+            }
+        }
+    }
+}
+
+void backward_maxpool_layer(const maxpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_backward_maxpool_layer(l, net); return; }
+    const int per = l.out_h * l.out_w;
+    const int planes = l.batch * l.c;
+    /* A plane's indexes all point into its own input plane. */
+    #pragma omp parallel for schedule(static) if ((long)planes * per >= PAR_MIN)
+    for (int q = 0; q < planes; ++q)
+        for (int i = q * per; i < (q + 1) * per; ++i) {
+            int index = l.indexes[i];
+            if (index >= 0) net.delta[index] += l.delta[i];
+        }
+}
+
+maxpool_layer make_maxpool_layer(int batch, int h, int w, int c, int size, int stride, int padding)
+{
+    maxpool_layer l = upstream_make_maxpool_layer(batch, h, w, c, size, stride, padding);
+    l.forward = forward_maxpool_layer;
+    l.backward = backward_maxpool_layer;
+    return l;
+}
+
+void forward_avgpool_layer(const avgpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_forward_avgpool_layer(l, net); return; }
+    const int planes = l.batch * l.c, S = l.h * l.w;
+    #pragma omp parallel for schedule(static) if ((long)planes * S >= PAR_MIN)
+    for (int q = 0; q < planes; ++q) {
+        const float *x = net.input + (long)q * S;
+        float s = 0;
+        for (int i = 0; i < S; ++i) s += x[i];
+        l.output[q] = s / S;
+    }
+}
+
+void backward_avgpool_layer(const avgpool_layer l, network net)
+{
+    if (dn_reference()) { upstream_backward_avgpool_layer(l, net); return; }
+    const int planes = l.batch * l.c, S = l.h * l.w;
+    #pragma omp parallel for schedule(static) if ((long)planes * S >= PAR_MIN)
+    for (int q = 0; q < planes; ++q) {
+        float *d = net.delta + (long)q * S;
+        const float g = l.delta[q] / S;
+        for (int i = 0; i < S; ++i) d[i] += g;
+    }
+}
+
+avgpool_layer make_avgpool_layer(int batch, int w, int h, int c)
+{
+    avgpool_layer l = upstream_make_avgpool_layer(batch, w, h, c);
+    l.forward = forward_avgpool_layer;
+    l.backward = backward_avgpool_layer;
+    return l;
+}

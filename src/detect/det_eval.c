@@ -1,0 +1,327 @@
+/* det_eval.c: the VOC evaluation of detectors and `detector map` (see det_eval.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/det_data.h"
+#include "detect/det_eval.h"
+#include "image.h"
+#include "option_list.h"
+#include "utils.h"
+
+det_eval_opts det_eval_defaults(void)
+{
+    det_eval_opts o = {.005f, .45f, .5f, 11};
+    return o;
+}
+
+/* ---- options --------------------------------------------------------------- */
+
+static int find(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; ++i) if (argv[i] && strcmp(argv[i], name) == 0) return i;
+    return -1;
+}
+
+static void drop(int argc, char **argv, int i, int count)
+{
+    for (int k = 0; k < count; ++k) {
+        for (int j = i; j < argc - 1; ++j) argv[j] = argv[j + 1];
+        argv[argc - 1] = NULL;
+    }
+}
+
+static char *value_of(int argc, char **argv, const char *name)
+{
+    int i = find(argc, argv, name);
+    if (i < 0) return NULL;
+    if (i + 1 >= argc || !argv[i + 1]) {
+        fprintf(stderr, "darknet: error: option %s needs a value\n", name);
+        exit(1);
+    }
+    char *v = argv[i + 1];
+    drop(argc, argv, i, 2);
+    return v;
+}
+
+int det_arg_flag(int argc, char **argv, const char *name)
+{
+    int i = find(argc, argv, name);
+    if (i < 0) return 0;
+    drop(argc, argv, i, 1);
+    return 1;
+}
+
+int det_arg_int(int argc, char **argv, const char *name, int def)
+{
+    char *v = value_of(argc, argv, name), *end;
+    if (!v) return def;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < -2147483647L || x > 2147483647L) {
+        fprintf(stderr, "darknet: error: %s %s: not a whole number\n", name, v);
+        exit(1);
+    }
+    return (int)x;
+}
+
+float det_arg_float(int argc, char **argv, const char *name, float def)
+{
+    char *v = value_of(argc, argv, name), *end;
+    if (!v) return def;
+    errno = 0;
+    float x = strtof(v, &end);
+    if (end == v || *end || errno || !isfinite(x)) {
+        fprintf(stderr, "darknet: error: %s %s: not a number\n", name, v);
+        exit(1);
+    }
+    return x;
+}
+
+char *det_arg_str(int argc, char **argv, const char *name, char *def)
+{
+    char *v = value_of(argc, argv, name);
+    return v ? v : def;
+}
+
+int det_positional(int argc, char **argv)
+{
+    int n = 0;
+    while (n < argc && argv[n]) ++n;
+    return n;
+}
+
+/* ---- truths and detections ------------------------------------------------- */
+
+static vm_box to_pixels(det_object o, int w, int h)
+{
+    vm_box b = {(o.x - o.w / 2) * w, (o.y - o.h / 2) * h, (o.x + o.w / 2) * w, (o.y + o.h / 2) * h};
+    return b;
+}
+
+int det_add_truths(vm_set *s, int index, const char *image_path, int classes, int w, int h)
+{
+    char lp[4096];
+    det_object *objs;
+    det_label_path(image_path, "labels", lp, sizeof(lp));
+    int n = det_read_labels(lp, classes, 1, &objs);
+    if (n < 0) return -1;
+    for (int i = 0; i < n; ++i) vm_set_add_truth(s, index, objs[i].cls, 0, to_pixels(objs[i], w, h));
+    free(objs);
+    det_label_path(image_path, "difficult", lp, sizeof(lp));
+    n = det_read_labels(lp, classes, 0, &objs);
+    for (int i = 0; i < n; ++i) vm_set_add_truth(s, index, objs[i].cls, 1, to_pixels(objs[i], w, h));
+    free(objs);
+    return 0;
+}
+
+int det_collect(network *net, char **paths, int n, int classes, det_eval_opts o,
+                vm_set *s, FILE *dets_out)
+{
+    int scored = 0;
+    double start = what_time_is_it_now();
+    for (int i = 0; i < n; ++i) {
+        image im;
+        if (det_load_image(paths[i], &im)) continue;
+        if (det_add_truths(s, i, paths[i], classes, im.w, im.h)) {
+            free_image(im);
+            continue;
+        }
+        image sized = letterbox_image(im, net->w, net->h);
+        network_predict(net, sized.data);
+        int nboxes = 0;
+        detection *dets = get_network_boxes(net, im.w, im.h, o.thresh, .5f, 0, 0, &nboxes);
+        if (o.nms > 0) do_nms_sort(dets, nboxes, classes, o.nms);
+        for (int k = 0; k < nboxes; ++k) {
+            box b = dets[k].bbox;
+            vm_box vb = {constrain(0, im.w, b.x - b.w / 2), constrain(0, im.h, b.y - b.h / 2),
+                         constrain(0, im.w, b.x + b.w / 2), constrain(0, im.h, b.y + b.h / 2)};
+            for (int c = 0; c < classes && c < dets[k].classes; ++c) {
+                float p = dets[k].prob[c];
+                if (p <= 0 || p < o.thresh) continue;
+                vm_set_add_det(s, i, c, p, vb);
+                if (dets_out) {
+                    fprintf(dets_out, "%s %d %.6f %.2f %.2f %.2f %.2f\n", paths[i], c, p,
+                            vb.x1, vb.y1, vb.x2, vb.y2);
+                }
+            }
+        }
+        free_detections(dets, nboxes);
+        free_image(sized);
+        free_image(im);
+        ++scored;
+        if ((i + 1) % 500 == 0) {
+            fprintf(stderr, "evaluated %d/%d images, %.1f img/s\n", i + 1, n,
+                    (i + 1) / (what_time_is_it_now() - start));
+        }
+    }
+    return scored;
+}
+
+/* Path -> list index, through a sorted copy. */
+typedef struct path_index {
+    const char *path;
+    int index;
+} path_index;
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const path_index *)a)->path, ((const path_index *)b)->path);
+}
+
+int det_collect_file(const char *dets_file, char **paths, int n, int classes, vm_set *s)
+{
+    FILE *fp = fopen(dets_file, "r");
+    if (!fp) {
+        fprintf(stderr, "darknet: error: couldn't open file: %s\n", dets_file);
+        return -1;
+    }
+    path_index *idx = malloc(sizeof(path_index) * (n + 1));
+    char *usable = calloc(n + 1, 1);
+    int scored = 0;
+    for (int i = 0; i < n; ++i) {
+        idx[i].path = paths[i];
+        idx[i].index = i;
+        int w, h;
+        if (det_image_size(paths[i], &w, &h)) continue;
+        if (det_add_truths(s, i, paths[i], classes, w, h)) continue;
+        usable[i] = 1;
+        ++scored;
+    }
+    qsort(idx, n, sizeof(path_index), by_path);
+    char line[8192], path[4096];
+    int lineno = 0, bad = 0;
+    while (fgets(line, sizeof(line), fp)) {
+        ++lineno;
+        int cls;
+        float score, x1, y1, x2, y2;
+        char tail[2];
+        int got = sscanf(line, "%4095s %d %f %f %f %f %f %1s", path, &cls, &score, &x1, &y1, &x2, &y2, tail);
+        if (got <= 0) continue;
+        if (got != 7 || cls < 0 || cls >= classes) {
+            fprintf(stderr, "darknet: error: %s:%d: expected IMAGE CLASS SCORE X1 Y1 X2 Y2 "
+                            "with a class in [0, %d)\n", dets_file, lineno, classes);
+            bad = 1;
+            break;
+        }
+        path_index key = {path, 0};
+        path_index *hit = bsearch(&key, idx, n, sizeof(path_index), by_path);
+        if (!hit) {
+            fprintf(stderr, "darknet: error: %s:%d: image %s is not in the valid list\n",
+                    dets_file, lineno, path);
+            bad = 1;
+            break;
+        }
+        if (!usable[hit->index]) continue;
+        vm_box b = {x1, y1, x2, y2};
+        vm_set_add_det(s, hit->index, cls, score, b);
+    }
+    fclose(fp);
+    free(idx);
+    free(usable);
+    return bad ? -1 : scored;
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: darknet detector map DATA CFG WEIGHTS [-iou_thresh 0.5] [-points 11|0]\n"
+            "           [-thresh 0.005] [-nms 0.45] [-json FILE] [-save_dets FILE]\n"
+            "       darknet detector map DATA -dets FILE [-iou_thresh 0.5] [-points 11|0] [-json FILE]\n");
+    exit(1);
+}
+
+void det_map_command(int argc, char **argv)
+{
+    det_eval_opts o = det_eval_defaults();
+    o.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", o.iou_thresh);
+    o.points = det_arg_int(argc, argv, "-points", o.points);
+    o.thresh = det_arg_float(argc, argv, "-thresh", o.thresh);
+    o.nms = det_arg_float(argc, argv, "-nms", o.nms);
+    char *json = det_arg_str(argc, argv, "-json", NULL);
+    char *save = det_arg_str(argc, argv, "-save_dets", NULL);
+    char *dets_file = det_arg_str(argc, argv, "-dets", NULL);
+    int npos = det_positional(argc, argv);
+    if (o.points != 0 && o.points != 11) {
+        fprintf(stderr, "darknet: error: -points %d: expected 11 (VOC2007) or 0 (all points)\n", o.points);
+        exit(1);
+    }
+    if (!(o.iou_thresh > 0 && o.iou_thresh <= 1)) {
+        fprintf(stderr, "darknet: error: -iou_thresh %g: expected a value in (0, 1]\n", o.iou_thresh);
+        exit(1);
+    }
+    if (npos < 4 || (!dets_file && npos < 6)) usage();
+    for (int i = 1; i < npos; ++i) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "darknet: error: unknown option %s\n", argv[i]);
+            exit(1);
+        }
+    }
+
+    char *datacfg = argv[3];
+    list *options = read_data_cfg(datacfg);
+    char *valid = option_find(options, "valid");
+    char *names_file = option_find(options, "names");
+    int classes = option_find_int_quiet(options, "classes", 0);
+    if (!valid) {
+        fprintf(stderr, "darknet: error: %s: no valid= list\n", datacfg);
+        exit(1);
+    }
+    char **names = names_file ? get_labels(names_file) : NULL;
+    int n;
+    char **paths = det_read_list(valid, &n);
+
+    network *net = NULL;
+    if (!dets_file) {
+        net = load_network(argv[4], argv[5], 0);
+        set_batch_network(net, 1);
+        layer l = net->layers[net->n - 1];
+        if (l.type != YOLO && l.type != REGION) {
+            fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", argv[4]);
+            exit(1);
+        }
+        if (classes <= 0) classes = l.classes;
+        if (l.classes != classes) {
+            fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", datacfg, classes, argv[4], l.classes);
+            exit(1);
+        }
+    } else if (classes <= 0) {
+        fprintf(stderr, "darknet: error: %s: no classes=\n", datacfg);
+        exit(1);
+    }
+
+    vm_set s;
+    vm_set_init(&s);
+    double start = what_time_is_it_now();
+    int scored;
+    if (dets_file) {
+        scored = det_collect_file(dets_file, paths, n, classes, &s);
+        if (scored < 0) exit(1);
+    } else {
+        FILE *out = NULL;
+        if (save && !(out = fopen(save, "w"))) {
+            fprintf(stderr, "darknet: error: couldn't open file: %s\n", save);
+            exit(1);
+        }
+        scored = det_collect(net, paths, n, classes, o, &s, out);
+        if (out) fclose(out);
+    }
+    vm_result r;
+    vm_evaluate(s.dets, s.n_dets, s.truths, s.n_truths, classes, o.iou_thresh, o.points, &r);
+    printf("\n%d of %d images scored, %d detections, %.1f seconds\n", scored, n, s.n_dets,
+           what_time_is_it_now() - start);
+    det_issue_summary(stdout);
+    vm_print_table(stdout, &r, names);
+    if (json) {
+        FILE *fp = fopen(json, "w");
+        if (!fp || vm_write_json(fp, &r, names) || fclose(fp)) {
+            fprintf(stderr, "darknet: error: cannot write %s\n", json);
+            exit(1);
+        }
+    }
+    vm_result_free(&r);
+    vm_set_free(&s);
+}

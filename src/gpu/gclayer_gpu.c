@@ -1,0 +1,389 @@
+/* gclayer_gpu.c: [gcconv] on the GPU (GPU=1 builds; see gclayer.h).
+ *
+ * The same passes as gclayer.c, on device copies of the layer's arrays:
+ * upstream's im2col_gpu / gemm_gpu / col2im_gpu for the convolution with H,
+ * its batch-norm and activation kernels, and our kernels (gc_kernels.cu)
+ * for H, the fold of G, the R step, expand and the branch layout.
+ *
+ * The host arrays stay the layer's reference copy for files: saving pulls
+ * the device arrays first, loading pushes them after (gclayer.c). */
+#ifdef GPU
+
+#include <math.h>
+
+#include "activations.h"
+#include "batchnorm_layer.h"
+#include "blas.h"
+#include "col2im.h"
+#include "cuda.h"
+#include "gemm.h"
+#include "im2col.h"
+#include "utils.h"
+
+#include "gpu/gc_gpu.h"
+#include "gclayer.h"
+
+/* A device copy of n host floats (zeros when host is NULL); NULL when n is 0. */
+static float *device_copy(float *host, size_t n)
+{
+    return n ? cuda_make_array(host, n) : NULL;
+}
+
+static void device_free(float **p)
+{
+    if (*p) cuda_free(*p);
+    *p = NULL;
+}
+
+static size_t input_planes_total(layer l, const gcconv_state *s)
+{
+    return (size_t)l.batch * s->C * s->K * l.h * l.w;
+}
+
+static void make_scratch_gpu(layer l, gcconv_state *s)
+{
+    if (gcconv_needs_wide_buffers(s)) {
+        s->wide_input_gpu = device_copy(NULL, input_planes_total(l, s));
+        s->wide_delta_gpu = device_copy(NULL, input_planes_total(l, s));
+    }
+    if (gcconv_needs_branch_buffers(s)) {
+        s->branch_input_gpu = device_copy(NULL, input_planes_total(l, s));
+        s->branch_delta_gpu = device_copy(NULL, input_planes_total(l, s));
+    }
+}
+
+static void free_scratch_gpu(gcconv_state *s)
+{
+    device_free(&s->wide_input_gpu);
+    device_free(&s->wide_delta_gpu);
+    device_free(&s->branch_input_gpu);
+    device_free(&s->branch_delta_gpu);
+}
+
+static void make_activations_gpu(layer *l)
+{
+    size_t outs = (size_t)l->batch * l->outputs;
+    l->output_gpu = device_copy(l->output, outs);
+    l->delta_gpu = device_copy(l->delta, outs);
+    if (l->batch_normalize) {
+        l->x_gpu = device_copy(l->output, outs);
+        l->x_norm_gpu = device_copy(l->output, outs);
+    }
+}
+
+void gcconv_make_gpu(layer *l)
+{
+    gcconv_state *s = l->ext_data;
+    l->weights_gpu = device_copy(l->weights, l->nweights);
+    l->weight_updates_gpu = device_copy(l->weight_updates, l->nweights);
+    l->biases_gpu = device_copy(l->biases, l->n);
+    l->bias_updates_gpu = device_copy(l->bias_updates, l->n);
+    if (l->batch_normalize) {
+        l->scales_gpu = device_copy(l->scales, l->n);
+        l->scale_updates_gpu = device_copy(l->scale_updates, l->n);
+        l->mean_gpu = device_copy(l->mean, l->n);
+        l->variance_gpu = device_copy(l->variance, l->n);
+        l->rolling_mean_gpu = device_copy(l->rolling_mean, l->n);
+        l->rolling_variance_gpu = device_copy(l->rolling_variance, l->n);
+        l->mean_delta_gpu = device_copy(l->mean_delta, l->n);
+        l->variance_delta_gpu = device_copy(l->variance_delta, l->n);
+    }
+    if (l->m) {
+        l->m_gpu = device_copy(l->m, l->nweights);
+        l->v_gpu = device_copy(l->v, l->nweights);
+        l->bias_m_gpu = device_copy(l->bias_m, l->n);
+        l->bias_v_gpu = device_copy(l->bias_v, l->n);
+        if (l->scales) {
+            l->scale_m_gpu = device_copy(l->scale_m, l->n);
+            l->scale_v_gpu = device_copy(l->scale_v, l->n);
+        }
+    }
+    make_activations_gpu(l);
+
+    s->R_gpu = device_copy(s->R, s->K * s->ss);
+    s->R_updates_gpu = device_copy(s->R_updates, s->K * s->ss);
+    if (s->K == 1) {
+        s->H_gpu = l->weights_gpu;
+        s->G_gpu = l->weight_updates_gpu;
+    } else {
+        s->H_gpu = device_copy(NULL, s->nh);
+        s->G_gpu = device_copy(NULL, s->nh);
+    }
+    make_scratch_gpu(*l, s);
+
+    l->forward_gpu = forward_gcconv_layer_gpu;
+    l->backward_gpu = backward_gcconv_layer_gpu;
+    l->update_gpu = update_gcconv_layer_gpu;
+}
+
+void gcconv_resize_gpu(layer *l)
+{
+    gcconv_state *s = l->ext_data;
+    device_free(&l->output_gpu);
+    device_free(&l->delta_gpu);
+    device_free(&l->x_gpu);
+    device_free(&l->x_norm_gpu);
+    make_activations_gpu(l);
+    free_scratch_gpu(s);
+    make_scratch_gpu(*l, s);
+}
+
+/* What upstream's free_layer() does not free. */
+void gcconv_free_gpu(layer l)
+{
+    gcconv_state *s = l.ext_data;
+    if (s->K > 1) {
+        device_free(&s->H_gpu);
+        device_free(&s->G_gpu);
+    }
+    device_free(&s->R_gpu);
+    device_free(&s->R_updates_gpu);
+    free_scratch_gpu(s);
+    device_free(&l.bias_m_gpu);
+    device_free(&l.bias_v_gpu);
+    device_free(&l.scale_m_gpu);
+    device_free(&l.scale_v_gpu);
+}
+
+/* ---- host <-> device ---------------------------------------------------- */
+
+typedef struct twin {
+    float *host, *device;
+    size_t n;
+} twin;
+
+/* Every array a step changes and a file or a resumed run needs. */
+static int twins_of(layer l, twin t[16])
+{
+    gcconv_state *s = l.ext_data;
+    twin all[16] = {
+        {l.weights, l.weights_gpu, l.nweights},
+        {l.weight_updates, l.weight_updates_gpu, l.nweights},
+        {l.biases, l.biases_gpu, l.n},
+        {l.bias_updates, l.bias_updates_gpu, l.n},
+        {l.scales, l.scales_gpu, l.n},
+        {l.scale_updates, l.scale_updates_gpu, l.n},
+        {l.rolling_mean, l.rolling_mean_gpu, l.n},
+        {l.rolling_variance, l.rolling_variance_gpu, l.n},
+        {l.m, l.m_gpu, l.nweights},
+        {l.v, l.v_gpu, l.nweights},
+        {l.bias_m, l.bias_m_gpu, l.n},
+        {l.bias_v, l.bias_v_gpu, l.n},
+        {l.scale_m, l.scale_m_gpu, l.n},
+        {l.scale_v, l.scale_v_gpu, l.n},
+        {s->R, s->R_gpu, (size_t)s->K * s->ss},
+        {s->R_updates, s->R_updates_gpu, (size_t)s->K * s->ss},
+    };
+    int count = 0;
+    for (int i = 0; i < 16; ++i)
+        if (all[i].host && all[i].device && all[i].n) t[count++] = all[i];
+    return count;
+}
+
+void gcconv_push_gpu(layer l)
+{
+    twin t[16];
+    int n = twins_of(l, t);
+    for (int i = 0; i < n; ++i) cuda_push_array(t[i].device, t[i].host, t[i].n);
+}
+
+void gcconv_pull_gpu(layer l)
+{
+    twin t[16];
+    int n = twins_of(l, t);
+    for (int i = 0; i < n; ++i) cuda_pull_array(t[i].device, t[i].host, t[i].n);
+}
+
+/* ---- mixing=full ------------------------------------------------------------ */
+
+static float *columns_gpu(layer l, float *im, int planes, float *workspace)
+{
+    if (gcconv_is_pointwise(l)) return im;
+    im2col_gpu(im, planes, l.h, l.w, l.size, l.stride, l.pad, workspace);
+    return workspace;
+}
+
+static void forward_full_gpu(layer l, gcconv_state *s, float *input, float *workspace)
+{
+    int m = l.n, k = s->planes * s->ss, n = l.out_h * l.out_w;
+    size_t in_size = (size_t)s->planes * l.h * l.w;
+    for (int b = 0; b < l.batch; ++b) {
+        float *cols = columns_gpu(l, input + b * in_size, s->planes, workspace);
+        gemm_gpu(0, 0, m, n, k, 1, s->H_gpu, k, cols, n, 1, l.output_gpu + (size_t)b * m * n, n);
+    }
+}
+
+static void backward_full_gpu(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
+{
+    int m = l.n, k = s->planes * s->ss, n = l.out_h * l.out_w;
+    size_t in_size = (size_t)s->planes * l.h * l.w;
+    for (int b = 0; b < l.batch; ++b) {
+        float *delta = l.delta_gpu + (size_t)b * m * n;
+        float *cols = columns_gpu(l, input + b * in_size, s->planes, workspace);
+        gemm_gpu(0, 1, m, k, n, 1, delta, n, cols, n, 1, s->G_gpu, k);
+        if (!input_delta) continue;
+        float *dx = input_delta + b * in_size;
+        if (gcconv_is_pointwise(l)) {
+            gemm_gpu(1, 0, k, n, m, 1, s->H_gpu, k, delta, n, 1, dx, n);
+        } else {
+            gemm_gpu(1, 0, k, n, m, 1, s->H_gpu, k, delta, n, 0, workspace, n);
+            col2im_gpu(workspace, s->planes, l.h, l.w, l.size, l.stride, l.pad, dx);
+        }
+    }
+}
+
+/* ---- mixing=branch ------------------------------------------------------------
+ *
+ * As on the CPU, branch k's kernel rows are H rows o*K+k (row stride K rows)
+ * and its outputs are channels o*K+k (row stride K planes): the gemms read
+ * and write them in place.  Its input planes c*K+k are first gathered for
+ * the whole batch into branch-major order, so that each branch's planes are
+ * contiguous for im2col; with expand every branch reads the image itself. */
+
+/* First input plane of branch br of image b, its C planes contiguous. */
+static float *branch_image(layer l, gcconv_state *s, float *input, float *gathered, int b, int br)
+{
+    size_t plane = (size_t)l.h * l.w;
+    if (gathered) return gathered + ((size_t)b * s->K + br) * s->C * plane;
+    return input + (size_t)b * l.inputs;   /* expand, or K = 1 */
+}
+
+static void forward_branch_gpu(layer l, gcconv_state *s, float *input, float *workspace)
+{
+    int n = l.out_h * l.out_w, k = s->C * s->ss, row_stride = s->K * k;
+    int plane = l.h * l.w;
+    float *gathered = NULL;
+    if (s->branch_input_gpu) {
+        gc_gather_branches_gpu(input, s->branch_input_gpu, l.batch, s->C, s->K, plane);
+        gathered = s->branch_input_gpu;
+    }
+    for (int b = 0; b < l.batch; ++b) {
+        float *out = l.output_gpu + (size_t)b * l.outputs;
+        for (int br = 0; br < s->K; ++br) {
+            float *cols = columns_gpu(l, branch_image(l, s, input, gathered, b, br), s->C, workspace);
+            gemm_gpu(0, 0, s->N, n, k, 1, s->H_gpu + br * k, row_stride, cols, n, 1, out + br * n, s->K * n);
+        }
+    }
+}
+
+static void backward_branch_gpu(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
+{
+    int n = l.out_h * l.out_w, k = s->C * s->ss, row_stride = s->K * k;
+    int plane = l.h * l.w;
+    float *gathered = NULL, *gathered_delta = NULL;
+    if (s->branch_input_gpu) {
+        gc_gather_branches_gpu(input, s->branch_input_gpu, l.batch, s->C, s->K, plane);
+        gathered = s->branch_input_gpu;
+        if (input_delta) {
+            fill_gpu(l.batch * s->C * s->K * plane, 0, s->branch_delta_gpu, 1);
+            gathered_delta = s->branch_delta_gpu;
+        }
+    }
+    for (int b = 0; b < l.batch; ++b) {
+        for (int br = 0; br < s->K; ++br) {
+            float *delta = l.delta_gpu + (size_t)b * l.outputs + br * n;
+            float *cols = columns_gpu(l, branch_image(l, s, input, gathered, b, br), s->C, workspace);
+            gemm_gpu(0, 1, s->N, k, n, 1, delta, s->K * n, cols, n, 1, s->G_gpu + br * k, row_stride);
+            if (!input_delta) continue;
+            float *dx = branch_image(l, s, input_delta, gathered_delta, b, br);
+            float *h = s->H_gpu + br * k;
+            if (gcconv_is_pointwise(l)) {
+                gemm_gpu(1, 0, k, n, s->N, 1, h, row_stride, delta, s->K * n, 1, dx, n);
+            } else {
+                gemm_gpu(1, 0, k, n, s->N, 1, h, row_stride, delta, s->K * n, 0, workspace, n);
+                col2im_gpu(workspace, s->C, l.h, l.w, l.size, l.stride, l.pad, dx);
+            }
+        }
+    }
+    if (gathered_delta) gc_scatter_add_branches_gpu(gathered_delta, input_delta, l.batch, s->C, s->K, plane);
+}
+
+/* ---- the layer's passes ------------------------------------------------------- */
+
+void forward_gcconv_layer_gpu(layer l, network net)
+{
+    gcconv_state *s = l.ext_data;
+    fill_gpu(l.outputs * l.batch, 0, l.output_gpu, 1);
+    if (s->K > 1) gc_build_kernel_gpu(l.weights_gpu, s->R_gpu, s->H_gpu, s->N, s->K, s->planes, s->ss);
+
+    if (s->mixing == GC_MIX_FULL) {
+        float *input = net.input_gpu;
+        if (s->wide_input_gpu) {
+            gc_replicate_gpu(net.input_gpu, s->wide_input_gpu, l.batch, s->C, s->K, l.h * l.w);
+            input = s->wide_input_gpu;
+        }
+        forward_full_gpu(l, s, input, net.workspace);
+    } else {
+        forward_branch_gpu(l, s, net.input_gpu, net.workspace);
+    }
+
+    if (l.batch_normalize) {
+        forward_batchnorm_layer_gpu(l, net);
+    } else {
+        add_bias_gpu(l.output_gpu, l.biases_gpu, l.batch, l.n, l.out_h * l.out_w);
+    }
+    activate_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation);
+}
+
+void backward_gcconv_layer_gpu(layer l, network net)
+{
+    gcconv_state *s = l.ext_data;
+    gradient_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation, l.delta_gpu);
+    if (l.batch_normalize) {
+        backward_batchnorm_layer_gpu(l, net);
+    } else {
+        backward_bias_gpu(l.bias_updates_gpu, l.delta_gpu, l.batch, l.n, l.out_h * l.out_w);
+    }
+
+    /* K = 1: G is weight_updates, accumulated as [convolutional] does. */
+    if (s->K > 1) fill_gpu(s->nh, 0, s->G_gpu, 1);
+
+    if (s->mixing == GC_MIX_FULL) {
+        float *input = s->wide_input_gpu ? s->wide_input_gpu : net.input_gpu;
+        float *input_delta = net.delta_gpu;
+        if (net.delta_gpu && s->wide_delta_gpu) {
+            fill_gpu((int)input_planes_total(l, s), 0, s->wide_delta_gpu, 1);
+            input_delta = s->wide_delta_gpu;
+        }
+        backward_full_gpu(l, s, input, input_delta, net.workspace);
+        if (net.delta_gpu && s->wide_delta_gpu)
+            gc_sum_replicas_gpu(s->wide_delta_gpu, net.delta_gpu, l.batch, s->C, s->K, l.h * l.w);
+    } else {
+        backward_branch_gpu(l, s, net.input_gpu, net.delta_gpu, net.workspace);
+    }
+
+    if (s->K > 1)
+        gc_fold_gradient_gpu(s->G_gpu, l.weights_gpu, s->R_gpu, l.weight_updates_gpu, s->R_updates_gpu,
+                             s->N, s->K, s->planes, s->ss);
+}
+
+/* optimizer_step() of optimizer.c, on device arrays. */
+static void step_gpu(float *w, float *d, float *m, float *v, int n, float decay, update_args a, float lr_scale)
+{
+    if (!n || !w || !d) return;
+    float rate = a.learning_rate * lr_scale;
+    if (a.adam && m && v) {
+        gc_adam_gpu(w, d, m, v, n, decay * a.batch, a.B1, a.B2, 1.f - powf(a.B1, a.t), 1.f - powf(a.B2, a.t),
+                    a.eps, rate);
+        return;
+    }
+    if (decay != 0) axpy_gpu(n, -decay * a.batch, w, 1, d, 1);
+    axpy_gpu(n, rate / a.batch, d, 1, w, 1);
+    scal_gpu(n, a.momentum, d, 1);
+}
+
+void update_gcconv_layer_gpu(layer l, update_args a)
+{
+    gcconv_state *s = l.ext_data;
+    float scale = l.learning_rate_scale;
+    step_gpu(l.biases_gpu, l.bias_updates_gpu, l.bias_m_gpu, l.bias_v_gpu, l.n, 0, a, scale);
+    if (l.scales_gpu) step_gpu(l.scales_gpu, l.scale_updates_gpu, l.scale_m_gpu, l.scale_v_gpu, l.n, 0, a, scale);
+    step_gpu(l.weights_gpu, l.weight_updates_gpu, l.m_gpu, l.v_gpu, l.nweights, a.decay, a, scale);
+    float lr = a.learning_rate * scale;
+    gc_calibrate_gpu(s->R_gpu, s->R_updates_gpu, s->K, s->ss, s->calib_rate * lr / a.batch);
+}
+
+#else
+/* ISO C wants something in every translation unit. */
+typedef int gclayer_gpu_unused;
+#endif

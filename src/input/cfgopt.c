@@ -1,0 +1,64 @@
+/* cfgopt.c: strict cfg key readers (see cfgopt.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "input/cfgopt.h"
+#include "option_list.h"
+
+void cfg_fail(cfg_where w, const char *key, const char *value, const char *why)
+{
+    fprintf(stderr, "\ndarknet: error: ");
+    if (w.file) fprintf(stderr, "%s: ", w.file);
+    if (w.index >= 0) fprintf(stderr, "section %d ", w.index);
+    fprintf(stderr, "%s: %s=%s: %s\n", w.section, key, value ? value : "", why);
+    exit(1);
+}
+
+int cfg_has(list *options, const char *key)
+{
+    return option_find(options, (char *)key) != NULL;
+}
+
+int cfg_int(list *options, const char *key, int def, cfg_where w)
+{
+    char *s = option_find(options, (char *)key);
+    if (!s) return def;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno || v < -2147483647L || v > 2147483647L) {
+        cfg_fail(w, key, s, "not a whole number");
+    }
+    return (int)v;
+}
+
+float cfg_float(list *options, const char *key, float def, cfg_where w)
+{
+    char *s = option_find(options, (char *)key);
+    if (!s) return def;
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (end == s || *end != '\0' || errno || !isfinite(v)) {
+        cfg_fail(w, key, s, "not a finite number");
+    }
+    return v;
+}
+
+int cfg_choice(list *options, const char *key, const char *const *choices, int def, cfg_where w)
+{
+    char *s = option_find(options, (char *)key);
+    if (!s) return def;
+    for (int i = 0; choices[i]; ++i) {
+        if (strcmp(s, choices[i]) == 0) return i;
+    }
+    char why[256] = "expected one of:";
+    for (int i = 0; choices[i]; ++i) {
+        strncat(why, " ", sizeof(why) - strlen(why) - 1);
+        strncat(why, choices[i], sizeof(why) - strlen(why) - 1);
+    }
+    cfg_fail(w, key, s, why);
+}

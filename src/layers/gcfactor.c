@@ -1,0 +1,266 @@
+/* gcfactor.c: [gcconv] mixing=full with K > 1 on the CPU, without building H.
+ *
+ * With full mixing H[o*K+k, j, p] = R[k,p] * w[o,j,p] (j over the C*K input
+ * planes, p over the kernel pixels), so the layer's output is
+ *     y[o*K+k] = sum_p R[k,p] * z_p[o],   z_p = W_p * cols_p,
+ * where W_p (N x C*K) holds w's pixel p and cols_p the im2col rows of pixel
+ * p.  The products z_p cost N*(C*K)*ss per output pixel instead of the
+ * N*K*(C*K)*ss of the convolution with H: K times fewer.  Backward the same
+ * way, with dz_p[o] = sum_k R[k,p] * delta[o*K+k]:
+ *     dw_p  += dz_p * cols_p^T        dcols_p = W_p^T * dz_p
+ *     dR[k,p] += sum_o delta[o*K+k] . z_p[o]      (z_p recomputed)
+ * which is dL/dH folded onto w and R (gclayer.c's fold_gradient) without
+ * forming dL/dH.  Images go in groups of about 1 MB of columns, as in
+ * fastconv.c; every sum runs in a fixed order, so the bits do not depend on
+ * the thread count.  K = 1, the other mixing and the reference path keep
+ * the convolution with H. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "darknet.h"
+#include "im2col.h"
+#include "utils.h"
+
+#include "cpu/fastgemm.h"
+#include "cpu/fastops.h"
+#include "layers/gcfactor.h"
+#include "cpu/parallel.h"
+
+#define GROUP_BYTES (1u << 20)
+
+/* Floats one image takes in the workspace: its columns and its z (or dz). */
+static size_t floats_per_image(layer l, gcconv_state *s)
+{
+    size_t pixels = (size_t)l.out_h * l.out_w;
+    return ((size_t)s->planes * s->ss + (size_t)s->N * s->ss) * pixels;
+}
+
+static int group_size(layer l, gcconv_state *s)
+{
+    size_t per = floats_per_image(l, s) * sizeof(float);
+    size_t n = GROUP_BYTES / per;
+    if (n < 1) n = 1;
+    return n < (size_t)l.batch ? (int)n : l.batch;
+}
+
+size_t gcfactor_workspace(layer l, gcconv_state *s)
+{
+    return floats_per_image(l, s) * group_size(l, s) * sizeof(float);
+}
+
+int gcfactor_applies(layer l, gcconv_state *s)
+{
+    return s->mixing == GC_MIX_FULL && s->K > 1 && !dn_reference()
+        && l.workspace_size >= gcfactor_workspace(l, s);
+}
+
+/* W_p for every p, p-major: wp[(p*N + o)*planes + j] = w[o, j, p]. */
+static float *weights_by_pixel(layer l, gcconv_state *s)
+{
+    size_t n = (size_t)s->N * s->planes * s->ss;
+    if (!s->w_by_pixel) {
+        s->w_by_pixel = malloc(n * sizeof(float));
+        if (!s->w_by_pixel) error("[gcconv]: no memory for the kernels by pixel");
+    }
+    for (int o = 0; o < s->N; ++o)
+        for (int j = 0; j < s->planes; ++j)
+            for (int p = 0; p < s->ss; ++p)
+                s->w_by_pixel[((size_t)p * s->N + o) * s->planes + j] = l.weights[((size_t)o * s->planes + j) * s->ss + p];
+    return s->w_by_pixel;
+}
+
+/* The im2col rows of pixel p for images [b0, b0+nb), as a planes x nb*P
+ * matrix: rows p, p+ss, ... of the columns (ld = nb*P), or for a pointwise
+ * kernel the input planes themselves. */
+static gemm_view pixel_rows(layer l, gcconv_state *s, const float *input, int b0, int nb, const float *cols, int p)
+{
+    int P = l.out_h * l.out_w;
+    size_t per = (size_t)s->planes * l.h * l.w;
+    if (gcconv_is_pointwise(l)) return gemm_segmented(input + (size_t)b0 * per, P, P, per);
+    return gemm_plain(cols + (size_t)p * nb * P, s->ss * nb * P);
+}
+
+static void im2col_group(layer l, gcconv_state *s, const float *input, int b0, int nb, float *cols)
+{
+    if (gcconv_is_pointwise(l)) return;
+    int P = l.out_h * l.out_w;
+    size_t per = (size_t)s->planes * l.h * l.w;
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b)
+        im2col_rows(input + (b0 + b) * per, s->planes, l.h, l.w, l.size, l.stride, l.pad, cols + (size_t)b * P,
+                    nb * P);
+}
+
+/* z[(p*N + o)*ld + i] = (W_p * cols_p)[o, i] for every p; ld = nb*P. */
+static void pixel_products(layer l, gcconv_state *s, const float *wp, const float *input, int b0, int nb,
+                          const float *cols, float *z)
+{
+    int ld = nb * l.out_h * l.out_w;
+    for (int p = 0; p < s->ss; ++p)
+        fast_gemm_view(0, 0, s->N, ld, s->planes, 1, gemm_plain(wp + (size_t)p * s->N * s->planes, s->planes),
+                       pixel_rows(l, s, input, b0, nb, cols, p), 0, gemm_plain(z + (size_t)p * s->N * ld, ld));
+}
+
+/* Output row o*K+k of image b0+b = sum_p R[k,p] * z_p[o] over that image's pixels. */
+static void mix_output(layer l, gcconv_state *s, const float *z, int b0, int nb)
+{
+    int P = l.out_h * l.out_w, ld = nb * P;
+    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
+    for (int o = 0; o < s->N; ++o)
+        for (int k = 0; k < s->K; ++k) {
+            const float *r = s->R + k * s->ss;
+            for (int b = 0; b < nb; ++b) {
+                float *y = l.output + (size_t)(b0 + b) * l.outputs + (size_t)(o * s->K + k) * P;
+                const float *z0 = z + (size_t)o * ld + (size_t)b * P;
+                for (int i = 0; i < P; ++i) y[i] = r[0] * z0[i];
+                for (int p = 1; p < s->ss; ++p) {
+                    const float *zp = z + ((size_t)p * s->N + o) * ld + (size_t)b * P;
+                    for (int i = 0; i < P; ++i) y[i] += r[p] * zp[i];
+                }
+            }
+        }
+}
+
+static int group_count(layer l, int chunk)
+{
+    return (l.batch + chunk - 1) / chunk;
+}
+
+/* A group's room: the thread's own inside a parallel run over groups. */
+static float *group_workspace(layer l, gcconv_state *s, int chunk, float *workspace)
+{
+    return dn_in_parallel() ? dn_thread_scratch(floats_per_image(l, s) * chunk * sizeof(float)) : workspace;
+}
+
+/* Groups run in parallel, one thread each (with one group, the products'
+ * and loops' own threads). */
+void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace)
+{
+    const float *wp = weights_by_pixel(l, s);
+    const int chunk = group_size(l, s), P = l.out_h * l.out_w, groups = group_count(l, chunk);
+    #pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
+    for (int gi = 0; gi < groups; ++gi) {
+        int b0 = gi * chunk, nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
+        float *cols = group_workspace(l, s, chunk, workspace), *z = cols + (size_t)s->planes * s->ss * nb * P;
+        im2col_group(l, s, input, b0, nb, cols);
+        pixel_products(l, s, wp, input, b0, nb, cols, z);
+        mix_output(l, s, z, b0, nb);
+    }
+}
+
+/* Sum of a[i]*b[i] in eight float lanes, then the lanes in a fixed order. */
+static double dot(const float *a, const float *b, int n)
+{
+    float lane[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int q = 0; q < 8; ++q) lane[q] += a[i + q] * b[i + q];
+    double sum = ((double)lane[0] + lane[1]) + ((double)lane[2] + lane[3])
+               + (((double)lane[4] + lane[5]) + ((double)lane[6] + lane[7]));
+    for (; i < n; ++i) sum += (double)a[i] * b[i];
+    return sum;
+}
+
+/* dr[k,p] += sum_o delta[o*K+k] . z_p[o] over images [b0, b0+nb), summed
+ * over o and the images in order. */
+static void calibration_gradient(layer l, gcconv_state *s, const float *z, int b0, int nb, float *dr)
+{
+    int P = l.out_h * l.out_w, ld = nb * P;
+    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
+    for (int k = 0; k < s->K; ++k)
+        for (int p = 0; p < s->ss; ++p) {
+            double sum = 0;
+            for (int o = 0; o < s->N; ++o)
+                for (int b = 0; b < nb; ++b)
+                    sum += dot(l.delta + (size_t)(b0 + b) * l.outputs + (size_t)(o * s->K + k) * P,
+                               z + ((size_t)p * s->N + o) * ld + (size_t)b * P, P);
+            dr[k * s->ss + p] += (float)sum;
+        }
+}
+
+/* dz_p[o] = sum_k R[k,p] * delta[o*K+k], written over z. */
+static void mix_delta(layer l, gcconv_state *s, float *dz, int b0, int nb)
+{
+    int P = l.out_h * l.out_w, ld = nb * P;
+    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
+    for (int p = 0; p < s->ss; ++p)
+        for (int o = 0; o < s->N; ++o)
+            for (int b = 0; b < nb; ++b) {
+                float *d = dz + ((size_t)p * s->N + o) * ld + (size_t)b * P;
+                const float *delta = l.delta + (size_t)(b0 + b) * l.outputs + (size_t)o * s->K * P;
+                for (int i = 0; i < P; ++i) d[i] = s->R[p] * delta[i];
+                for (int k = 1; k < s->K; ++k)
+                    for (int i = 0; i < P; ++i) d[i] += s->R[k * s->ss + p] * delta[(size_t)k * P + i];
+            }
+}
+
+/* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T, and the columns'
+ * gradients W_p^T * dz_p into the columns' room, then into input_delta. */
+static void backward_products(layer l, gcconv_state *s, const float *wp, const float *input, float *input_delta,
+                              int b0, int nb, float *cols, const float *dz, float *dw)
+{
+    int P = l.out_h * l.out_w, ld = nb * P;
+    size_t wsize = (size_t)s->N * s->planes, per = (size_t)s->planes * l.h * l.w;
+    for (int p = 0; p < s->ss; ++p)
+        fast_gemm_view(0, 1, s->N, s->planes, ld, 1, gemm_plain(dz + (size_t)p * s->N * ld, ld),
+                       pixel_rows(l, s, input, b0, nb, cols, p), 1, gemm_plain(dw + p * wsize, s->planes));
+    if (!input_delta) return;
+    if (gcconv_is_pointwise(l)) {
+        /* Added, as col2im adds the other kernels' gradients. */
+        fast_gemm_view(1, 0, s->planes, ld, s->N, 1, gemm_plain(wp, s->planes), gemm_plain(dz, ld), 1,
+                       gemm_segmented(input_delta + (size_t)b0 * per, P, P, per));
+        return;
+    }
+    for (int p = 0; p < s->ss; ++p)
+        fast_gemm_view(1, 0, s->planes, ld, s->N, 1, gemm_plain(wp + p * wsize, s->planes),
+                       gemm_plain(dz + (size_t)p * s->N * ld, ld), 0, gemm_plain(cols + (size_t)p * ld, s->ss * ld));
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b)
+        col2im_rows(cols + (size_t)b * P, ld, s->planes, l.h, l.w, l.size, l.stride, l.pad,
+                    input_delta + (b0 + b) * per);
+}
+
+/* The slots' sums in slot order: weight_updates[o, j, p] += their
+ * dw[(p*N + o)*planes + j], R_updates += their dr. */
+static void add_slot_sums(layer l, gcconv_state *s, const float *partial, int slots, size_t slot_floats)
+{
+    size_t nw = (size_t)s->N * s->planes * s->ss;
+    for (int o = 0; o < s->N; ++o)
+        for (int j = 0; j < s->planes; ++j)
+            for (int p = 0; p < s->ss; ++p) {
+                size_t at = ((size_t)p * s->N + o) * s->planes + j;
+                float sum = partial[at];
+                for (int t = 1; t < slots; ++t) sum += partial[t * slot_floats + at];
+                l.weight_updates[((size_t)o * s->planes + j) * s->ss + p] += sum;
+            }
+    for (int i = 0; i < s->K * s->ss; ++i)
+        for (int t = 0; t < slots; ++t) s->R_updates[i] += partial[t * slot_floats + nw + i];
+}
+
+/* Slots of consecutive groups (parallel.h) run in parallel, each summing its
+ * own gradients of w and R; the slot sums are then added in slot order, so
+ * the bits depend on the batch and the shapes only. */
+void gcfactor_backward(layer l, gcconv_state *s, const float *input, float *input_delta, float *workspace)
+{
+    const float *wp = weights_by_pixel(l, s);
+    const int chunk = group_size(l, s), P = l.out_h * l.out_w, groups = group_count(l, chunk);
+    const size_t slot_floats = (size_t)s->N * s->planes * s->ss + (size_t)s->K * s->ss;
+    const int slots = dn_slot_count(groups, slot_floats * sizeof(float));
+    float *partial = dn_shared_scratch(slots * slot_floats * sizeof(float));
+    memset(partial, 0, slots * slot_floats * sizeof(float));
+    #pragma omp parallel for schedule(dynamic, 1) if (slots > 1)
+    for (int t = 0; t < slots; ++t) {
+        float *dw = partial + t * slot_floats, *dr = dw + (size_t)s->N * s->planes * s->ss;
+        int g0 = (int)((long)groups * t / slots), g1 = (int)((long)groups * (t + 1) / slots);
+        for (int gi = g0; gi < g1; ++gi) {
+            int b0 = gi * chunk, nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
+            float *cols = group_workspace(l, s, chunk, workspace), *z = cols + (size_t)s->planes * s->ss * nb * P;
+            im2col_group(l, s, input, b0, nb, cols);
+            pixel_products(l, s, wp, input, b0, nb, cols, z);
+            calibration_gradient(l, s, z, b0, nb, dr);
+            mix_delta(l, s, z, b0, nb);
+            backward_products(l, s, wp, input, input_delta, b0, nb, cols, z, dw);
+        }
+    }
+    add_slot_sums(l, s, partial, slots, slot_floats);
+}

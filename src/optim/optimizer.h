@@ -1,0 +1,62 @@
+/* optimizer.h: per-network extension state (net->ext) and optimizer choice.
+ *
+ * The [net] keys (docs/optimizer.md): optimizer=sgd|adam|csgd, sigma,
+ * noise=weight|gradient, noise_gamma, seed. */
+#ifndef OPTIMIZER_H
+#define OPTIMIZER_H
+
+#include "darknet.h"
+#include "optim/rng.h"
+
+typedef enum { OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_CSGD } optimizer_kind;
+typedef enum { NOISE_WEIGHT, NOISE_GRADIENT } noise_mode;
+
+/* Separate streams, so that e.g. changing the augmentation does not change
+ * the initial weights.  RNG_UPSTREAM feeds upstream's own rand calls made
+ * outside the data loader (weight init of upstream layers, dropout, crop);
+ * the loader threads get streams derived from RNG_DATA per batch (see
+ * upstream_rand.h).  New streams go before RNG_STREAMS, so that the ids of
+ * the existing ones, and so their draws, stay the same. */
+typedef enum {
+    RNG_INIT, RNG_NOISE, RNG_DATA, RNG_AUGMENT, RNG_UPSTREAM, RNG_STREAMS
+} rng_stream;
+
+typedef struct net_ext {
+    optimizer_kind optimizer;
+    float sigma;           /* csgd noise standard deviation (not a variance) */
+    noise_mode noise;
+    float noise_gamma;     /* decay exponent of gradient noise */
+    int seeded;            /* seed= was given in [net] */
+    uint64_t seed;
+    rng streams[RNG_STREAMS];
+} net_ext;
+
+/* How many biases, BN scales and weights a layer trains; zero for arrays it
+ * does not have.  Covers [convolutional], [deconvolutional], [connected],
+ * [batchnorm] and extension layers (which follow [convolutional]). */
+typedef struct param_counts {
+    int biases, scales, weights;
+} param_counts;
+
+/* The network's extension state; created with defaults (sgd, seeded from
+ * the time) when the network was not parsed from a cfg. */
+net_ext *net_ext_of(network *net);
+rng *net_rng(network *net, rng_stream stream);
+
+param_counts layer_param_counts(const layer *l);
+
+/* One step on one parameter array, in Darknet's convention: `updates` holds
+ * minus the gradient summed over the batch.  SGD: apply weight decay (when
+ * decay != 0), step by lr/batch, keep momentum in `updates`.  Adam (a.adam and
+ * m, v given): upstream's GPU Adam, now on the CPU too. */
+void optimizer_step(float *params, float *updates, float *m, float *v, int n,
+                    float decay, update_args a, float lr_scale);
+/* The [convolutional]-style update of a layer's biases, scales and weights
+ * (decay on weights only, as upstream's SGD), used by CPU layers of ours and
+ * for Adam on upstream layers. */
+void optimizer_update_layer(layer l, update_args a);
+/* Allocates the Adam moment buffers a layer lacks (upstream's [batchnorm]
+ * has none); a no-op without adam. */
+void optimizer_prepare_layer(layer *l, int adam);
+
+#endif

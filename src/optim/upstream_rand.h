@@ -1,0 +1,38 @@
+/* upstream_rand.h: upstream's rand calls, routed through the network's
+ * seeded generator when [net] has seed= (patches/0005-seeded-rand.patch).
+ *
+ * - Outside the data loader (weight init of upstream layers, dropout, crop)
+ *   the rand calls draw from the RNG_UPSTREAM stream of the network parsed last,
+ *   under a lock.
+ * - Each data-loader thread draws from its own stream, derived from
+ *   (seed, RNG_DATA, batch number, thread number).  Batch numbers are handed
+ *   out in the thread that asks for the data, in program order, so what a
+ *   batch holds does not depend on how the threads are scheduled.  Upstream's
+ *   loaders take the sample order and the augmentation from the same rand
+ *   calls, so both come from this stream.
+ * - Without seed= the draws are libc's, as upstream. */
+#ifndef UPSTREAM_RAND_H
+#define UPSTREAM_RAND_H
+
+#include <stddef.h>
+
+#include "optim/optimizer.h"
+
+/* Called when a [net] section has been read: a seeded network becomes the
+ * source of upstream's draws and the batch count restarts at 0; an unseeded
+ * one gives them back to libc. */
+void upstream_rand_attach(net_ext *x);
+/* Called when x is freed. */
+void upstream_rand_detach(net_ext *x);
+
+/* Seeds libc's generator from the clock, as upstream's training and
+ * validation commands do; draws made under seed= are unaffected. */
+void upstream_rand_seed_from_time(void);
+
+/* Batches handed to the loader so far.  A resumed run sets it to the number
+ * of optimizer steps taken, which is the number of batches trained on: the
+ * batch the stopped run had prefetched but not used is loaded again. */
+size_t upstream_rand_batches(void);
+void upstream_rand_set_batches(size_t n);
+
+#endif
