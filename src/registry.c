@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "classify/classify.h"
+#include "cpu/parallel.h"
 #include "detect/det_eval.h"
 #include "detect/det_train.h"
 #include "ext.h"
 #include "gclayer.h"
 #include "layers/gcmerge.h"
-#include "cpu/parallel.h"
+#include "train/netcheck.h"
 #include "utils.h"
 
 static const layer_ext *const layer_table[] = {

@@ -1,9 +1,9 @@
 /* classify.h: our `classifier train` and `classifier valid` commands.
  *
  * Both keep upstream's command line, file names and printed lines; they add
- * a closing summary (top-1, top-k, per-class accuracy), a JSON report,
- * periodic validation during training with a kept best weights file, a
- * training chart, and throughput and ETA in each iteration line. */
+ * a closing summary (top-1, top-k, per-class accuracy), a JSON report, and
+ * periodic validation during training with a kept best weights file.  The
+ * training loop itself is train/train_loop.c. */
 #ifndef CLASSIFY_H
 #define CLASSIFY_H
 
@@ -43,19 +43,5 @@ int classify_write_json(const char *file, const class_eval *e, char **names,
 /* The two subcommands (registered in registry.c). */
 void classify_valid_command(int argc, char **argv);
 void classify_train_command(int argc, char **argv);
-/* `./darknet netcheck CFG`: parse a cfg and run training steps (netcheck.c). */
-void netcheck_command(int argc, char **argv);
-
-/* --- the training chart (chart.c) --- */
-typedef struct chart chart;
-chart *chart_make(int w, int h);
-void chart_free(chart *c);
-void chart_add_loss(chart *c, int iteration, float loss);
-void chart_add_accuracy(chart *c, int iteration, float top1, float topk, int k);
-void chart_set_max_iteration(chart *c, int max_iteration);
-/* Draws the chart into an image (3 channels, values in [0,1]). */
-image chart_draw(const chart *c);
-/* Draws and writes a PNG; returns 0 on success, -1 with a message otherwise. */
-int chart_save_png(const chart *c, const char *path);
 
 #endif

@@ -14,271 +14,262 @@
  *                   rewritten as training goes; shown in a window as well
  *                   when built with OpenCV, a display is set and -dont_show
  *                   is not given
- */
+ * and BACKUP/NAME.metrics.jsonl (docs/training.md).  This file holds the
+ * command's task; the loop is train/train_loop.c. */
 #include <math.h>
 #include <pthread.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify/classify.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
+#include "train/train_loop.h"
 #include "utils.h"
 
-#define CHART_W 800
-#define CHART_H 500
-#define CHART_SECONDS 5.0
+typedef struct classify_opts {
+    char *datacfg, *cfgfile, *weightfile, *chart_file;
+    int clear, dont_show;
+    float valid_every;
+} classify_opts;
 
-static void format_eta(char *buf, size_t n, double seconds)
+/* The task's state: the data loader and the valid list. */
+typedef struct classify_task {
+    load_args args;
+    train_loader loader;
+    int resize_count;
+    char **paths, **labels;
+    int n_paths, classes;
+    char **valid_paths;
+    int n_valid, topk;
+    char topk_name[16];        /* in the chart: "TOP-5" */
+} classify_task;
+
+static void usage_exit(const char *prog)
 {
-    if (!(seconds >= 0) || seconds > 1e8) {
-        snprintf(buf, n, "-");
-        return;
-    }
-    long s = (long)(seconds + .5);
-    snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    fprintf(stderr, "usage: %s classifier train DATA CFG [WEIGHTS] [-clear] [-gpus N]"
+            " [-valid_every EPOCHS] [-chart FILE] [-dont_show]\n", prog);
+    exit(1);
 }
 
-typedef struct validator {
-    char **paths;
-    int m;
-    char **labels;
-    int classes, topk;
-    float best;
-    int best_iteration;
-} validator;
-
-/* Evaluates the valid list; saves BACKUP/BASE_best.weights when top-1 improves. */
-static void validate(network *net, validator *v, chart *ch, const char *backup, const char *base, int N)
+static classify_opts parse_opts(int argc, char **argv)
 {
-    int it = (int)get_current_batch(net);
-    class_eval e = classify_evaluate(net, v->paths, v->m, v->labels, v->classes, v->topk, 0);
-    float top1 = e.images ? (float)e.top1 / e.images : 0;
-    float topk = e.images ? (float)e.topk_hits / e.images : 0;
-    if (top1 > v->best) {
-        v->best = top1;
-        v->best_iteration = it;
-        char buff[4096];
-        snprintf(buff, sizeof buff, "%s/%s_best.weights", backup, base);
-        save_weights(net, buff);
-    }
-    printf("valid: iteration %d, epoch %.3f: top 1: %f, top %d: %f, %d images, %.1f seconds,"
-           " best top 1: %f at iteration %d\n", it, (float)(*net->seen) / N, top1, v->topk, topk,
-           e.images, e.seconds, v->best, v->best_iteration);
-    chart_add_accuracy(ch, it, top1, topk, v->topk);
-    classify_eval_free(&e);
-}
-
-static void update_chart(const chart *ch, const char *file, int show)
-{
-    chart_save_png(ch, file);
-    if (show) {
-        image im = chart_draw(ch);
-        show_image(im, "chart", 1);
-        free_image(im);
-    }
-}
-
-void classify_train_command(int argc, char **argv)
-{
+    classify_opts o = {0};
     char *gpu_list = find_char_arg(argc, argv, "-gpus", 0);
-    int clear = find_arg(argc, argv, "-clear");
-    int dont_show = find_arg(argc, argv, "-dont_show");
-    float valid_every = find_float_arg(argc, argv, "-valid_every", 0);
-    char *chart_file = find_char_arg(argc, argv, "-chart", 0);
+    o.clear = find_arg(argc, argv, "-clear");
+    o.dont_show = find_arg(argc, argv, "-dont_show");
+    o.valid_every = find_float_arg(argc, argv, "-valid_every", 0);
+    o.chart_file = find_char_arg(argc, argv, "-chart", 0);
     int ngpus;
     int *gpus = read_intlist(gpu_list, &ngpus, gpu_index);
-    if (argc < 5 || !argv[3] || !argv[4]) {
-        fprintf(stderr, "usage: %s classifier train DATA CFG [WEIGHTS] [-clear] [-gpus N]"
-                " [-valid_every EPOCHS] [-chart FILE] [-dont_show]\n", argv[0]);
-        exit(1);
-    }
+    if (argc < 5 || !argv[3] || !argv[4]) usage_exit(argv[0]);
     if (ngpus > 1) {
         fprintf(stderr, "darknet: error: classifier train: one GPU at a time (-gpus %s)\n", gpu_list);
         exit(1);
     }
-    if (!(valid_every >= 0)) {
-        fprintf(stderr, "darknet: error: -valid_every %g: expected a number of epochs >= 0\n", valid_every);
+    if (!(o.valid_every >= 0)) {
+        fprintf(stderr, "darknet: error: -valid_every %g: expected a number of epochs >= 0\n", o.valid_every);
         exit(1);
     }
-    char *datacfg = argv[3], *cfgfile = argv[4];
-    char *weightfile = (argc > 5) ? argv[5] : 0;
-
-    char *base = basecfg(cfgfile);
+    o.datacfg = argv[3];
+    o.cfgfile = argv[4];
+    o.weightfile = argc > 5 ? argv[5] : 0;
+    char *base = basecfg(o.cfgfile);
     printf("%s\n", base);
+    free(base);
     printf("%d\n", ngpus);
 #ifdef GPU
     cuda_set_device(gpus[0]);
 #endif
     free(gpus);
+    return o;
+}
+
+static void print_range(const load_args *a) { printf("%d %d\n", a->min, a->max); }
+
+static void setup_loader(classify_task *c, network *net, int tag)
+{
+    load_args *a = &c->args;
+    memset(a, 0, sizeof *a);
+    a->w = net->w;
+    a->h = net->h;
+    a->threads = 32;
+    a->hierarchy = net->hierarchy;
+    a->min = net->min_ratio * net->w;
+    a->max = net->max_ratio * net->w;
+    print_range(a);
+    a->angle = net->angle;
+    a->aspect = net->aspect;
+    a->exposure = net->exposure;
+    a->saturation = net->saturation;
+    a->hue = net->hue;
+    a->size = net->w;
+    a->paths = c->paths;
+    a->classes = c->classes;
+    a->n = net->batch * net->subdivisions;
+    a->m = c->n_paths;
+    a->labels = c->labels;
+    a->type = tag ? TAG_DATA : CLASSIFICATION_DATA;
+    a->d = &c->loader.buffer;
+}
+
+static void start_loading(void *ctx, network *net)
+{
+    classify_task *c = ctx;
+    c->loader.thread = load_data(c->args);
+}
+
+/* Upstream's multi-scale training: every 40 batches a new size from 128 to
+ * 448 (random=1 in [net]). */
+static void maybe_resize(void *ctx, network *net)
+{
+    classify_task *c = ctx;
+    if (!net->random || c->resize_count++ % 40 != 0) return;
+    int dim = (ext_rand() % 11 + 4) * 32;
+    printf("Resizing\n%d\n", dim);
+    load_args *a = &c->args;
+    a->w = a->h = a->size = dim;
+    a->min = net->min_ratio * dim;
+    a->max = net->max_ratio * dim;
+    print_range(a);
+    train_loader_stop(&c->loader);
+    c->loader.thread = load_data(*a);
+    resize_network(net, dim, dim);
+}
+
+static data next_batch(void *ctx, network *net)
+{
+    classify_task *c = ctx;
+    double start = what_time_is_it_now();
+    data d = train_loader_take(&c->loader);
+    c->loader.thread = load_data(c->args);
+    printf("Loaded: %lf seconds\n", what_time_is_it_now() - start);
+    return d;
+}
+
+static void stop_loading(void *ctx)
+{
+    classify_task *c = ctx;
+    train_loader_stop(&c->loader);
+}
+
+static void evaluate(void *ctx, network *net, train_eval *e)
+{
+    classify_task *c = ctx;
+    class_eval r = classify_evaluate(net, c->valid_paths, c->n_valid, c->labels, c->classes, c->topk, 0);
+    /* single precision, as the printed lines always had it */
+    e->score = r.images ? (float)r.top1 / r.images : 0;
+    e->score2 = r.images ? (float)r.topk_hits / r.images : 0;
+    e->fields[0] = (train_value){"top1", e->score};
+    e->fields[1] = (train_value){"topk", e->score2};
+    e->fields[2] = (train_value){"k", c->topk};
+    e->fields[3] = (train_value){"images", r.images};
+    e->n_fields = 4;
+    classify_eval_free(&r);
+}
+
+static void print_eval(void *ctx, network *net, const train_eval *e, double best, int best_iteration)
+{
+    classify_task *c = ctx;
+    printf("valid: iteration %d, epoch %.3f: top 1: %f, top %d: %f, %d images, %.1f seconds,"
+           " best top 1: %f at iteration %d\n", (int)get_current_batch(net), (float)(*net->seen) / c->n_paths,
+           e->score, c->topk, e->score2, (int)e->fields[3].value, e->seconds, best, best_iteration);
+}
+
+static void print_best(void *ctx, double best, int best_iteration, const char *best_file)
+{
+    printf("best top 1: %f at iteration %d (%s)\n", best, best_iteration, best_file);
+}
+
+/* The valid list and the k of top-k, for -valid_every. */
+static void setup_validation(classify_task *c, list *options, const char *datacfg, float every, int tag)
+{
+    if (tag) {
+        fprintf(stderr, "darknet: error: -valid_every needs a labelled dataset (tag=1 in %s)\n", datacfg);
+        exit(1);
+    }
+    char *valid_list = option_find_str(options, "valid", "data/train.list");
+    list *vl = get_paths(valid_list);
+    c->valid_paths = (char **)list_to_array(vl);
+    c->n_valid = vl->size;
+    free_list(vl);
+    c->topk = option_find_int_quiet(options, "top", 1);
+    if (c->topk < 1 || c->topk > c->classes) c->topk = c->classes < 5 ? c->classes : 5;
+    printf("validating %d images every %g epochs\n", c->n_valid, every);
+}
+
+static void describe_task(train_task *t, classify_task *c, const classify_opts *o, network *net)
+{
+    snprintf(c->topk_name, sizeof c->topk_name, "TOP-%d", c->topk);
+    t->ctx = c;
+    t->command = "classifier train";
+    t->cfgfile = o->cfgfile;
+    t->weightfile = o->weightfile;
+    t->epoch_images = c->n_paths;
+    t->epoch_in_line = 1;
+    t->endless = 1;
+    t->eta_style = TRAIN_ETA_CLOCK;
+    t->saves = (train_saves){.backup_every = 1000, .each_epoch = 1, .final_suffix = ""};
+    t->eval_every_images = (double)o->valid_every * c->n_paths;
+    t->score_name = "TOP-1";
+    t->score2_name = c->topk > 1 ? c->topk_name : NULL;
+    t->batch_top1 = !net->hierarchy && c->labels;
+    t->start_loading = start_loading;
+    t->before_batch = maybe_resize;
+    t->next_batch = next_batch;
+    t->stop_loading = stop_loading;
+    t->evaluate = evaluate;
+    t->print_eval = print_eval;
+    t->print_best = print_best;
+#ifdef OPENCV
+    t->show_chart = !o->dont_show && getenv("DISPLAY") && *getenv("DISPLAY");
+#endif
+}
+
+void classify_train_command(int argc, char **argv)
+{
+    classify_opts o = parse_opts(argc, argv);
     /* Augmentation, data order and initial weights draw through ext_rand():
      * from the network's seeded streams with seed=, else from the clock. */
     upstream_rand_seed_from_time();
-    network *net = load_network(cfgfile, weightfile, clear);
-    int imgs = net->batch * net->subdivisions;
+    network *net = load_network(o.cfgfile, o.weightfile, o.clear);
     printf("Learning Rate: %g, Momentum: %g, Decay: %g\n", net->learning_rate, net->momentum, net->decay);
 
-    list *options = read_data_cfg(datacfg);
+    list *options = read_data_cfg(o.datacfg);
     char *backup = option_find_str(options, "backup", "/backup/");
     int tag = option_find_int_quiet(options, "tag", 0);
     char *label_list = option_find_str(options, "labels", "data/labels.list");
     char *train_list = option_find_str(options, "train", "data/train.list");
     char *tree = option_find(options, "tree");
     if (tree) net->hierarchy = read_tree(tree);
-    int classes = option_find_int(options, "classes", 2);
-
-    char **labels = tag ? 0 : classify_read_lines(label_list, classes);
+    classify_task c = {0};
+    c.classes = option_find_int(options, "classes", 2);
+    c.labels = tag ? 0 : classify_read_lines(label_list, c.classes);
     list *plist = get_paths(train_list);
-    char **paths = (char **)list_to_array(plist);
-    int N = plist->size;
-    printf("%d\n", N);
-    if (N < 1) {
+    c.paths = (char **)list_to_array(plist);
+    c.n_paths = plist->size;
+    printf("%d\n", c.n_paths);
+    if (c.n_paths < 1) {
         fprintf(stderr, "darknet: error: %s: no images\n", train_list);
         exit(1);
     }
+    if (o.valid_every > 0) setup_validation(&c, options, o.datacfg, o.valid_every, tag);
 
-    validator v = {0};
-    v.best = -1;
-    v.best_iteration = -1;
-    if (valid_every > 0) {
-        if (tag) {
-            fprintf(stderr, "darknet: error: -valid_every needs a labelled dataset (tag=1 in %s)\n", datacfg);
-            exit(1);
-        }
-        char *valid_list = option_find_str(options, "valid", "data/train.list");
-        list *vl = get_paths(valid_list);
-        v.paths = (char **)list_to_array(vl);
-        v.m = vl->size;
-        free_list(vl);
-        v.labels = labels;
-        v.classes = classes;
-        v.topk = option_find_int_quiet(options, "top", 1);
-        if (v.topk < 1 || v.topk > classes) v.topk = classes < 5 ? classes : 5;
-        printf("validating %d images every %g epochs\n", v.m, valid_every);
-    }
-
+    train_task t = {0};
+    char *base = basecfg(o.cfgfile);
     char chart_default[4096];
     snprintf(chart_default, sizeof chart_default, "%s/%s_chart.png", backup, base);
-    if (!chart_file) chart_file = chart_default;
-    int show = 0;
-#ifdef OPENCV
-    show = !dont_show && getenv("DISPLAY") && *getenv("DISPLAY");
-#endif
-    chart *ch = chart_make(CHART_W, CHART_H);
-    chart_set_max_iteration(ch, net->max_batches);
+    t.backup = backup;
+    t.base = base;
+    t.chart_file = o.chart_file ? o.chart_file : chart_default;
+    describe_task(&t, &c, &o, net);
+    setup_loader(&c, net, tag);
+    train_loop_run(net, &t);
 
-    load_args args = {0};
-    args.w = net->w;
-    args.h = net->h;
-    args.threads = 32;
-    args.hierarchy = net->hierarchy;
-    args.min = net->min_ratio * net->w;
-    args.max = net->max_ratio * net->w;
-    printf("%d %d\n", args.min, args.max);
-    args.angle = net->angle;
-    args.aspect = net->aspect;
-    args.exposure = net->exposure;
-    args.saturation = net->saturation;
-    args.hue = net->hue;
-    args.size = net->w;
-    args.paths = paths;
-    args.classes = classes;
-    args.n = imgs;
-    args.m = N;
-    args.labels = labels;
-    args.type = tag ? TAG_DATA : CLASSIFICATION_DATA;
-
-    data train, buffer;
-    args.d = &buffer;
-    pthread_t load_thread = load_data(args);
-
-    float avg_loss = -1;
-    double ips = 0;
-    double last_chart = 0;
-    int count = 0;
-    int epoch = (*net->seen) / N;
-    double every_imgs = valid_every * N;
-    double next_valid = every_imgs > 0 ? (floor(*net->seen / every_imgs) + 1) * every_imgs : 0;
-    int last_valid_iteration = -1;
-
-    while (get_current_batch(net) < net->max_batches || net->max_batches == 0) {
-        double start = what_time_is_it_now();
-        if (net->random && count++ % 40 == 0) {
-            int dim = (ext_rand() % 11 + 4) * 32;
-            printf("Resizing\n%d\n", dim);
-            args.w = args.h = args.size = dim;
-            args.min = net->min_ratio * dim;
-            args.max = net->max_ratio * dim;
-            printf("%d %d\n", args.min, args.max);
-            pthread_join(load_thread, 0);
-            free_data(buffer);
-            load_thread = load_data(args);
-            resize_network(net, dim, dim);
-        }
-        pthread_join(load_thread, 0);
-        train = buffer;
-        load_thread = load_data(args);
-        printf("Loaded: %lf seconds\n", what_time_is_it_now() - start);
-
-        double t = what_time_is_it_now();
-        float loss = train_network(net, train);
-        double now = what_time_is_it_now();
-        if (avg_loss == -1) avg_loss = loss;
-        avg_loss = avg_loss * .9 + loss * .1;
-        double rate_now = (now - start) > 0 ? imgs / (now - start) : 0;
-        ips = ips == 0 ? rate_now : .9 * ips + .1 * rate_now;
-        long batch_now = (long)get_current_batch(net);
-        char eta[32];
-        if (net->max_batches > 0 && ips > 0) format_eta(eta, sizeof eta, (net->max_batches - batch_now) * (double)imgs / ips);
-        else snprintf(eta, sizeof eta, "-");
-        printf("%ld, %.3f: %f, %f avg, %f rate, %lf seconds, %ld images, %.1f img/s, ETA %s\n",
-               batch_now, (float)(*net->seen) / N, loss, avg_loss, get_current_rate(net), now - t,
-               (long)*net->seen, ips, eta);
-        fflush(stdout);
-        free_data(train);
-        chart_add_loss(ch, (int)batch_now, avg_loss);
-
-        if (*net->seen / N > epoch) {
-            epoch = *net->seen / N;
-            char buff[4096];
-            snprintf(buff, sizeof buff, "%s/%s_%d.weights", backup, base, epoch);
-            save_weights(net, buff);
-        }
-        if (batch_now % 1000 == 0) {
-            char buff[4096];
-            snprintf(buff, sizeof buff, "%s/%s.backup", backup, base);
-            save_weights(net, buff);
-        }
-        int changed = 0;
-        if (every_imgs > 0 && *net->seen >= next_valid) {
-            validate(net, &v, ch, backup, base, N);
-            last_valid_iteration = (int)batch_now;
-            while (next_valid <= *net->seen) next_valid += every_imgs;
-            changed = 1;
-        }
-        if (changed || now - last_chart >= CHART_SECONDS) {
-            update_chart(ch, chart_file, show);
-            last_chart = what_time_is_it_now();
-        }
-    }
-    char buff[4096];
-    snprintf(buff, sizeof buff, "%s/%s.weights", backup, base);
-    save_weights(net, buff);
-    pthread_join(load_thread, 0);
-    free_data(buffer);
-    if (every_imgs > 0 && last_valid_iteration != (int)get_current_batch(net)) {
-        validate(net, &v, ch, backup, base, N);
-    }
-    update_chart(ch, chart_file, show);
-    if (every_imgs > 0) {
-        printf("best top 1: %f at iteration %d (%s/%s_best.weights)\n", v.best, v.best_iteration, backup, base);
-        free_ptrs((void **)v.paths, v.m);
-    }
-    chart_free(ch);
+    if (c.valid_paths) free_ptrs((void **)c.valid_paths, c.n_valid);
     free_network(net);
-    if (labels) free_ptrs((void **)labels, classes);
-    free_ptrs((void **)paths, N);
+    if (c.labels) free_ptrs((void **)c.labels, c.classes);
+    free_ptrs((void **)c.paths, c.n_paths);
     free_list(plist);
     free(base);
 }

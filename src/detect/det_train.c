@@ -3,7 +3,7 @@
  *   darknet detector train DATA CFG [WEIGHTS] [-clear] [-map] [-map_every N]
  *       [-chart FILE] [-points 11|0] [-iou_thresh 0.5]
  *
- * Upstream's loop, plus:
+ * Upstream's command, plus:
  *  - training data goes through det_data.c: bad label lines, missing label
  *    files and unreadable images are skipped with a warning, counted and
  *    summarised instead of stopping the run;
@@ -17,35 +17,41 @@
  *    iterations (the last tenth in shorter runs); extension
  *    layers resize through the layer registry's resize hook.
  * The weights saved are upstream's: NAME.backup every 100 iterations,
- * NAME_N.weights, NAME_final.weights. */
+ * NAME_N.weights, NAME_final.weights; BACKUP/NAME.metrics.jsonl logs each
+ * iteration and evaluation (docs/training.md).  This file holds the
+ * command's task; the loop is train/train_loop.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/det_chart.h"
 #include "detect/det_data.h"
 #include "detect/det_eval.h"
 #include "detect/det_region.h"
 #include "detect/det_train.h"
 #include "optim/optimizer.h"
+#include "optim/rng.h"
 #include "option_list.h"
+#include "train/train_loop.h"
 #include "utils.h"
 
-static void format_eta(char *buf, size_t size, double seconds)
-{
-    if (!isfinite(seconds) || seconds < 0) seconds = 0;
-    long s = (long)(seconds + .5);
-    if (s >= 3600) snprintf(buf, size, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-    else if (s >= 60) snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
-    else snprintf(buf, size, "%lds", s);
-}
+typedef struct det_opts {
+    char *datacfg, *cfgfile, *weightfile, *chart_path;
+    int clear, with_map, map_every;
+    det_eval_opts eval;
+} det_opts;
 
-/* A multiple of 32 near base*scale, at least 32. */
-static int near32(float v)
-{
-    int k = (int)lroundf(v / 32);
-    return 32 * (k < 1 ? 1 : k);
-}
+/* The task's state: the loader, the multi-scale sizes and the evaluation
+ * network (batch 1, loaded from NAME.backup before each evaluation). */
+typedef struct det_task {
+    det_batch_args args;
+    train_loader loader;
+    int random, count, base_w, base_h;
+    network *eval;
+    char **valid_paths;
+    int n_valid, classes;
+    det_eval_opts eo;
+    char backup_file[4096];
+} det_task;
 
 double det_eval_network(network *eval, char **paths, int n, int classes, det_eval_opts o,
                         vm_result *r)
@@ -58,15 +64,16 @@ double det_eval_network(network *eval, char **paths, int n, int classes, det_eva
     return r->map;
 }
 
-void det_train_command(int argc, char **argv)
+static det_opts parse_opts(int argc, char **argv)
 {
-    int clear = det_arg_flag(argc, argv, "-clear");
-    int with_map = det_arg_flag(argc, argv, "-map");
-    int map_every = det_arg_int(argc, argv, "-map_every", 0);
-    char *chart_path = det_arg_str(argc, argv, "-chart", NULL);
-    det_eval_opts eo = det_eval_defaults();
-    eo.points = det_arg_int(argc, argv, "-points", eo.points);
-    eo.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", eo.iou_thresh);
+    det_opts o = {0};
+    o.clear = det_arg_flag(argc, argv, "-clear");
+    o.with_map = det_arg_flag(argc, argv, "-map");
+    o.map_every = det_arg_int(argc, argv, "-map_every", 0);
+    o.chart_path = det_arg_str(argc, argv, "-chart", NULL);
+    o.eval = det_eval_defaults();
+    o.eval.points = det_arg_int(argc, argv, "-points", o.eval.points);
+    o.eval.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", o.eval.iou_thresh);
     int npos = det_positional(argc, argv);
     if (npos < 5) {
         fprintf(stderr, "usage: %s detector train DATA CFG [WEIGHTS] [-clear] [-map] [-map_every N]\n"
@@ -80,50 +87,217 @@ void det_train_command(int argc, char **argv)
             exit(1);
         }
     }
-    if (eo.points != 0 && eo.points != 11) {
-        fprintf(stderr, "darknet: error: -points %d: expected 11 (VOC2007) or 0 (all points)\n", eo.points);
+    if (o.eval.points != 0 && o.eval.points != 11) {
+        fprintf(stderr, "darknet: error: -points %d: expected 11 (VOC2007) or 0 (all points)\n", o.eval.points);
         exit(1);
     }
-    if (map_every < 0) {
-        fprintf(stderr, "darknet: error: -map_every %d: expected a positive number\n", map_every);
+    if (o.map_every < 0) {
+        fprintf(stderr, "darknet: error: -map_every %d: expected a positive number\n", o.map_every);
         exit(1);
     }
-    char *datacfg = argv[3], *cfgfile = argv[4], *weightfile = npos > 5 ? argv[5] : NULL;
+    o.datacfg = argv[3];
+    o.cfgfile = argv[4];
+    o.weightfile = npos > 5 ? argv[5] : NULL;
+    return o;
+}
 
-    list *options = read_data_cfg(datacfg);
+/* The last layer, which must be [yolo] or [region], with classes= checked
+ * against the .data file. */
+static layer detection_layer_of(network *net, list *options, const det_opts *o)
+{
+    layer l = net->layers[net->n - 1];
+    if (l.type != YOLO && l.type != REGION) {
+        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", o->cfgfile);
+        exit(1);
+    }
+    int data_classes = option_find_int_quiet(options, "classes", l.classes);
+    if (data_classes != l.classes) {
+        fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", o->datacfg, data_classes,
+                o->cfgfile, l.classes);
+        exit(1);
+    }
+    return l;
+}
+
+/* A multiple of 32 near v, at least 32. */
+static int near32(float v)
+{
+    int k = (int)lroundf(v / 32);
+    return 32 * (k < 1 ? 1 : k);
+}
+
+/* random=1: every 10 iterations a size from the seeded generator, keyed by
+ * the iteration so that a resumed run picks the same sizes. */
+static void maybe_resize(void *ctx, network *net)
+{
+    det_task *d = ctx;
+    if (!d->random || d->count++ % 10 != 0) return;
+    int cur = (int)get_current_batch(net);
+    int w = d->base_w, h = d->base_h;
+    int tail = net->max_batches / 10 < 200 ? net->max_batches / 10 : 200;
+    if (cur + tail < net->max_batches) {
+        rng r;
+        rng_seed(&r, d->args.seed, 0x200000000ULL + (uint64_t)cur);
+        int lo = near32(.7f * d->base_w) / 32, hi = near32(1.4f * d->base_w) / 32;
+        w = 32 * (lo + (int)rng_below(&r, (uint32_t)(hi - lo + 1)));
+        h = near32((float)w * d->base_h / d->base_w);
+    }
+    printf("Resizing to %d x %d\n", w, h);
+    train_loader_stop(&d->loader);
+    d->args.w = w;
+    d->args.h = h;
+    d->loader.thread = det_load_batch_async(d->args, &d->loader.buffer);
+    resize_network(net, w, h);
+}
+
+static data next_batch(void *ctx, network *net)
+{
+    det_task *d = ctx;
+    data batch = train_loader_take(&d->loader);
+    d->args.index++;
+    d->loader.thread = det_load_batch_async(d->args, &d->loader.buffer);
+    return batch;
+}
+
+static void stop_loading(void *ctx)
+{
+    det_task *d = ctx;
+    train_loader_stop(&d->loader);
+}
+
+static void evaluate(void *ctx, network *net, train_eval *e)
+{
+    det_task *d = ctx;
+    load_weights(d->eval, d->backup_file);
+    vm_result r;
+    det_eval_network(d->eval, d->valid_paths, d->n_valid, d->classes, d->eo, &r);
+    e->score = r.map;
+    e->fields[0] = (train_value){"map", r.map};
+    e->fields[1] = (train_value){"iou_thresh", d->eo.iou_thresh};
+    e->fields[2] = (train_value){"points", d->eo.points};
+    e->fields[3] = (train_value){"images", d->n_valid};
+    e->n_fields = 4;
+    vm_result_free(&r);
+}
+
+static void print_eval(void *ctx, network *net, const train_eval *e, double best, int best_iteration)
+{
+    det_task *d = ctx;
+    printf("%d: mAP@%.2f = %.2f %% (%s), best %.2f %% at %d, %.1f seconds\n", (int)get_current_batch(net),
+           d->eo.iou_thresh, 100 * e->score, d->eo.points ? "11-point" : "all points",
+           100 * (float)best, best_iteration, e->seconds);
+}
+
+static void print_best(void *ctx, double best, int best_iteration, const char *best_file)
+{
+    det_task *d = ctx;
+    printf("best mAP@%.2f = %.2f %% at iteration %d: %s\n", d->eo.iou_thresh, 100 * (float)best,
+           best_iteration, best_file);
+}
+
+static void finish(void *ctx)
+{
+    det_issue_summary(stdout);
+}
+
+static void setup_loader(det_task *d, network *net, layer l, char **paths, int n_train)
+{
+    det_batch_args *a = &d->args;
+    a->paths = paths;
+    a->n_paths = n_train;
+    a->n = net->batch * net->subdivisions;
+    a->w = net->w;
+    a->h = net->h;
+    a->classes = l.classes;
+    a->max_boxes = l.max_boxes;
+    a->jitter = l.jitter;
+    a->hue = net->hue;
+    a->saturation = net->saturation ? net->saturation : 1;
+    a->exposure = net->exposure ? net->exposure : 1;
+    a->flip = 1;
+    a->seed = net_ext_of(net)->seed;
+    a->index = get_current_batch(net);
+    a->threads = 8;
+    d->random = l.random;
+    d->base_w = net->w;
+    d->base_h = net->h;
+    d->classes = l.classes;
+}
+
+static void start_loading(void *ctx, network *net)
+{
+    det_task *d = ctx;
+    d->loader.thread = det_load_batch_async(d->args, &d->loader.buffer);
+}
+
+/* -map: the valid list, a batch-1 network to evaluate with, and the
+ * default interval (a tenth of the run, at most 1000). */
+static int setup_evaluation(det_task *d, const det_opts *o, network *net, const char *valid_list)
+{
+    d->valid_paths = det_read_list(valid_list, &d->n_valid);
+    d->eval = parse_network_cfg(o->cfgfile);
+    set_batch_network(d->eval, 1);
+    int every = o->map_every;
+    if (!every) {
+        every = net->max_batches / 10;
+        if (every > 1000) every = 1000;
+        if (every < 1) every = 1;
+    }
+    d->eo = o->eval;
+    printf("mAP@%.2f on %d images of %s every %d iterations\n", d->eo.iou_thresh, d->n_valid, valid_list, every);
+    return every;
+}
+
+static void describe_task(train_task *t, det_task *d, const det_opts *o, int n_train, int map_every,
+                          int imgs)
+{
+    t->ctx = d;
+    t->command = "detector train";
+    t->cfgfile = o->cfgfile;
+    t->weightfile = o->weightfile;
+    t->epoch_images = n_train;
+    t->eta_style = TRAIN_ETA_UNITS;
+    t->saves = (train_saves){.backup_every = 100, .backup_at_eval = 1, .detector_points = 1,
+                             .final_suffix = "_final"};
+    t->eval_every_images = o->with_map ? (double)map_every * imgs : 0;
+    t->score_name = "MAP";
+    t->start_loading = start_loading;
+    t->before_batch = maybe_resize;
+    t->next_batch = next_batch;
+    t->stop_loading = stop_loading;
+    t->evaluate = evaluate;
+    t->print_eval = print_eval;
+    t->print_best = print_best;
+    t->finish = finish;
+}
+
+void det_train_command(int argc, char **argv)
+{
+    det_opts o = parse_opts(argc, argv);
+    list *options = read_data_cfg(o.datacfg);
     char *train_list = option_find(options, "train");
     char *valid_list = option_find(options, "valid");
     /* option_find_str checks at start that the folder takes new files */
     char *backup = option_find_str(options, "backup", "backup");
     if (!train_list) {
-        fprintf(stderr, "darknet: error: %s: no train= list\n", datacfg);
+        fprintf(stderr, "darknet: error: %s: no train= list\n", o.datacfg);
         exit(1);
     }
-    if (with_map && !valid_list) {
-        fprintf(stderr, "darknet: error: %s: -map needs a valid= list\n", datacfg);
+    if (o.with_map && !valid_list) {
+        fprintf(stderr, "darknet: error: %s: -map needs a valid= list\n", o.datacfg);
         exit(1);
     }
 
-    char *base = basecfg(cfgfile);
+    char *base = basecfg(o.cfgfile);
     printf("%s\n", base);
-    network *net = load_network(cfgfile, weightfile, clear);
+    network *net = load_network(o.cfgfile, o.weightfile, o.clear);
     det_fix_network(net);
     printf("Learning Rate: %g, Momentum: %g, Decay: %g\n", net->learning_rate, net->momentum, net->decay);
-    layer l = net->layers[net->n - 1];
-    if (l.type != YOLO && l.type != REGION) {
-        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", cfgfile);
-        exit(1);
-    }
-    int classes = l.classes;
-    int data_classes = option_find_int_quiet(options, "classes", classes);
-    if (data_classes != classes) {
-        fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", datacfg, data_classes, cfgfile, classes);
-        exit(1);
-    }
+    layer l = detection_layer_of(net, options, &o);
 
     int n_all, n_train;
     char **all_paths = det_read_list(train_list, &n_all);
-    char **paths = det_scan_list(all_paths, n_all, classes, &n_train);
+    char **paths = det_scan_list(all_paths, n_all, l.classes, &n_train);
     printf("training images: %d usable of %d in %s\n", n_train, n_all, train_list);
     det_issue_summary(stdout);
     if (n_train == 0) {
@@ -131,133 +305,24 @@ void det_train_command(int argc, char **argv)
         exit(1);
     }
 
-    network *eval = NULL;
-    char **valid_paths = NULL;
-    int n_valid = 0;
-    if (with_map) {
-        valid_paths = det_read_list(valid_list, &n_valid);
-        eval = parse_network_cfg(cfgfile);
-        set_batch_network(eval, 1);
-        if (!map_every) {
-            map_every = net->max_batches / 10;
-            if (map_every > 1000) map_every = 1000;
-            if (map_every < 1) map_every = 1;
-        }
-        printf("mAP@%.2f on %d images of %s every %d iterations\n", eo.iou_thresh, n_valid, valid_list, map_every);
-    }
+    det_task d = {0};
+    int map_every = o.with_map ? setup_evaluation(&d, &o, net, valid_list) : 0;
+    snprintf(d.backup_file, sizeof d.backup_file, "%s/%s.backup", backup, base);
+    char chart_file[4096];
+    /* written as PATH, or PATH.png when PATH does not end in .png */
+    const char *chart = o.chart_path ? o.chart_path : "";
+    size_t len = strlen(chart);
+    if (o.chart_path) snprintf(chart_file, sizeof chart_file, "%s%s", chart,
+                               len > 4 && strcmp(chart + len - 4, ".png") == 0 ? "" : ".png");
+    else snprintf(chart_file, sizeof chart_file, "%s/%s_chart.png", backup, base);
 
-    int imgs = net->batch * net->subdivisions;
-    int base_w = net->w, base_h = net->h;
-    uint64_t seed = net_ext_of(net)->seed;
-    det_batch_args args = {0};
-    args.paths = paths;
-    args.n_paths = n_train;
-    args.n = imgs;
-    args.w = net->w;
-    args.h = net->h;
-    args.classes = classes;
-    args.max_boxes = l.max_boxes;
-    args.jitter = l.jitter;
-    args.hue = net->hue;
-    args.saturation = net->saturation ? net->saturation : 1;
-    args.exposure = net->exposure ? net->exposure : 1;
-    args.flip = 1;
-    args.seed = seed;
-    args.index = get_current_batch(net);
-    args.threads = 8;
-
-    det_chart chart = {0};
-    chart.max_iter = net->max_batches;
-    char chart_file[4096], buff[4096], backup_file[4096];
-    snprintf(backup_file, sizeof(backup_file), "%s/%s.backup", backup, base);
-    if (chart_path) snprintf(chart_file, sizeof(chart_file), "%s", chart_path);
-    else snprintf(chart_file, sizeof(chart_file), "%s/%s_chart.png", backup, base);
-
-    data train, buffer;
-    pthread_t loader = det_load_batch_async(args, &buffer);
-    float avg_loss = -1;
-    double avg_iter_time = -1;
-    float best_map = -1;
-    int best_iter = 0, last_eval = -1, count = 0;
-    while (get_current_batch(net) < net->max_batches) {
-        double t0 = what_time_is_it_now();
-        if (l.random && count++ % 10 == 0) {
-            int cur = (int)get_current_batch(net);
-            int w = base_w, h = base_h;
-            int tail = net->max_batches / 10 < 200 ? net->max_batches / 10 : 200;
-            if (cur + tail < net->max_batches) {
-                rng r;
-                rng_seed(&r, seed, 0x200000000ULL + (uint64_t)cur);
-                int lo = near32(.7f * base_w) / 32, hi = near32(1.4f * base_w) / 32;
-                w = 32 * (lo + (int)rng_below(&r, (uint32_t)(hi - lo + 1)));
-                h = near32((float)w * base_h / base_w);
-            }
-            printf("Resizing to %d x %d\n", w, h);
-            pthread_join(loader, 0);
-            free_data(buffer);
-            args.w = w;
-            args.h = h;
-            loader = det_load_batch_async(args, &buffer);
-            resize_network(net, w, h);
-        }
-        pthread_join(loader, 0);
-        train = buffer;
-        args.index++;
-        loader = det_load_batch_async(args, &buffer);
-        double t1 = what_time_is_it_now();
-        float loss = train_network(net, train);
-        double t2 = what_time_is_it_now();
-        free_data(train);
-        if (avg_loss < 0) avg_loss = loss;
-        avg_loss = avg_loss * .9f + loss * .1f;
-
-        int i = (int)get_current_batch(net);
-        double it = t2 - t0;
-        avg_iter_time = avg_iter_time < 0 ? it : .9 * avg_iter_time + .1 * it;
-        char eta[32];
-        format_eta(eta, sizeof(eta), (net->max_batches - i) * avg_iter_time);
-        printf("%d: %f, %f avg, %f rate, %lf seconds, %d images, %.1f img/s, ETA %s\n",
-               i, loss, avg_loss, get_current_rate(net), t2 - t1, i * imgs, imgs / avg_iter_time, eta);
-        fflush(stdout);
-        det_chart_add_loss(&chart, i, avg_loss);
-
-        int eval_now = with_map && (i % map_every == 0 || i >= net->max_batches);
-        if (i % 100 == 0 || eval_now) save_weights(net, backup_file);
-        if (i % 10000 == 0 || (i < 1000 && i % 100 == 0)) {
-            snprintf(buff, sizeof(buff), "%s/%s_%d.weights", backup, base, i);
-            save_weights(net, buff);
-        }
-        if (eval_now) {
-            load_weights(eval, backup_file);
-            vm_result r;
-            double te = what_time_is_it_now();
-            det_eval_network(eval, valid_paths, n_valid, classes, eo, &r);
-            last_eval = i;
-            det_chart_add_map(&chart, i, (float)r.map);
-            if (r.map > best_map) {
-                best_map = (float)r.map;
-                best_iter = i;
-                snprintf(buff, sizeof(buff), "%s/%s_best.weights", backup, base);
-                save_weights(net, buff);
-            }
-            printf("%d: mAP@%.2f = %.2f %% (%s), best %.2f %% at %d, %.1f seconds\n", i, eo.iou_thresh,
-                   100 * r.map, eo.points ? "11-point" : "all points", 100 * best_map, best_iter,
-                   what_time_is_it_now() - te);
-            vm_result_free(&r);
-        }
-        if (i % 100 == 0 || eval_now) det_chart_save(&chart, chart_file);
-    }
-    pthread_join(loader, 0);
-    free_data(buffer);
-    snprintf(buff, sizeof(buff), "%s/%s_final.weights", backup, base);
-    save_weights(net, buff);
-    if (det_chart_save(&chart, chart_file) == 0) printf("chart: %s\n", chart_file);
-    if (with_map && last_eval >= 0) {
-        printf("best mAP@%.2f = %.2f %% at iteration %d: %s/%s_best.weights\n", eo.iou_thresh,
-               100 * best_map, best_iter, backup, base);
-    }
-    det_issue_summary(stdout);
-    det_chart_free(&chart);
+    train_task t = {0};
+    t.backup = backup;
+    t.base = base;
+    t.chart_file = chart_file;
+    describe_task(&t, &d, &o, n_train, map_every, net->batch * net->subdivisions);
+    setup_loader(&d, net, l, paths, n_train);
+    train_loop_run(net, &t);
     free(paths);
     free(base);
 }

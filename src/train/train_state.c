@@ -10,8 +10,8 @@
 
 #include "ext.h"
 #include "optim/optimizer.h"
-#include "train/train_state.h"
 #include "optim/upstream_rand.h"
+#include "train/train_state.h"
 
 #define STATE_MAGIC "DNSTATE1"
 #define STATE_END "DNSTATE."

@@ -1,9 +1,9 @@
-/* chart.c: the plotter of the training charts (see chart.h). */
+/* plot.c: the plotter of the training charts (see plot.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/chart.h"
+#include "train/plot.h"
 
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride_in_bytes);
 

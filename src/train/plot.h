@@ -1,11 +1,11 @@
-/* chart.h: the small PNG plotter behind the training charts (the
- * classifier's in classify_chart.c, the detector's in det_chart.c).
+/* plot.h: the small PNG plotter behind the training chart
+ * (train/train_chart.c).
  *
  * No plotting library: boxes, lines and a built-in 5x7 font are drawn
  * straight into a darknet image (3 channels, values in [0,1]), and the PNG
  * is written with the stb writer that upstream's image.c already contains. */
-#ifndef CHART_H
-#define CHART_H
+#ifndef PLOT_H
+#define PLOT_H
 
 #include "darknet.h"
 
