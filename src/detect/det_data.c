@@ -347,70 +347,79 @@ static float scale_draw(rng *r, float s)
 
 /* One training image: decoded, placed with a random aspect and position into
  * a grey w*h canvas, colour-distorted, maybe flipped; truths to match. */
-static void load_one(det_batch_args a, int slot, float *x_out, float *truth)
+/* Where an image went on the canvas, and whether it was flipped. */
+typedef struct placement {
+    float nw, nh, dx, dy;
+    int flip;
+} placement;
+
+/* A random image of the list with its labels; bad ones are skipped. */
+static int pick_image(det_batch_args a, rng *r, image *orig, det_object **objs)
 {
-    rng r;
-    rng_seed(&r, a.seed, 0x100000000ULL + a.index * 4096 + (uint64_t)slot);
-    image orig = {0};
-    det_object *objs = NULL;
-    int n = -1;
     char lp[4096];
     for (int tries = 0; tries < 1000; ++tries) {
-        const char *path = a.paths[rng_below(&r, (uint32_t)a.n_paths)];
+        const char *path = a.paths[rng_below(r, (uint32_t)a.n_paths)];
         det_label_path(path, "labels", lp, sizeof(lp));
-        n = det_read_labels(lp, a.classes, 1, &objs);
+        int n = det_read_labels(lp, a.classes, 1, objs);
         if (n < 0) continue;
-        if (det_load_image(path, &orig) == 0) break;
-        free(objs);
-        objs = NULL;
-        n = -1;
+        if (det_load_image(path, orig) == 0) return n;
+        free(*objs);
+        *objs = NULL;
     }
-    if (n < 0) {
-        fprintf(stderr, "darknet: error: no usable image among %d tried in the training list\n", 1000);
-        exit(1);
-    }
+    fprintf(stderr, "darknet: error: no usable image among %d tried in the training list\n", 1000);
+    exit(1);
+}
+
+/* Jitters the aspect ratio, places the image on a grey canvas, distorts
+ * the colours and flips, writing the result to x_out. */
+static placement augment_image(det_batch_args a, rng *r, image orig, float *x_out)
+{
+    placement p;
     image canvas = make_image(a.w, a.h, 3);
     fill_image(canvas, .5f);
     float dw = a.jitter * orig.w, dh = a.jitter * orig.h;
-    float ar = (orig.w + rng_uniform_range(&r, -dw, dw)) / (orig.h + rng_uniform_range(&r, -dh, dh));
-    float nw, nh;
+    float ar = (orig.w + rng_uniform_range(r, -dw, dw)) / (orig.h + rng_uniform_range(r, -dh, dh));
     if (ar < 1) {
-        nh = a.h;
-        nw = nh * ar;
+        p.nh = a.h;
+        p.nw = p.nh * ar;
     } else {
-        nw = a.w;
-        nh = nw / ar;
+        p.nw = a.w;
+        p.nh = p.nw / ar;
     }
-    float dx = rng_uniform_range(&r, 0, a.w - nw);
-    float dy = rng_uniform_range(&r, 0, a.h - nh);
-    place_image(orig, (int)nw, (int)nh, (int)dx, (int)dy, canvas);
+    p.dx = rng_uniform_range(r, 0, a.w - p.nw);
+    p.dy = rng_uniform_range(r, 0, a.h - p.nh);
+    place_image(orig, (int)p.nw, (int)p.nh, (int)p.dx, (int)p.dy, canvas);
     if (a.hue != 0 || a.saturation != 1 || a.exposure != 1) {
-        float dhue = rng_uniform_range(&r, -a.hue, a.hue);
-        float dsat = scale_draw(&r, a.saturation);
-        float dexp = scale_draw(&r, a.exposure);
+        float dhue = rng_uniform_range(r, -a.hue, a.hue);
+        float dsat = scale_draw(r, a.saturation);
+        float dexp = scale_draw(r, a.exposure);
         distort_image(canvas, dhue, dsat, dexp);
     }
-    int flip = a.flip ? (int)rng_below(&r, 2) : 0;
-    if (flip) flip_image(canvas);
+    p.flip = a.flip ? (int)rng_below(r, 2) : 0;
+    if (p.flip) flip_image(canvas);
     memcpy(x_out, canvas.data, sizeof(float) * a.w * a.h * 3);
     free_image(canvas);
-    free_image(orig);
+    return p;
+}
 
-    /* shuffle, so that a cut at max_boxes drops random objects */
+/* The objects as placed, at most max_boxes of them, in a random order so
+ * that a cut at max_boxes drops random objects. */
+static void write_truths(det_batch_args a, rng *r, det_object *objs, int n, placement p, float *truth)
+{
     for (int i = n - 1; i > 0; --i) {
-        int j = (int)rng_below(&r, (uint32_t)(i + 1));
+        int j = (int)rng_below(r, (uint32_t)(i + 1));
         det_object t = objs[i];
         objs[i] = objs[j];
         objs[j] = t;
     }
-    float sx = (float)(int)nw / a.w, sy = (float)(int)nh / a.h;
-    float ox = (float)(int)dx / a.w, oy = (float)(int)dy / a.h;
+    float sx = (float)(int)p.nw / a.w, sy = (float)(int)p.nh / a.h;
+    float ox = (float)(int)p.dx / a.w, oy = (float)(int)p.dy / a.h;
     int k = 0;
     for (int i = 0; i < n && k < a.max_boxes; ++i) {
         det_object o = objs[i];
         float l = (o.x - o.w / 2) * sx + ox, rr = (o.x + o.w / 2) * sx + ox;
         float t = (o.y - o.h / 2) * sy + oy, b = (o.y + o.h / 2) * sy + oy;
-        if (flip) {
+        if (p.flip) {
             float tmp = l;
             l = 1 - rr;
             rr = 1 - tmp;
@@ -427,6 +436,18 @@ static void load_one(det_batch_args a, int slot, float *x_out, float *truth)
         truth[k * 5 + 4] = o.cls;
         ++k;
     }
+}
+
+static void load_one(det_batch_args a, int slot, float *x_out, float *truth)
+{
+    rng r;
+    rng_seed(&r, a.seed, 0x100000000ULL + a.index * 4096 + (uint64_t)slot);
+    image orig = {0};
+    det_object *objs = NULL;
+    int n = pick_image(a, &r, &orig, &objs);
+    placement p = augment_image(a, &r, orig, x_out);
+    free_image(orig);
+    write_truths(a, &r, objs, n, p, truth);
     free(objs);
 }
 

@@ -234,17 +234,8 @@ static void usage(void)
     exit(1);
 }
 
-void det_map_command(int argc, char **argv)
+static void check_map_args(det_eval_opts o, int argc, char **argv, int npos, const char *dets_file)
 {
-    det_eval_opts o = det_eval_defaults();
-    o.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", o.iou_thresh);
-    o.points = det_arg_int(argc, argv, "-points", o.points);
-    o.thresh = det_arg_float(argc, argv, "-thresh", o.thresh);
-    o.nms = det_arg_float(argc, argv, "-nms", o.nms);
-    char *json = det_arg_str(argc, argv, "-json", NULL);
-    char *save = det_arg_str(argc, argv, "-save_dets", NULL);
-    char *dets_file = det_arg_str(argc, argv, "-dets", NULL);
-    int npos = det_positional(argc, argv);
     if (o.points != 0 && o.points != 11) {
         fprintf(stderr, "darknet: error: -points %d: expected 11 (VOC2007) or 0 (all points)\n", o.points);
         exit(1);
@@ -260,6 +251,58 @@ void det_map_command(int argc, char **argv)
             exit(1);
         }
     }
+}
+
+/* The detector to score, batch 1; *classes (0 when the .data file has none)
+ * becomes its class count, and must agree with it otherwise. */
+static network *load_detector(char *cfg, char *weights, const char *datacfg, int *classes)
+{
+    network *net = load_network(cfg, weights, 0);
+    set_batch_network(net, 1);
+    layer l = net->layers[net->n - 1];
+    if (l.type != YOLO && l.type != REGION) {
+        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", cfg);
+        exit(1);
+    }
+    if (*classes <= 0) *classes = l.classes;
+    if (l.classes != *classes) {
+        fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", datacfg, *classes, cfg, l.classes);
+        exit(1);
+    }
+    return net;
+}
+
+/* Detections of the network (written to save_file too, when given), or
+ * those of dets_file; returns the number of images scored. */
+static int collect_detections(network *net, const char *dets_file, const char *save_file, char **paths,
+                              int n, int classes, det_eval_opts o, vm_set *s)
+{
+    if (dets_file) {
+        int scored = det_collect_file(dets_file, paths, n, classes, s);
+        if (scored < 0) exit(1);
+        return scored;
+    }
+    FILE *out = NULL;
+    if (save_file && !(out = fopen(save_file, "w"))) {
+        fprintf(stderr, "darknet: error: couldn't open file: %s\n", save_file);
+        exit(1);
+    }
+    int scored = det_collect(net, paths, n, classes, o, s, out);
+    if (out) fclose(out);
+    return scored;
+}
+
+void det_map_command(int argc, char **argv)
+{
+    det_eval_opts o = det_eval_defaults();
+    o.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", o.iou_thresh);
+    o.points = det_arg_int(argc, argv, "-points", o.points);
+    o.thresh = det_arg_float(argc, argv, "-thresh", o.thresh);
+    o.nms = det_arg_float(argc, argv, "-nms", o.nms);
+    char *json = det_arg_str(argc, argv, "-json", NULL);
+    char *save = det_arg_str(argc, argv, "-save_dets", NULL);
+    char *dets_file = det_arg_str(argc, argv, "-dets", NULL);
+    check_map_args(o, argc, argv, det_positional(argc, argv), dets_file);
 
     char *datacfg = argv[3];
     list *options = read_data_cfg(datacfg);
@@ -273,22 +316,8 @@ void det_map_command(int argc, char **argv)
     char **names = names_file ? get_labels(names_file) : NULL;
     int n;
     char **paths = det_read_list(valid, &n);
-
-    network *net = NULL;
-    if (!dets_file) {
-        net = load_network(argv[4], argv[5], 0);
-        set_batch_network(net, 1);
-        layer l = net->layers[net->n - 1];
-        if (l.type != YOLO && l.type != REGION) {
-            fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", argv[4]);
-            exit(1);
-        }
-        if (classes <= 0) classes = l.classes;
-        if (l.classes != classes) {
-            fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", datacfg, classes, argv[4], l.classes);
-            exit(1);
-        }
-    } else if (classes <= 0) {
+    network *net = dets_file ? NULL : load_detector(argv[4], argv[5], datacfg, &classes);
+    if (classes <= 0) {
         fprintf(stderr, "darknet: error: %s: no classes=\n", datacfg);
         exit(1);
     }
@@ -296,19 +325,7 @@ void det_map_command(int argc, char **argv)
     vm_set s;
     vm_set_init(&s);
     double start = what_time_is_it_now();
-    int scored;
-    if (dets_file) {
-        scored = det_collect_file(dets_file, paths, n, classes, &s);
-        if (scored < 0) exit(1);
-    } else {
-        FILE *out = NULL;
-        if (save && !(out = fopen(save, "w"))) {
-            fprintf(stderr, "darknet: error: couldn't open file: %s\n", save);
-            exit(1);
-        }
-        scored = det_collect(net, paths, n, classes, o, &s, out);
-        if (out) fclose(out);
-    }
+    int scored = collect_detections(net, dets_file, save, paths, n, classes, o, &s);
     vm_result r;
     vm_evaluate(s.dets, s.n_dets, s.truths, s.n_truths, classes, o.iou_thresh, o.points, &r);
     printf("\n%d of %d images scored, %d detections, %.1f seconds\n", scored, n, s.n_dets,
