@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "csgd.h"
-#include "optim/ctr_rng.h"
 #include "ext.h"
 #include "gpu/gc_gpu.h"
+#include "optim/ctr_rng.h"
 
 int csgd_noisy_weights(const layer *l)
 {

@@ -22,12 +22,13 @@
 #include "im2col.h"
 #include "utils.h"
 
-#include "input/cfgopt.h"
 #include "cpu/fastconv.h"
 #include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
-#include "layers/gcfactor.h"
 #include "gclayer.h"
+#include "gpu/gclayer_gpu.h"
+#include "input/cfgopt.h"
+#include "layers/gcfactor.h"
 #include "optim/optimizer.h"
 
 #ifndef M_PI
@@ -57,11 +58,6 @@ gcconv_state *gcconv_state_of(layer l)
 /* A 1x1 kernel with stride 1 and no padding reads the image as it is, so
  * im2col would only copy it.  (Upstream skips im2col for every 1x1 kernel,
  * which is wrong with stride > 1; here the stride and padding are checked.) */
-int gcconv_is_pointwise(layer l)
-{
-    return l.size == 1 && l.stride == 1 && l.pad == 0;
-}
-
 /* ---- R: normalisation and initialisation ------------------------------ */
 
 void gcconv_normalize_r(float *R, int K, int ss)
@@ -205,16 +201,6 @@ static size_t conv_workspace(layer l, gcconv_state *s)
         if (factored > bytes) bytes = factored;
     }
     return fastconv_workspace(&g, bytes);
-}
-
-int gcconv_needs_wide_buffers(const gcconv_state *s)
-{
-    return s->mixing == GC_MIX_FULL && s->expand && s->K > 1;
-}
-
-int gcconv_needs_branch_buffers(const gcconv_state *s)
-{
-    return s->mixing == GC_MIX_BRANCH && !s->expand && s->K > 1;
 }
 
 static void alloc_scratch(layer l, gcconv_state *s)

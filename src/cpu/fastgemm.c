@@ -26,8 +26,8 @@
 
 #include "gemm.h"
 #include "utils.h"
-#include "cpu/parallel.h"
 #include "cpu/fastgemm.h"
+#include "cpu/parallel.h"
 #include "cpu/upstream_ref.h"
 
 #ifdef _OPENMP

@@ -14,8 +14,8 @@
 extern "C" {
 #include "cuda.h"
 }
-#include "optim/ctr_rng.h"
 #include "gpu/gc_gpu.h"
+#include "optim/ctr_rng.h"
 
 #define REDUCE_THREADS 256
 

@@ -1,4 +1,4 @@
-/* gclayer_gpu.c: [gcconv] on the GPU (GPU=1 builds; see gclayer.h).
+/* gclayer_gpu.c: [gcconv] on the GPU (GPU=1 builds; see gclayer_gpu.h).
  *
  * The same passes as gclayer.c, on device copies of the layer's arrays:
  * upstream's im2col_gpu / gemm_gpu / col2im_gpu for the convolution with H,
@@ -21,7 +21,8 @@
 #include "utils.h"
 
 #include "gpu/gc_gpu.h"
-#include "gclayer.h"
+#include "gpu/gclayer_gpu.h"
+#include "layers/gcconv_state.h"
 
 /* A device copy of n host floats (zeros when host is NULL); NULL when n is 0. */
 static float *device_copy(float *host, size_t n)

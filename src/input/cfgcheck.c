@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "input/cfgcheck.h"
 #include "ext.h"
+#include "input/cfgcheck.h"
 #include "option_list.h"
 
 /* ---- where option lists come from ---------------------------------------- */

@@ -23,8 +23,8 @@
 
 #include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
-#include "layers/gcfactor.h"
 #include "cpu/parallel.h"
+#include "layers/gcfactor.h"
 
 #define GROUP_BYTES (1u << 20)
 

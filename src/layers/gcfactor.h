@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-#include "gclayer.h"
+#include "darknet.h"
+#include "layers/gcconv_state.h"
 
 /* Workspace bytes the factored passes need. */
 size_t gcfactor_workspace(layer l, gcconv_state *s);

@@ -5,9 +5,9 @@
 #include "cuda.h"
 #include "utils.h"
 
-#include "input/cfgopt.h"
 #include "gclayer.h"
 #include "gpu/gc_gpu.h"
+#include "input/cfgopt.h"
 #include "layers/gcmerge.h"
 
 typedef struct gcmerge_state {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "input/cfgopt.h"
 #include "csgd.h"
 #include "ext.h"
+#include "input/cfgopt.h"
 #include "optim/guard.h"
 #include "option_list.h"
 #include "optim/optimizer.h"
