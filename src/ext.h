@@ -82,9 +82,17 @@ void ext_check_network(network *net, const char *file);
 /* The item after the next comma of a cfg list, or the string's end
  * (patches/0023: upstream stepped with strchr(s, ',')+1, NULL+1 at the end). */
 char *ext_after_comma(char *s);
-/* Reads a weights file's version (patches/0025): too short, or numbers no
- * darknet wrote, is an error naming the file. */
+
+/* --- weights files (weights_check.c; patches/0025, 0040) ---
+ * The header: too short, or version numbers no darknet wrote, is an error
+ * naming the file.  Before layer i, load_weights_upto() asks
+ * ext_weights_layer(): an error when the file ends inside the layer, 0
+ * (stop loading here) when it ends exactly before it, else 1.  After the
+ * loop, ext_weights_end() says when the file held fewer layers than asked
+ * ("loaded N of M layers") and warns about bytes left after the last. */
 void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *minor, int *revision);
+int ext_weights_layer(network *net, int index, FILE *fp, const char *filename);
+void ext_weights_end(network *net, FILE *fp, const char *filename, int start, int stopped, int cutoff);
 
 /* --- label files (labels.c; patches/0022) ---
  * read_boxes() is ext_read_boxes(): one "class x y w h" per line, finite

@@ -252,30 +252,6 @@ char *ext_after_comma(char *s)
     return comma ? comma + 1 : s + strlen(s);
 }
 
-/* ---- weights files ------------------------------------------------------- */
-
-/* Darknet has written versions 0.1.0 and 0.2.0 (major > 1000 or minor >
- * 1000 marks transposed connected weights); nothing it wrote is negative
- * or anywhere near 100000. */
-void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *minor, int *revision)
-{
-    int v[3];
-    if (fread(v, sizeof(int), 3, fp) != 3) {
-        fprintf(stderr, "\ndarknet: error: %s: too short for a weights file's header (12 bytes)\n", filename);
-        exit(1);
-    }
-    for (int i = 0; i < 3; ++i) {
-        if (v[i] < 0 || v[i] > 100000) {
-            fprintf(stderr, "\ndarknet: error: %s: not a darknet weights file (version %d.%d.%d)\n",
-                    filename, v[0], v[1], v[2]);
-            exit(1);
-        }
-    }
-    *major = v[0];
-    *minor = v[1];
-    *revision = v[2];
-}
-
 /* ---- .data files: the files they name -------------------------------------- */
 
 static int has_a_line(const char *path)

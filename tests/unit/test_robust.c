@@ -186,6 +186,44 @@ static void test_guard(void **state)
     free_network(net);
 }
 
+/* ---- weights files read with a cutoff ------------------------------------------- */
+
+static const char *cutoff_file;
+
+static void load_first_layer(void *arg)
+{
+    network *net = arg;
+    load_weights_upto(net, (char *)cutoff_file, 0, 1);
+}
+
+static void load_all_layers(void *arg)
+{
+    load_weights(arg, (char *)cutoff_file);
+}
+
+/* A cutoff reads the layers asked for out of a longer file: silently, as
+ * upstream's `partial` always did; without one, the same file cut after
+ * layer 0 loads one of three layers and says so. */
+static void test_weights_cutoff(void **state)
+{
+    network *net = small_net();
+    const char *w = scratch_path("c.weights");
+    save_weights(net, (char *)w);
+    cutoff_file = w;
+    char err[1024];
+    assert_int_equal(in_child(load_first_layer, net, err, sizeof(err)), 0);
+    assert_null(strstr(err, "warning"));
+    assert_null(strstr(err, "loaded"));
+    /* [convolutional] 2->3, 3x3 with batch norm: 3*4 + 54 floats after 20 bytes */
+    assert_int_equal(truncate(w, 20 + 66 * 4), 0);
+    assert_int_equal(in_child(load_first_layer, net, err, sizeof(err)), 0);
+    assert_null(strstr(err, "loaded"));
+    assert_int_equal(in_child(load_all_layers, net, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "loaded 1 of 3 layers from "));
+    assert_non_null(strstr(err, "c.weights; the rest keep their initialisation"));
+    free_network(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_save_whole_and_alone, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_save_refuses_nan, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_guard, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_weights_cutoff, scratch_dir_make, scratch_dir_remove),
     };
     return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }
