@@ -375,8 +375,35 @@ static void check_out(section_in *s, const char *what, long out_w, long out_h)
     }
 }
 
+/* The input size: width, height and channels, or inputs= (recurrent cfgs).
+ * Upstream reads a missing one as 0 and then stops with "No input
+ * parameters supplied", naming no key. */
+static void check_net_input(section_in *s)
+{
+    static const char *const dims[] = {"width", "height", "channels"};
+    const char *missing = NULL;
+    int given = 0;
+    for (int i = 0; i < 3; ++i) {
+        char *v = option_find(s->options, (char *)dims[i]);
+        if (!v) {
+            if (!missing) missing = dims[i];
+            continue;
+        }
+        ++given;
+        if (strict_long(s->o, dims[i], v) < 1) fail(s->o, dims[i], v, "expected a positive number");
+    }
+    char *inputs = option_find(s->options, "inputs");
+    if (inputs && strict_long(s->o, "inputs", inputs) < 1) {
+        fail(s->o, "inputs", inputs, "expected a positive number");
+    }
+    if (inputs || !missing) return;
+    if (!given) fail(s->o, NULL, NULL, "no input size: give width=, height= and channels= (or inputs=)");
+    fail(s->o, missing, NULL, "missing: the input needs width=, height= and channels= (or inputs=)");
+}
+
 static void check_net(section_in *s)
 {
+    check_net_input(s);
     long batch = get_int(s, "batch", 1);
     long subdivs = get_int(s, "subdivisions", 1);
     long steps = get_int(s, "time_steps", 1);

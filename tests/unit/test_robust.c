@@ -183,6 +183,43 @@ static void test_guard(void **state)
                                 "produced the first non-finite output"));
     assert_int_equal(in_child(step_with_nan_gradient, net, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "layer 1 [connected] has non-finite gradients"));
+    assert_non_null(strstr(err, "(try a lower learning_rate)"));
+    free_network(net);
+}
+
+static network *net_from(const char *text)
+{
+    const char *path = scratch_path("guard.cfg");
+    FILE *fp = fopen(path, "w");
+    fputs(text, fp);
+    fclose(fp);
+    return parse_network_cfg((char *)path);
+}
+
+static void step_with_nan_loss(void *arg)
+{
+    network *net = arg;
+    *net->cost = NAN;
+    guard_check_step(net);
+}
+
+/* A non-finite loss that the network's shape explains says so, not "try a
+ * lower learning_rate". */
+static void test_guard_advice(void **state)
+{
+    char err[1024];
+    network *net = net_from("[net]\nbatch=2\nheight=4\nwidth=4\nchannels=2\n"
+                            "[convolutional]\nfilters=3\nsize=3\npad=1\n[avgpool]\n");
+    assert_int_equal(in_child(step_with_nan_loss, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "the network has no layer that computes a loss"));
+    assert_null(strstr(err, "learning_rate"));
+    free_network(net);
+    net = net_from("[net]\nbatch=1\nheight=4\nwidth=4\nchannels=2\n"
+                   "[convolutional]\nfilters=3\nsize=3\npad=1\n"
+                   "[connected]\noutput=3\nbatch_normalize=1\n[softmax]\n");
+    assert_int_equal(in_child(step_with_nan_loss, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "layer 1 [connected] takes its batch-norm statistics over a single value"));
+    assert_null(strstr(err, "learning_rate"));
     free_network(net);
 }
 
@@ -232,6 +269,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_save_whole_and_alone, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_save_refuses_nan, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_guard, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_guard_advice, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_weights_cutoff, scratch_dir_make, scratch_dir_remove),
     };
     return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
