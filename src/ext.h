@@ -104,6 +104,12 @@ void ext_check_box_classes(const char *filename, const box_label *boxes, int n, 
 void ext_labels_read(const char *filename, char **labels, int count);
 void ext_check_labels(char **labels, int k);
 
+/* --- classification images (image_check.c; patches/0042) ---
+ * load_image_augment_paths() loads paths[i] through here: a file that
+ * cannot be read is skipped with a warning, and paths[i] becomes a
+ * replacement drawn (ext_rand) from the list the command registered. */
+image ext_load_augment_image(char **paths, int i);
+
 /* --- atomic weights saves (safe_save.c; patches/0024) ---
  * save_weights_upto() opens with ext_save_open() (a temporary file beside
  * FILE) and ends with ext_save_close(), which refuses non-finite weights,
