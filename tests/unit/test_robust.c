@@ -22,6 +22,7 @@
 #include "option_list.h"
 #include "parser.h"
 #include "helpers/scratch_dir.h"
+#include "input/image_check.h"
 #include "train/safe_save.h"
 
 static network *small_net(void)
@@ -261,6 +262,42 @@ static void test_weights_cutoff(void **state)
     free_network(net);
 }
 
+/* ---- image checks ------------------------------------------------------------------ */
+
+static void test_image_check_jpeg(void **state)
+{
+    image im = make_image(64, 48, 3);
+    for (int i = 0; i < im.w * im.h * 3; ++i) im.data[i] = (i % 97) / 97.f;
+    char base[4096];
+    snprintf(base, sizeof(base), "%s", scratch_path("a"));
+    save_image_options(im, base, JPG, 90);   /* writes a.jpg */
+    free_image(im);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s.jpg", base);
+    int w = 0, h = 0;
+    image_issue kind;
+    const char *why;
+    assert_int_equal(image_check_file(path, &w, &h, &kind, &why), 0);
+    assert_int_equal(w, 64);
+    assert_int_equal(h, 48);
+    image loaded;
+    assert_int_equal(image_load_checked(path, &loaded), 0);
+    assert_int_equal(loaded.w, 64);
+    free_image(loaded);
+    /* cut inside its scan data: no end-of-image marker */
+    assert_int_equal(truncate(path, file_size(path) / 2), 0);
+    assert_int_equal(image_check_file(path, &w, &h, &kind, &why), -1);
+    assert_int_equal(kind, IMAGE_CUT_SHORT);
+    assert_string_equal(why, "corrupt image (JPEG data ends early)");
+    assert_int_equal(image_check_file(scratch_path("none.jpg"), &w, &h, &kind, &why), -1);
+    assert_int_equal(kind, IMAGE_UNREADABLE);
+    const char *empty = scratch_path("empty.png");
+    fclose(fopen(empty, "w"));
+    assert_int_equal(image_check_file(empty, &w, &h, &kind, &why), -1);
+    assert_int_equal(kind, IMAGE_NOT_AN_IMAGE);
+    assert_string_equal(why, "empty file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_save_refuses_nan, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_guard, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_guard_advice, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_image_check_jpeg, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_weights_cutoff, scratch_dir_make, scratch_dir_remove),
     };
     return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
