@@ -131,9 +131,21 @@ static const char *layer_section(const layer *l)
     return name;
 }
 
+/* A FILE.state written with the weights records the size of every array of
+ * the cfg that wrote them: reading it names the first layer whose shape
+ * differs from this cfg's (an error of its own), when that is the cause. */
+static void explain_by_state(network *net, const char *file)
+{
+    char state[4096];
+    struct stat st;
+    if (snprintf(state, sizeof(state), "%s.state", file) >= (int)sizeof(state)) return;
+    if (stat(state, &st) != 0) return;
+    ext_load_state(net, file, 0, net->n);
+}
+
 /* The file ends at byte size, inside layer index which starts at byte at. */
 static void __attribute__((noreturn))
-fail_inside(const char *file, int index, const layer *l, long at, long size)
+fail_inside(network *net, const char *file, int index, const layer *l, long at, long size)
 {
     weights_array a[WEIGHTS_MAX_ARRAYS];
     int n = weights_layer_arrays(l, a);
@@ -148,6 +160,7 @@ fail_inside(const char *file, int index, const layer *l, long at, long size)
                     "or was written for another cfg\n",
             file, index, layer_section(l), weights_layer_bytes(l), at, size,
             a[k].prefix ? a[k].prefix : "", a[k].prefix ? " " : "", a[k].name, a[k].floats, start);
+    explain_by_state(net, file);
     exit(1);
 }
 
@@ -161,7 +174,7 @@ int ext_weights_layer(network *net, int index, FILE *fp, const char *filename)
     long at = ftell(fp);
     if (at == size) return 0;                 /* ends right before this layer */
     /* our own layers check their arrays themselves, with their names */
-    if (bytes > 0 && size - at < bytes) fail_inside(filename, index, l, at, size);
+    if (bytes > 0 && size - at < bytes) fail_inside(net, filename, index, l, at, size);
     return 1;
 }
 

@@ -169,3 +169,16 @@ head -c 468 "$D/gc.weights" > "$D/gc468.weights"
 head -c 480 "$D/gc.weights" > "$D/gc480.weights"
 expect_error gcconv_inside "$D/gc480.weights: layer 1 [gcconv]: biases needs 4 floats from byte 468" \
     ./darknet partial "$D/gc.cfg" "$D/gc480.weights" "$D/gc.out" 10
+
+# Written for another cfg (a wider [connected]): the file ends inside layer 5
+# for this cfg, and the .state written beside it names the array that differs.
+sed 's/^output=3/output=4/' "$D/all.cfg" > "$D/wider.cfg"
+./darknet partial "$D/wider.cfg" "$W" "$D/wider.out" 10 > "$D/wider.log" 2>&1
+status=$?
+if [ "$status" -eq 1 ] &&
+   grep -qF "$W: layer 5 [connected] needs 1168 bytes from byte 5836, but the file ends at byte 6712" "$D/wider.log" &&
+   grep -qF "$W.state: layer 5: weight_updates has 216 values, the cfg 288" "$D/wider.log"; then
+    pass another_cfg_named_by_state
+else
+    fail another_cfg_named_by_state "status $status: $(tail -2 "$D/wider.log")"
+fi
