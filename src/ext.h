@@ -82,9 +82,17 @@ void ext_check_network(network *net, const char *file);
 /* The item after the next comma of a cfg list, or the string's end
  * (patches/0023: upstream stepped with strchr(s, ',')+1, NULL+1 at the end). */
 char *ext_after_comma(char *s);
-/* Reads a weights file's version (patches/0025): too short, or numbers no
- * darknet wrote, is an error naming the file. */
+
+/* --- weights files (weights_check.c; patches/0025, 0040) ---
+ * The header: too short, or version numbers no darknet wrote, is an error
+ * naming the file.  Before layer i, load_weights_upto() asks
+ * ext_weights_layer(): an error when the file ends inside the layer, 0
+ * (stop loading here) when it ends exactly before it, else 1.  After the
+ * loop, ext_weights_end() says when the file held fewer layers than asked
+ * ("loaded N of M layers") and warns about bytes left after the last. */
 void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *minor, int *revision);
+int ext_weights_layer(network *net, int index, FILE *fp, const char *filename);
+void ext_weights_end(network *net, FILE *fp, const char *filename, int start, int stopped, int cutoff);
 
 /* --- label files (labels.c; patches/0022) ---
  * read_boxes() is ext_read_boxes(): one "class x y w h" per line, finite
@@ -95,6 +103,12 @@ box_label *ext_read_boxes(const char *filename, int *n);
 void ext_check_box_classes(const char *filename, const box_label *boxes, int n, int classes);
 void ext_labels_read(const char *filename, char **labels, int count);
 void ext_check_labels(char **labels, int k);
+
+/* --- classification images (image_check.c; patches/0042) ---
+ * load_image_augment_paths() loads paths[i] through here: a file that
+ * cannot be read is skipped with a warning, and paths[i] becomes a
+ * replacement drawn (ext_rand) from the list the command registered. */
+image ext_load_augment_image(char **paths, int i);
 
 /* --- atomic weights saves (safe_save.c; patches/0024) ---
  * save_weights_upto() opens with ext_save_open() (a temporary file beside

@@ -700,6 +700,19 @@ static int cfg_flag(list *options, const char *key, int def, cfg_where w)
     return v;
 }
 
+/* expand= when the cfg does not say: 1 for layer 0 (the SPEC's default);
+ * for the first [gcconv] further on, 1 when K does not divide its input
+ * channels (cfgs that start with [crop], [maxpool] or a plain
+ * [convolutional] still get their image replicated); 0 otherwise. */
+static int default_expand(ext_params p, int branches)
+{
+    if (p.index == 0) return 1;
+    for (int i = 0; i < p.index; ++i) {
+        if (p.net->layers[i].type == EXTENSION && p.net->layers[i].ext == &gcconv_ext) return 0;
+    }
+    return p.c % branches != 0;
+}
+
 static gcconv_options read_options(list *options, ext_params p, cfg_where w)
 {
     gcconv_options o;
@@ -713,7 +726,7 @@ static gcconv_options read_options(list *options, ext_params p, cfg_where w)
     o.activation = (ACTIVATION)cfg_choice(options, "activation", activation_names, LOGISTIC, w);
     o.branches = cfg_at_least(options, "branches", 4, 1, w);
     o.mixing = (gc_mixing)cfg_choice(options, "mixing", mixing_names, GC_MIX_FULL, w);
-    o.expand = cfg_flag(options, "expand", p.index == 0, w);
+    o.expand = cfg_flag(options, "expand", default_expand(p, o.branches), w);
     o.r_init = (gc_r_init)cfg_choice(options, "r_init", r_init_names, GC_R_RANDOM, w);
     o.calib_rate = cfg_float(options, "calib_rate", 1, w);
     if (o.calib_rate < 0) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "classify/classify.h"
+#include "input/image_check.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
 #include "utils.h"
@@ -34,11 +35,32 @@ int classify_truth(const char *path, char **labels, int classes, int *matches)
     return first;
 }
 
+char **classify_usable_images(const char *list_file, int *n_good, int *n_listed, char ***listed)
+{
+    list *l = get_paths((char *)list_file);
+    char **all = (char **)list_to_array(l);
+    int n = l->size;
+    free_list(l);
+    char **good = image_scan_list(all, n, n_good);
+    if (*n_good < n) {
+        printf("%s: %d of %d images usable, %d skipped\n", list_file, *n_good, n, n - *n_good);
+        image_issue_summary(stdout);
+    }
+    if (*n_good == 0) {
+        fprintf(stderr, "darknet: error: %s: no readable image (%d listed)\n", list_file, n);
+        exit(1);
+    }
+    *n_listed = n;
+    *listed = all;
+    return good;
+}
+
 /* One batch of images, loaded by a helper thread. */
 typedef struct batch_job {
     char **paths;
     int n, w, h;
     float *x;            /* n * w * h * 3 */
+    unsigned char *skipped;   /* n flags: the image could not be read */
 } batch_job;
 
 static void *load_images(void *arg)
@@ -46,7 +68,12 @@ static void *load_images(void *arg)
     batch_job *job = arg;
     int size = job->w * job->h * 3;
     for (int i = 0; i < job->n; ++i) {
-        image im = load_image_color(job->paths[i], 0, 0);
+        image im;
+        job->skipped[i] = image_load_checked(job->paths[i], &im) != 0;
+        if (job->skipped[i]) {
+            memset(job->x + (size_t)i * size, 0, size * sizeof(float));
+            continue;
+        }
         image crop = center_crop_image(im, job->w, job->h);
         memcpy(job->x + (size_t)i * size, crop.data, size * sizeof(float));
         free_image(im);
@@ -65,11 +92,65 @@ static void *load_batch(void *arg)
     int size = job->w * job->h * 3;
     for (int t = 0; t < LOADERS; ++t) {
         int a = job->n * t / LOADERS, b = job->n * (t + 1) / LOADERS;
-        part[t] = (batch_job){job->paths + a, b - a, job->w, job->h, job->x + (size_t)a * size};
+        part[t] = (batch_job){job->paths + a, b - a, job->w, job->h, job->x + (size_t)a * size, job->skipped + a};
         if (pthread_create(&threads[t], NULL, load_images, &part[t])) error("Thread creation failed");
     }
     for (int t = 0; t < LOADERS; ++t) pthread_join(threads[t], NULL);
     return NULL;
+}
+
+/* Scores one image's predictions into e; prints upstream's two lines. */
+static void score_image(class_eval *e, float *pred, const char *path, char **labels, int *indexes,
+                        int i, int per_image)
+{
+    int classes = e->classes, topk = e->topk;
+    int matches = 0;
+    int truth = classify_truth(path, labels, classes, &matches);
+    if (matches == 0) ++e->unlabeled;
+    if (matches > 1) ++e->ambiguous;
+    top_k(pred, classes, topk, indexes);
+    int hit1 = indexes[0] == truth;
+    int hitk = 0;
+    for (int j = 0; j < topk; ++j) hitk |= indexes[j] == truth;
+    e->top1 += hit1;
+    e->topk_hits += hitk;
+    if (truth >= 0) {
+        e->class_images[truth]++;
+        e->class_top1[truth] += hit1;
+    }
+    ++e->images;
+    if (per_image) {
+        printf("%s, %d, %f, %f, \n", path, truth, pred[0], classes > 1 ? pred[1] : 0.f);
+        printf("%d: top 1: %f, top %d: %f\n", i, (float)e->top1 / e->images, topk,
+               (float)e->topk_hits / e->images);
+    }
+}
+
+/* Two buffers: one batch runs through the network while the next loads. */
+typedef struct eval_buffers {
+    float *x[2];
+    unsigned char *skipped[2];
+    batch_job job[2];
+    pthread_t thread;
+} eval_buffers;
+
+static void start_batch(eval_buffers *b, int which, char **paths, int n, network *net)
+{
+    b->job[which] = (batch_job){paths, n, net->w, net->h, b->x[which], b->skipped[which]};
+    if (pthread_create(&b->thread, NULL, load_batch, &b->job[which])) error("Thread creation failed");
+}
+
+static int eval_batch_size(network *net, int m)
+{
+    int batch = net->batch < 1 ? 1 : net->batch;
+    if (batch > m) batch = m > 0 ? m : 1;
+    set_batch_network(net, batch);
+    if (net->inputs != net->w * net->h * 3) {
+        fprintf(stderr, "darknet: error: the network takes %d inputs, not %dx%dx3 images\n",
+                net->inputs, net->w, net->h);
+        exit(1);
+    }
+    return batch;
 }
 
 class_eval classify_evaluate(network *net, char **paths, int m, char **labels,
@@ -81,68 +162,39 @@ class_eval classify_evaluate(network *net, char **paths, int m, char **labels,
     e.class_images = calloc(classes, sizeof(int));
     e.class_top1 = calloc(classes, sizeof(int));
     double start = what_time_is_it_now();
-
     int old_batch = net->batch;
-    int batch = net->batch < 1 ? 1 : net->batch;
-    if (batch > m) batch = m > 0 ? m : 1;
-    set_batch_network(net, batch);
-    int size = net->w * net->h * 3;
-    if (net->inputs != size) {
-        fprintf(stderr, "darknet: error: the network takes %d inputs, not %dx%dx3 images\n",
-                net->inputs, net->w, net->h);
-        exit(1);
+    int batch = eval_batch_size(net, m);
+    size_t size = (size_t)net->w * net->h * 3;
+    eval_buffers b;
+    for (int k = 0; k < 2; ++k) {
+        b.x[k] = calloc((size_t)batch * size, sizeof(float));
+        b.skipped[k] = calloc(batch, 1);
     }
-    float *x[2];
-    x[0] = calloc((size_t)batch * size, sizeof(float));
-    x[1] = calloc((size_t)batch * size, sizeof(float));
     int *indexes = calloc(topk, sizeof(int));
-
-    batch_job job[2];
-    pthread_t thread;
     int cur = 0;
-    job[0] = (batch_job){paths, batch < m ? batch : m, net->w, net->h, x[0]};
-    if (m > 0 && pthread_create(&thread, NULL, load_batch, &job[0])) error("Thread creation failed");
-
-    for (int start_i = 0; start_i < m; start_i += batch) {
-        pthread_join(thread, NULL);
-        int n = job[cur].n;
-        int next = start_i + batch;
-        if (next < m) {
-            int nn = m - next < batch ? m - next : batch;
-            job[1 - cur] = (batch_job){paths + next, nn, net->w, net->h, x[1 - cur]};
-            if (pthread_create(&thread, NULL, load_batch, &job[1 - cur])) error("Thread creation failed");
-        }
-        float *out = network_predict(net, x[cur]);
-        for (int b = 0; b < n; ++b) {
-            int i = start_i + b;
-            float *pred = out + (size_t)b * net->outputs;
+    if (m > 0) start_batch(&b, 0, paths, batch < m ? batch : m, net);
+    for (int first = 0; first < m; first += batch) {
+        pthread_join(b.thread, NULL);
+        int n = b.job[cur].n, next = first + batch;
+        if (next < m) start_batch(&b, 1 - cur, paths + next, m - next < batch ? m - next : batch, net);
+        float *out = network_predict(net, b.x[cur]);
+        for (int k = 0; k < n; ++k) {
+            /* an image that could not be read was reported, and is not scored */
+            if (b.skipped[cur][k]) {
+                ++e.skipped;
+                continue;
+            }
+            float *pred = out + (size_t)k * net->outputs;
             if (net->hierarchy) hierarchy_predictions(pred, net->outputs, net->hierarchy, 1, 1);
-            int matches = 0;
-            int truth = classify_truth(paths[i], labels, classes, &matches);
-            if (matches == 0) ++e.unlabeled;
-            if (matches > 1) ++e.ambiguous;
-            top_k(pred, classes, topk, indexes);
-            int hit1 = indexes[0] == truth;
-            int hitk = 0;
-            for (int j = 0; j < topk; ++j) hitk |= indexes[j] == truth;
-            e.top1 += hit1;
-            e.topk_hits += hitk;
-            if (truth >= 0) {
-                e.class_images[truth]++;
-                e.class_top1[truth] += hit1;
-            }
-            e.images = i + 1;
-            if (per_image) {
-                printf("%s, %d, %f, %f, \n", paths[i], truth, pred[0], classes > 1 ? pred[1] : 0.f);
-                printf("%d: top 1: %f, top %d: %f\n", i, (float)e.top1 / (i + 1), topk,
-                       (float)e.topk_hits / (i + 1));
-            }
+            score_image(&e, pred, paths[first + k], labels, indexes, first + k, per_image);
         }
         cur = 1 - cur;
     }
     set_batch_network(net, old_batch);
-    free(x[0]);
-    free(x[1]);
+    for (int k = 0; k < 2; ++k) {
+        free(b.x[k]);
+        free(b.skipped[k]);
+    }
     free(indexes);
     e.seconds = what_time_is_it_now() - start;
     return e;
@@ -174,6 +226,10 @@ void classify_print_summary(FILE *out, const class_eval *e, char **names)
 {
     fprintf(out, "summary: %d images, top 1: %.4f, top %d: %.4f, %.1f seconds\n",
             e->images, ratio(e->top1, e->images), e->topk, ratio(e->topk_hits, e->images), e->seconds);
+    if (e->skipped) {
+        fprintf(out, "skipped: %d images that could not be read (each named in a warning)\n", e->skipped);
+        image_issue_summary(out);
+    }
     if (e->unlabeled || e->ambiguous) {
         fprintf(out, "warning: %d images match no label and %d match more than one"
                 " (their class is the first match, as upstream takes it)\n", e->unlabeled, e->ambiguous);
@@ -211,8 +267,8 @@ int classify_write_json(const char *file, const class_eval *e, char **names,
     json_string(f, weights ? weights : "");
     fprintf(f, ",\n  \"list\": ");
     json_string(f, list);
-    fprintf(f, ",\n  \"images\": %d,\n  \"unlabeled\": %d,\n  \"ambiguous\": %d,\n", e->images,
-            e->unlabeled, e->ambiguous);
+    fprintf(f, ",\n  \"images\": %d,\n  \"skipped\": %d,\n  \"unlabeled\": %d,\n  \"ambiguous\": %d,\n",
+            e->images, e->skipped, e->unlabeled, e->ambiguous);
     fprintf(f, "  \"top1\": %.6f,\n  \"top1_correct\": %d,\n  \"k\": %d,\n  \"topk\": %.6f,\n"
             "  \"topk_correct\": %d,\n  \"seconds\": %.3f,\n  \"classes\": [\n",
             ratio(e->top1, e->images), e->top1, e->topk, ratio(e->topk_hits, e->images),
@@ -271,6 +327,10 @@ void classify_valid_command(int argc, char **argv)
 
     class_eval e = classify_evaluate(net, paths, m, labels, classes, topk, !quiet);
     classify_print_summary(stdout, &e, names);
+    if (e.images == 0) {
+        fprintf(stderr, "darknet: error: %s: no readable image (%d listed)\n", valid_list, m);
+        exit(1);
+    }
     int status = 0;
     if (json) status = classify_write_json(json, &e, names, cfg, weights, valid_list);
     classify_eval_free(&e);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "classify/classify.h"
+#include "input/image_check.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
 #include "train/train_loop.h"
@@ -40,8 +41,11 @@ typedef struct classify_task {
     int resize_count;
     char **paths, **labels;
     int n_paths, classes;
-    char **valid_paths;
-    int n_valid, topk;
+    char **valid_paths;        /* the usable ones; the strings are valid_listed's */
+    char **valid_listed;
+    int n_valid, n_valid_listed, topk;
+    char **listed;             /* the train list; paths holds its usable images */
+    int n_listed;
     char topk_name[16];        /* in the chart: "TOP-5" */
 } classify_task;
 
@@ -189,13 +193,16 @@ static void setup_validation(classify_task *c, list *options, const char *datacf
         exit(1);
     }
     char *valid_list = option_find_str(options, "valid", "data/train.list");
-    list *vl = get_paths(valid_list);
-    c->valid_paths = (char **)list_to_array(vl);
-    c->n_valid = vl->size;
-    free_list(vl);
+    c->valid_paths = classify_usable_images(valid_list, &c->n_valid, &c->n_valid_listed, &c->valid_listed);
     c->topk = option_find_int_quiet(options, "top", 1);
     if (c->topk < 1 || c->topk > c->classes) c->topk = c->classes < 5 ? c->classes : 5;
     printf("validating %d images every %g epochs\n", c->n_valid, every);
+}
+
+/* Anything skipped since the start, once more at the end. */
+static void finish(void *ctx)
+{
+    image_issue_summary(stdout);
 }
 
 static void describe_task(train_task *t, classify_task *c, const classify_opts *o, network *net)
@@ -221,6 +228,7 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
     t->evaluate = evaluate;
     t->print_eval = print_eval;
     t->print_best = print_best;
+    t->finish = finish;
 #ifdef OPENCV
     t->show_chart = !o->dont_show && getenv("DISPLAY") && *getenv("DISPLAY");
 #endif
@@ -245,14 +253,11 @@ void classify_train_command(int argc, char **argv)
     classify_task c = {0};
     c.classes = option_find_int(options, "classes", 2);
     c.labels = tag ? 0 : classify_read_lines(label_list, c.classes);
-    list *plist = get_paths(train_list);
-    c.paths = (char **)list_to_array(plist);
-    c.n_paths = plist->size;
+    c.paths = classify_usable_images(train_list, &c.n_paths, &c.n_listed, &c.listed);
     printf("%d\n", c.n_paths);
-    if (c.n_paths < 1) {
-        fprintf(stderr, "darknet: error: %s: no images\n", train_list);
-        exit(1);
-    }
+    /* a bad image the loader still meets (one the checks let through) is
+     * replaced by a draw from the usable ones */
+    image_set_replacements(c.paths, c.n_paths);
     if (o.valid_every > 0) setup_validation(&c, options, o.datacfg, o.valid_every, tag);
 
     train_task t = {0};
@@ -266,10 +271,14 @@ void classify_train_command(int argc, char **argv)
     setup_loader(&c, net, tag);
     train_loop_run(net, &t);
 
-    if (c.valid_paths) free_ptrs((void **)c.valid_paths, c.n_valid);
+    image_set_replacements(NULL, 0);
+    if (c.valid_paths) {
+        free(c.valid_paths);
+        free_ptrs((void **)c.valid_listed, c.n_valid_listed);
+    }
     free_network(net);
     if (c.labels) free_ptrs((void **)c.labels, c.classes);
-    free_ptrs((void **)c.paths, c.n_paths);
-    free_list(plist);
+    free(c.paths);
+    free_ptrs((void **)c.listed, c.n_listed);
     free(base);
 }

@@ -252,30 +252,6 @@ char *ext_after_comma(char *s)
     return comma ? comma + 1 : s + strlen(s);
 }
 
-/* ---- weights files ------------------------------------------------------- */
-
-/* Darknet has written versions 0.1.0 and 0.2.0 (major > 1000 or minor >
- * 1000 marks transposed connected weights); nothing it wrote is negative
- * or anywhere near 100000. */
-void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *minor, int *revision)
-{
-    int v[3];
-    if (fread(v, sizeof(int), 3, fp) != 3) {
-        fprintf(stderr, "\ndarknet: error: %s: too short for a weights file's header (12 bytes)\n", filename);
-        exit(1);
-    }
-    for (int i = 0; i < 3; ++i) {
-        if (v[i] < 0 || v[i] > 100000) {
-            fprintf(stderr, "\ndarknet: error: %s: not a darknet weights file (version %d.%d.%d)\n",
-                    filename, v[0], v[1], v[2]);
-            exit(1);
-        }
-    }
-    *major = v[0];
-    *minor = v[1];
-    *revision = v[2];
-}
-
 /* ---- .data files: the files they name -------------------------------------- */
 
 static int has_a_line(const char *path)
@@ -399,8 +375,35 @@ static void check_out(section_in *s, const char *what, long out_w, long out_h)
     }
 }
 
+/* The input size: width, height and channels, or inputs= (recurrent cfgs).
+ * Upstream reads a missing one as 0 and then stops with "No input
+ * parameters supplied", naming no key. */
+static void check_net_input(section_in *s)
+{
+    static const char *const dims[] = {"width", "height", "channels"};
+    const char *missing = NULL;
+    int given = 0;
+    for (int i = 0; i < 3; ++i) {
+        char *v = option_find(s->options, (char *)dims[i]);
+        if (!v) {
+            if (!missing) missing = dims[i];
+            continue;
+        }
+        ++given;
+        if (strict_long(s->o, dims[i], v) < 1) fail(s->o, dims[i], v, "expected a positive number");
+    }
+    char *inputs = option_find(s->options, "inputs");
+    if (inputs && strict_long(s->o, "inputs", inputs) < 1) {
+        fail(s->o, "inputs", inputs, "expected a positive number");
+    }
+    if (inputs || !missing) return;
+    if (!given) fail(s->o, NULL, NULL, "no input size: give width=, height= and channels= (or inputs=)");
+    fail(s->o, missing, NULL, "missing: the input needs width=, height= and channels= (or inputs=)");
+}
+
 static void check_net(section_in *s)
 {
+    check_net_input(s);
     long batch = get_int(s, "batch", 1);
     long subdivs = get_int(s, "subdivisions", 1);
     long steps = get_int(s, "time_steps", 1);

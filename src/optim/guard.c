@@ -62,6 +62,60 @@ static int first_bad_cost(network *net)
     return -1;
 }
 
+/* ---- networks that cannot give a finite loss --------------------------------- */
+
+/* Upstream's loss is the mean of the layers' own losses; without any such
+ * layer it is 0/0. */
+static int has_loss_layer(const network *net)
+{
+    for (int i = 0; i < net->n; ++i) {
+        if (net->layers[i].cost) return 1;
+    }
+    return 0;
+}
+
+/* Batch norm divides each variance by (values - 1): over one value (a
+ * batch of 1 at a 1 x 1 output) that is 0/0. */
+static int single_value_norm(const network *net)
+{
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        int normalizes = l->batch_normalize || l->type == BATCHNORM;
+        if (normalizes && (long)l->batch * l->out_w * l->out_h == 1) return i;
+    }
+    return -1;
+}
+
+#define NO_LOSS "the network has no layer that computes a loss ([softmax], [cost], [yolo], " \
+                "[region], [detection], [iseg] or [logistic]), so there is no loss to train on"
+#define ONE_VALUE "takes its batch-norm statistics over a single value (a batch of 1 per " \
+                  "subdivision at a 1 x 1 output): the variance of one value is undefined; train " \
+                  "with a batch of 2 or more per subdivision, or set batch_normalize=0 there"
+
+void guard_check_trainable(network *net, const char *cfgfile)
+{
+    if (!has_loss_layer(net)) {
+        fprintf(stderr, "\ndarknet: error: %s: %s\n", cfgfile, NO_LOSS);
+        exit(1);
+    }
+    int one = single_value_norm(net);
+    if (one >= 0) {
+        fprintf(stderr, "\ndarknet: error: %s: section %d %s %s\n", cfgfile, one,
+                layer_name(&net->layers[one]), ONE_VALUE);
+        exit(1);
+    }
+}
+
+/* What to do about a non-finite loss: the network's shape, when that is the
+ * cause; otherwise the usual advice for a diverging run. */
+static void print_advice(network *net)
+{
+    int one = single_value_norm(net);
+    if (!has_loss_layer(net)) fprintf(stderr, "; %s\n", NO_LOSS);
+    else if (one >= 0) fprintf(stderr, "; layer %d %s %s\n", one, layer_name(&net->layers[one]), ONE_VALUE);
+    else fprintf(stderr, " (try a lower learning_rate)\n");
+}
+
 static void __attribute__((noreturn)) stop(network *net, float cost, int layer_index, const char *what)
 {
     fprintf(stderr, "\ndarknet: error: training stopped at iteration %zu: ", get_current_batch(net));
@@ -70,8 +124,8 @@ static void __attribute__((noreturn)) stop(network *net, float cost, int layer_i
     } else {
         fprintf(stderr, "%s", what);
     }
-    fprintf(stderr, " (loss %g); this step was not applied, and the weights saved before it are kept "
-                    "(try a lower learning_rate)\n", cost);
+    fprintf(stderr, " (loss %g); this step was not applied, and the weights saved before it are kept", cost);
+    print_advice(net);
     exit(1);
 }
 

@@ -11,6 +11,7 @@
 
 #include "darknet.h"
 #include "ext.h"
+#include "optim/guard.h"
 #include "optim/rng.h"
 #include "utils.h"
 
@@ -38,6 +39,7 @@ void netcheck_command(int argc, char **argv)
     char *cfg = argv[2];
     char *weights = argc > 3 ? argv[3] : 0;
     network *net = load_network(cfg, weights, 0);
+    guard_check_trainable(net, cfg);
     size_t params = 0;
     for (int i = 0; i < net->n; ++i) params += layer_parameters(&net->layers[i]);
     int batch = net->batch * net->subdivisions;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "optim/guard.h"
 #include "optim/optimizer.h"
 #include "train/metrics_log.h"
 #include "train/train_chart.h"
@@ -332,6 +333,7 @@ static void finish_run(loop_state *s)
 void train_loop_run(network *net, const train_task *t)
 {
     loop_state s;
+    guard_check_trainable(net, t->cfgfile);
     start_run(&s, net, t);
     set_loaders_running(1);
     t->start_loading(t->ctx, net);

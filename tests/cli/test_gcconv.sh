@@ -150,3 +150,36 @@ check "a file ending inside the first layer stops too" \
 ./darknet ops cfg/gcconv-example.cfg > /dev/null 2> "$dir/err"
 check "cfg/gcconv-example.cfg parses" \
     sh -c '[ $0 -eq 0 ] && grep -q "gcmerge K=4 max .*8 x   8 x 256   ->     8 x   8 x  64" "$1"' $? "$dir/err"
+
+# ---- expand= by default: the first [gcconv], wherever it stands ---------------
+# Upstream's vgg-16.cfg and strided.cfg start with [crop]; with their
+# convolutions made [gcconv] (K=2), the first one replicates the 3-channel image.
+for c in vgg-16 strided; do
+    sed 's/^\[convolutional\]/[gcconv]\nbranches=2/; s/^batch=128/batch=1/; s/^subdivisions=4/subdivisions=1/' \
+        "build/darknet/cfg/$c.cfg" > "$dir/$c-gc.cfg"
+    ./darknet ops "$dir/$c-gc.cfg" > /dev/null 2> "$dir/$c.err"
+    check "$c.cfg with [gcconv] parses" [ $? -eq 0 ]
+done
+check "vgg-16: the first [gcconv] (section 1) expands the 3 channels" \
+    grep -q '^ *1 gcconv K=2 full     64  3 x 3 / 1   224 x 224 x   3   ->   224 x 224 x 128' "$dir/vgg-16.err"
+check "strided: so does its first [gcconv]" \
+    grep -q '^ *1 gcconv K=2 full     64  7 x 7 / 2   224 x 224 x   3   ->   112 x 112 x 128' "$dir/strided.err"
+
+crop_cfg() {   # crop_cfg BRANCHES EXTRA-LINE: [crop], then a [gcconv]
+    printf '[net]\nbatch=1\nwidth=8\nheight=8\nchannels=3\nseed=1\n[crop]\ncrop_width=6\ncrop_height=6\n' > "$dir/crop.cfg"
+    printf '[gcconv]\n%s\nbranches=%s\nfilters=2\nsize=3\npad=1\n[avgpool]\n[softmax]\n' "$2" "$1" >> "$dir/crop.cfg"
+}
+crop_cfg 2 "expand=0"
+./darknet ops "$dir/crop.cfg" > /dev/null 2> "$dir/err"
+check "an explicit expand=0 is kept" \
+    sh -c '[ $0 -eq 1 ] && grep -q "section 1 \[gcconv\]: branches=2: the input has 3 channels" "$1"' $? "$dir/err"
+# K=3 divides 3 channels: no replication, C=1: biases 6, w 2*1*3*9, R 27
+crop_cfg 3 ""
+./darknet partial "$dir/crop.cfg" "" "$dir/crop.weights" 10 > /dev/null 2>&1
+check "a first [gcconv] whose K divides the channels does not expand" \
+    [ "$(wc -c < "$dir/crop.weights")" -eq $((20 + 4 * (6 + 54 + 27))) ]
+crop_cfg 2 ""
+./darknet partial "$dir/crop.cfg" "" "$dir/crop.weights" 10 > /dev/null 2>&1
+# K=2 on 3 channels expands, C=3: biases 4, w 2*3*2*9, R 18
+check "a first [gcconv] after [crop] expands when K does not divide the channels" \
+    [ "$(wc -c < "$dir/crop.weights")" -eq $((20 + 4 * (4 + 108 + 18))) ]

@@ -49,6 +49,18 @@ cfg subdivisions_zero "$(printf "$net$conv" | sed 's/^batch=1/batch=1\nsubdivisi
 bad subdivisions_zero "subdivisions_zero.cfg: [net]: subdivisions=0: must be at least 1"
 cfg batch_below_subdivisions "$(printf "$net$conv" | sed 's/^batch=1/batch=2\nsubdivisions=4/')"
 bad batch_below_subdivisions "batch_below_subdivisions.cfg: [net]: batch=2: must be at least subdivisions=4"
+cfg height_zero "$(printf "$net$conv" | sed 's/^height=8/height=0/')"
+bad height_zero "height_zero.cfg: [net]: height=0: expected a positive number"
+cfg width_negative "$(printf "$net$conv" | sed 's/^width=8/width=-8/')"
+bad width_negative "width_negative.cfg: [net]: width=-8: expected a positive number"
+cfg channels_zero "$(printf "$net$conv" | sed 's/^channels=3/channels=0/')"
+bad channels_zero "channels_zero.cfg: [net]: channels=0: expected a positive number"
+cfg inputs_zero "$(printf "$net$conv" | sed 's/^batch=1/batch=1\ninputs=0/')"
+bad inputs_zero "inputs_zero.cfg: [net]: inputs=0: expected a positive number"
+cfg height_missing "$(printf "$net$conv" | sed '/^height=8/d')"
+bad height_missing "height_missing.cfg: [net]: height=: missing: the input needs width=, height= and channels= (or inputs=)"
+cfg no_input_size '[net]\nbatch=1\n[connected]\noutput=2\n'
+bad no_input_size "no_input_size.cfg: [net]: no input size: give width=, height= and channels= (or inputs=)"
 cfg steps_scales "$(printf "$net$conv" | sed 's/^batch=1/batch=1\npolicy=steps\nsteps=10,20\nscales=.1/')"
 bad steps_scales "steps_scales.cfg: [net]: scales=.1: has 1 values, steps= has 2"
 cfg dropout_first "$net[dropout]\nprobability=.5\n"
@@ -69,6 +81,20 @@ bad stray_line "$D/stray_line.cfg: line 1: 'batch=1' comes before any [section]"
 # buffer; parsing goes on past it to the next mistake.
 { printf "$net" && printf '\000x=1\n' && printf '[convolutional]\nfilters=0\n'; } > "$D/nul_byte.cfg"
 bad nul_byte "section 0 [convolutional]: filters=0: must be at least 1"
+
+# Networks that cannot be trained are refused before the first step (the
+# NaN guard used to stop them with "try a lower learning_rate").
+cfg no_loss "$net$conv[avgpool]\n"
+expect_error no_loss_layer "no_loss.cfg: the network has no layer that computes a loss" \
+    ./darknet netcheck "$D/no_loss.cfg"
+cfg one_value_bn "$net$conv[connected]\noutput=2\nbatch_normalize=1\n[softmax]\n"
+expect_error batchnorm_one_value "one_value_bn.cfg: section 1 [connected] takes its batch-norm statistics over a single value" \
+    ./darknet netcheck "$D/one_value_bn.cfg"
+cfg two_values_bn "$(printf "$net$conv[connected]\noutput=2\nbatch_normalize=1\n[softmax]\n" | sed 's/^batch=1/batch=2/')"
+check batchnorm_two_values_train ./darknet netcheck "$D/two_values_bn.cfg"
+# inference needs neither: the same cfgs still predict
+cfg one_value_predict "$net$conv[connected]\noutput=2\nbatch_normalize=1\n"
+check cfg_without_loss_layer_parses ./darknet ops "$D/one_value_predict.cfg"
 
 # .data files
 cfg ok "$net$conv"

@@ -22,6 +22,7 @@
 #include "option_list.h"
 #include "parser.h"
 #include "helpers/scratch_dir.h"
+#include "input/image_check.h"
 #include "train/safe_save.h"
 
 static network *small_net(void)
@@ -183,7 +184,118 @@ static void test_guard(void **state)
                                 "produced the first non-finite output"));
     assert_int_equal(in_child(step_with_nan_gradient, net, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "layer 1 [connected] has non-finite gradients"));
+    assert_non_null(strstr(err, "(try a lower learning_rate)"));
     free_network(net);
+}
+
+static network *net_from(const char *text)
+{
+    const char *path = scratch_path("guard.cfg");
+    FILE *fp = fopen(path, "w");
+    fputs(text, fp);
+    fclose(fp);
+    return parse_network_cfg((char *)path);
+}
+
+static void step_with_nan_loss(void *arg)
+{
+    network *net = arg;
+    *net->cost = NAN;
+    guard_check_step(net);
+}
+
+/* A non-finite loss that the network's shape explains says so, not "try a
+ * lower learning_rate". */
+static void test_guard_advice(void **state)
+{
+    char err[1024];
+    network *net = net_from("[net]\nbatch=2\nheight=4\nwidth=4\nchannels=2\n"
+                            "[convolutional]\nfilters=3\nsize=3\npad=1\n[avgpool]\n");
+    assert_int_equal(in_child(step_with_nan_loss, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "the network has no layer that computes a loss"));
+    assert_null(strstr(err, "learning_rate"));
+    free_network(net);
+    net = net_from("[net]\nbatch=1\nheight=4\nwidth=4\nchannels=2\n"
+                   "[convolutional]\nfilters=3\nsize=3\npad=1\n"
+                   "[connected]\noutput=3\nbatch_normalize=1\n[softmax]\n");
+    assert_int_equal(in_child(step_with_nan_loss, net, err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "layer 1 [connected] takes its batch-norm statistics over a single value"));
+    assert_null(strstr(err, "learning_rate"));
+    free_network(net);
+}
+
+/* ---- weights files read with a cutoff ------------------------------------------- */
+
+static const char *cutoff_file;
+
+static void load_first_layer(void *arg)
+{
+    network *net = arg;
+    load_weights_upto(net, (char *)cutoff_file, 0, 1);
+}
+
+static void load_all_layers(void *arg)
+{
+    load_weights(arg, (char *)cutoff_file);
+}
+
+/* A cutoff reads the layers asked for out of a longer file: silently, as
+ * upstream's `partial` always did; without one, the same file cut after
+ * layer 0 loads one of three layers and says so. */
+static void test_weights_cutoff(void **state)
+{
+    network *net = small_net();
+    const char *w = scratch_path("c.weights");
+    save_weights(net, (char *)w);
+    cutoff_file = w;
+    char err[1024];
+    assert_int_equal(in_child(load_first_layer, net, err, sizeof(err)), 0);
+    assert_null(strstr(err, "warning"));
+    assert_null(strstr(err, "loaded"));
+    /* [convolutional] 2->3, 3x3 with batch norm: 3*4 + 54 floats after 20 bytes */
+    assert_int_equal(truncate(w, 20 + 66 * 4), 0);
+    assert_int_equal(in_child(load_first_layer, net, err, sizeof(err)), 0);
+    assert_null(strstr(err, "loaded"));
+    assert_int_equal(in_child(load_all_layers, net, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "loaded 1 of 3 layers from "));
+    assert_non_null(strstr(err, "c.weights; the rest keep their initialisation"));
+    free_network(net);
+}
+
+/* ---- image checks ------------------------------------------------------------------ */
+
+static void test_image_check_jpeg(void **state)
+{
+    image im = make_image(64, 48, 3);
+    for (int i = 0; i < im.w * im.h * 3; ++i) im.data[i] = (i % 97) / 97.f;
+    char base[4096];
+    snprintf(base, sizeof(base), "%s", scratch_path("a"));
+    save_image_options(im, base, JPG, 90);   /* writes a.jpg */
+    free_image(im);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s.jpg", base);
+    int w = 0, h = 0;
+    image_issue kind;
+    const char *why;
+    assert_int_equal(image_check_file(path, &w, &h, &kind, &why), 0);
+    assert_int_equal(w, 64);
+    assert_int_equal(h, 48);
+    image loaded;
+    assert_int_equal(image_load_checked(path, &loaded), 0);
+    assert_int_equal(loaded.w, 64);
+    free_image(loaded);
+    /* cut inside its scan data: no end-of-image marker */
+    assert_int_equal(truncate(path, file_size(path) / 2), 0);
+    assert_int_equal(image_check_file(path, &w, &h, &kind, &why), -1);
+    assert_int_equal(kind, IMAGE_CUT_SHORT);
+    assert_string_equal(why, "corrupt image (JPEG data ends early)");
+    assert_int_equal(image_check_file(scratch_path("none.jpg"), &w, &h, &kind, &why), -1);
+    assert_int_equal(kind, IMAGE_UNREADABLE);
+    const char *empty = scratch_path("empty.png");
+    fclose(fopen(empty, "w"));
+    assert_int_equal(image_check_file(empty, &w, &h, &kind, &why), -1);
+    assert_int_equal(kind, IMAGE_NOT_AN_IMAGE);
+    assert_string_equal(why, "empty file");
 }
 
 int main(void)
@@ -194,6 +306,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_save_whole_and_alone, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_save_refuses_nan, scratch_dir_make, scratch_dir_remove),
         cmocka_unit_test_setup_teardown(test_guard, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_guard_advice, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_image_check_jpeg, scratch_dir_make, scratch_dir_remove),
+        cmocka_unit_test_setup_teardown(test_weights_cutoff, scratch_dir_make, scratch_dir_remove),
     };
     return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }
