@@ -179,6 +179,27 @@ static void write_convolutional(FILE *fp, const cfg_text *t, int i, layer l)
     }
 }
 
+static int section_has_key(const cfg_text *t, int i, const char *want)
+{
+    for (int j = t->header[i] + 1; j < section_end(t, i); ++j) {
+        char key[256];
+        line_key(t->lines[j], key, sizeof(key));
+        if (strcmp(key, want) == 0) return 1;
+    }
+    return 0;
+}
+
+/* A section copied as it is.  A kept [gcmerge] takes K from the nearest
+ * [gcconv] before it when it has no branches=; with those folded it is
+ * written down. */
+static void write_kept(FILE *fp, const cfg_text *t, int i, const char *name, layer l)
+{
+    fprintf(fp, "%s\n", t->lines[t->header[i]]);
+    if (strcmp(name, "[gcmerge]") == 0 && !section_has_key(t, i, "branches") && l.out_c > 0)
+        fprintf(fp, "branches=%d\n", l.c / l.out_c);
+    for (int j = t->header[i] + 1; j < section_end(t, i); ++j) fprintf(fp, "%s\n", t->lines[j]);
+}
+
 static void write_cfg(const cfg_text *t, network *net, const char *out)
 {
     FILE *fp = ext_save_open(out);
@@ -186,11 +207,13 @@ static void write_cfg(const cfg_text *t, network *net, const char *out)
     for (int i = 0; i < t->nsections; ++i) {
         char name[256];
         section_name(t, i, name, sizeof(name));
-        if (i > 0 && is_gcconv_section(name)) {
+        if (i == 0) {
+            for (int j = t->header[0]; j < section_end(t, 0); ++j) fprintf(fp, "%s\n", t->lines[j]);
+        } else if (is_gcconv_section(name)) {
             write_convolutional(fp, t, i, net->layers[i - 1]);
-            continue;
+        } else {
+            write_kept(fp, t, i, name, net->layers[i - 1]);
         }
-        for (int j = t->header[i]; j < section_end(t, i); ++j) fprintf(fp, "%s\n", t->lines[j]);
     }
     /* cutoff 0: no layer arrays to check, only the flush, fsync and rename */
     ext_save_close(net, fp, out, 0);
@@ -246,8 +269,9 @@ static int write_weights(network *net, const char *out)
 
 void gcfold_command(int argc, char **argv)
 {
+    /* find_arg takes -keep out of argv, but argc stays */
     int keep = find_arg(argc, argv, "-keep");
-    if (argc != 6) {
+    if (argc - keep != 6) {
         fprintf(stderr, "usage: %s gcfold CFG WEIGHTS OUT.cfg OUT.weights [-keep]\n"
                         "  every [gcconv] becomes a [convolutional] computing the same; -keep leaves\n"
                         "  layers upstream cannot compute ([gcmerge]) as they are\n", argv[0]);
