@@ -233,7 +233,7 @@ $(DARKNET): $(EX_OBJS) $(LIB_A) $(ROOT_STAMP)
 
 # ---- dependencies -----------------------------------------------------------
 DEB_PACKAGES := gcc g++ make patch dpkg-dev pkg-config libopencv-dev \
-  libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch \
+  libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch python3-opencv \
   dataset-fashion-mnist clang-14 libclang-rt-14-dev valgrind
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -63,11 +63,19 @@ $(BUILD)/tests/dump_output: tests/tools/dump_output.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
+$(PLAIN)/dump_images: tests/tools/dump_images.c $(PLAIN_UP)
+	$(CC) $(PLAIN_CFLAGS) $^ -o $@ -lm -pthread
+
+$(BUILD)/tests/dump_images: tests/tools/dump_images.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
+
 $(BUILD)/tests/compare_paths: tests/tools/compare_paths.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
-TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths
+TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths \
+  $(PLAIN)/dump_images $(BUILD)/tests/dump_images
 test-build: $(TOOLS)
 
 # ---- the GPU checks (tests/gpu/run) -------------------------------------------

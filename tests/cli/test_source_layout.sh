@@ -26,6 +26,7 @@ allowed = {
     "optim": {"optim", "input"}, "layers": {"layers", "cpu", "gpu", "input", "optim"},
     "train": {"train", "optim", "input"}, "classify": {"classify", "train", "optim", "input"},
     "detect": {"detect", "train", "optim", "input"},
+    "deploy": {"deploy", "train", "optim", "input", "layers", "cpu"},
 }
 bad = []
 for f in glob.glob("src/*/*.[ch]") + glob.glob("src/*/*.cu"):

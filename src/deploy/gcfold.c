@@ -1,0 +1,293 @@
+/* gcfold.c: `./darknet gcfold CFG WEIGHTS OUT.cfg OUT.weights [-keep]`
+ *
+ * Writes a network in which every [gcconv] is a [convolutional] with N*K
+ * filters and the dense kernel of gcfold_kernel(), so that stock Darknet
+ * and OpenCV's dnn module run a trained CCNN.  The cfg is rewritten from
+ * its own text, section by section: every other section, comments
+ * included, is copied line for line.  The weights are the loaded network
+ * saved again, with the [gcconv] layers saved as [convolutional] ones
+ * (biases, then scales, rolling_mean, rolling_variance with batch norm,
+ * then the kernel).  A layer no upstream layer computes ([gcmerge]) is
+ * refused before anything is written, unless -keep leaves it as it is.
+ * Both outputs are written to a temporary file and renamed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activations.h"
+#include "darknet.h"
+#include "ext.h"
+#include "utils.h"
+
+#include "deploy/gcfold.h"
+#include "gclayer.h"
+#include "train/train_state.h"
+
+/* ---- the cfg as text ------------------------------------------------------ */
+
+/* The lines of a cfg file, and where each section's header line is.
+ * Section 0 is [net]; section i > 0 is layer i-1. */
+typedef struct cfg_text {
+    char **lines;
+    int nlines;
+    int *header;       /* line index of each section's header */
+    int nsections;
+} cfg_text;
+
+/* Upstream reads a cfg line with all its whitespace removed: a section
+ * header is a line whose first such character is '['.  The same rule here
+ * keeps the sections in step with the layers upstream made. */
+static char first_visible(const char *line)
+{
+    while (*line == ' ' || *line == '\t' || *line == '\r' || *line == '\n') ++line;
+    return *line;
+}
+
+static void *grow(void *p, size_t n, const char *file)
+{
+    p = realloc(p, n);
+    if (!p) {
+        fprintf(stderr, "\ndarknet: error: gcfold: out of memory reading %s\n", file);
+        exit(1);
+    }
+    return p;
+}
+
+static cfg_text read_cfg_text(const char *file)
+{
+    FILE *fp = fopen(file, "r");
+    if (!fp) {
+        fprintf(stderr, "\ndarknet: error: gcfold: cannot read %s: %s\n", file, strerror(errno));
+        exit(1);
+    }
+    cfg_text t = {NULL, 0, NULL, 0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        t.lines = grow(t.lines, (t.nlines + 1) * sizeof(char *), file);
+        t.lines[t.nlines] = strdup(line);
+        if (first_visible(line) == '[') {
+            t.header = grow(t.header, (t.nsections + 1) * sizeof(int), file);
+            t.header[t.nsections++] = t.nlines;
+        }
+        ++t.nlines;
+    }
+    free(line);
+    fclose(fp);
+    return t;
+}
+
+/* The header of section i without whitespace: "[gcconv]". */
+static void section_name(const cfg_text *t, int i, char *name, size_t size)
+{
+    const char *s = t->lines[t->header[i]];
+    size_t n = 0;
+    for (; *s && n + 1 < size; ++s)
+        if (*s != ' ' && *s != '\t') name[n++] = *s;
+    name[n] = '\0';
+}
+
+static int section_end(const cfg_text *t, int i)
+{
+    return i + 1 < t->nsections ? t->header[i + 1] : t->nlines;
+}
+
+/* The key of a `key=value` line without whitespace, or "" for a comment. */
+static void line_key(const char *line, char *key, size_t size)
+{
+    size_t n = 0;
+    char c = first_visible(line);
+    if (c == '#' || c == ';') c = '\0';
+    for (const char *s = line; c && *s && *s != '=' && n + 1 < size; ++s)
+        if (*s != ' ' && *s != '\t') key[n++] = *s;
+    key[n] = '\0';
+}
+
+/* ---- which layers fold -------------------------------------------------- */
+
+static int is_gcconv_section(const char *name)
+{
+    return strcmp(name, "[gcconv]") == 0;
+}
+
+/* Our layers other than [gcconv] compute what no upstream layer does
+ * ([gcmerge]: the max or mean over the K interleaved branches of a plane).
+ * Refused, naming file, section and type, unless -keep.  Returns how many
+ * such layers are kept. */
+static int check_foldable(const cfg_text *t, const char *cfgfile, int keep)
+{
+    int kept = 0;
+    for (int i = 1; i < t->nsections; ++i) {
+        char name[256];
+        section_name(t, i, name, sizeof(name));
+        if (is_gcconv_section(name) || !ext_find_layer(name)) continue;
+        if (keep) {
+            ++kept;
+            continue;
+        }
+        fprintf(stderr, "\ndarknet: error: %s: section %d %s: cannot be folded into upstream layers: "
+                        "no upstream Darknet layer computes it (a reduction over the branches of each "
+                        "plane); -keep leaves it as it is, for this build only\n",
+                cfgfile, i - 1, name);
+        exit(1);
+    }
+    return kept;
+}
+
+/* ---- writing the cfg ------------------------------------------------------ */
+
+/* Keys any upstream section reads (parse_network_cfg), kept with a
+ * [gcconv] turned [convolutional].  numload is left out: it would cut the
+ * filters a [convolutional] loads. */
+static int is_common_key(const char *key)
+{
+    static const char *const keys[] = {"learning_rate", "stopbackward", "onlyforward", "dontsave",
+                                       "dontload", "dontloadscales", "smooth", "truth", NULL};
+    for (int i = 0; keys[i]; ++i)
+        if (strcmp(key, keys[i]) == 0) return 1;
+    return 0;
+}
+
+/* The [convolutional] that computes layer l, from the parsed layer (so the
+ * defaults are resolved).  pad=1 where the padding is size/2, which every
+ * Darknet reader knows; an explicit padding= otherwise. */
+static void write_convolutional(FILE *fp, const cfg_text *t, int i, layer l)
+{
+    const gcconv_state *s = gcconv_state_of(l);
+    gcfold_geometry g = gcfold_geometry_of(l);
+    fprintf(fp, "# folded from [gcconv] branches=%d mixing=%s expand=%d (./darknet gcfold)\n", s->K,
+            s->mixing == GC_MIX_FULL ? "full" : "branch", s->expand);
+    if (g.size != l.size)
+        fprintf(fp, "# size=1 stride=%d padding=%d as 3x3 with the weights at the centre: upstream's 1x1 "
+                    "[convolutional] ignores stride and padding\n", l.stride, l.pad);
+    fprintf(fp, "[convolutional]\nbatch_normalize=%d\nfilters=%d\nsize=%d\nstride=%d\n", l.batch_normalize,
+            l.n, g.size, l.stride);
+    if (g.padding > 0 && g.padding == g.size / 2) fprintf(fp, "pad=1\n");
+    else fprintf(fp, "padding=%d\n", g.padding);
+    fprintf(fp, "activation=%s\n", get_activation_string(l.activation));
+    for (int j = t->header[i] + 1; j < section_end(t, i); ++j) {
+        char key[256];
+        line_key(t->lines[j], key, sizeof(key));
+        char c = first_visible(t->lines[j]);
+        /* comments, blank lines and the common keys as they were */
+        if (c == '#' || c == ';' || c == '\0' || is_common_key(key)) fprintf(fp, "%s\n", t->lines[j]);
+    }
+}
+
+static int section_has_key(const cfg_text *t, int i, const char *want)
+{
+    for (int j = t->header[i] + 1; j < section_end(t, i); ++j) {
+        char key[256];
+        line_key(t->lines[j], key, sizeof(key));
+        if (strcmp(key, want) == 0) return 1;
+    }
+    return 0;
+}
+
+/* A section copied as it is.  A kept [gcmerge] takes K from the nearest
+ * [gcconv] before it when it has no branches=; with those folded it is
+ * written down. */
+static void write_kept(FILE *fp, const cfg_text *t, int i, const char *name, layer l)
+{
+    fprintf(fp, "%s\n", t->lines[t->header[i]]);
+    if (strcmp(name, "[gcmerge]") == 0 && !section_has_key(t, i, "branches") && l.out_c > 0)
+        fprintf(fp, "branches=%d\n", l.c / l.out_c);
+    for (int j = t->header[i] + 1; j < section_end(t, i); ++j) fprintf(fp, "%s\n", t->lines[j]);
+}
+
+static void write_cfg(const cfg_text *t, network *net, const char *out)
+{
+    FILE *fp = ext_save_open(out);
+    for (int j = 0; j < t->header[0]; ++j) fprintf(fp, "%s\n", t->lines[j]);
+    for (int i = 0; i < t->nsections; ++i) {
+        char name[256];
+        section_name(t, i, name, sizeof(name));
+        if (i == 0) {
+            for (int j = t->header[0]; j < section_end(t, 0); ++j) fprintf(fp, "%s\n", t->lines[j]);
+        } else if (is_gcconv_section(name)) {
+            write_convolutional(fp, t, i, net->layers[i - 1]);
+        } else {
+            write_kept(fp, t, i, name, net->layers[i - 1]);
+        }
+    }
+    /* cutoff 0: no layer arrays to check, only the flush, fsync and rename */
+    ext_save_close(net, fp, out, 0);
+}
+
+/* ---- writing the weights ------------------------------------------------ */
+
+/* What upstream's [convolutional] reads: biases, the batch-norm arrays,
+ * then n x c x size x size weights. */
+static void save_folded_gcconv(layer l, FILE *fp)
+{
+    size_t n = gcfold_kernel_floats(l);
+    float *kernel = malloc(n * sizeof(float));
+    if (!kernel) malloc_error();
+    gcfold_kernel(l, kernel);
+    fwrite(l.biases, sizeof(float), l.n, fp);
+    if (l.batch_normalize) {
+        fwrite(l.scales, sizeof(float), l.n, fp);
+        fwrite(l.rolling_mean, sizeof(float), l.n, fp);
+        fwrite(l.rolling_variance, sizeof(float), l.n, fp);
+    }
+    fwrite(kernel, sizeof(float), n, fp);
+    free(kernel);
+}
+
+static const layer_ext folded_gcconv_ext = {"[gcconv]", NULL, save_folded_gcconv, NULL, NULL, NULL};
+
+/* upstream's save_weights writes every layer in order (and the header
+ * with `seen`); for the time of the save each [gcconv] saves itself
+ * folded.  A deployed network has no training state, so the state file
+ * that saving leaves beside the weights goes. */
+static int write_weights(network *net, const char *out)
+{
+    const layer_ext **was = calloc(net->n ? net->n : 1, sizeof(*was));
+    if (!was) malloc_error();
+    int folded = 0;
+    for (int i = 0; i < net->n; ++i) {
+        was[i] = net->layers[i].ext;
+        if (!gcfold_is_gcconv(net->layers[i])) continue;
+        net->layers[i].ext = &folded_gcconv_ext;
+        ++folded;
+    }
+    save_weights(net, (char *)out);
+    for (int i = 0; i < net->n; ++i) net->layers[i].ext = was[i];
+    free(was);
+    char *state = train_state_path(out);
+    unlink(state);
+    free(state);
+    return folded;
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+void gcfold_command(int argc, char **argv)
+{
+    /* find_arg takes -keep out of argv, but argc stays */
+    int keep = find_arg(argc, argv, "-keep");
+    if (argc - keep != 6) {
+        fprintf(stderr, "usage: %s gcfold CFG WEIGHTS OUT.cfg OUT.weights [-keep]\n"
+                        "  every [gcconv] becomes a [convolutional] computing the same; -keep leaves\n"
+                        "  layers upstream cannot compute ([gcmerge]) as they are\n", argv[0]);
+        exit(1);
+    }
+    char *cfgfile = argv[2], *weightfile = argv[3], *out_cfg = argv[4], *out_weights = argv[5];
+    cfg_text text = read_cfg_text(cfgfile);
+    int kept = check_foldable(&text, cfgfile, keep);
+    network *net = load_network(cfgfile, weightfile, 0);
+    if (text.nsections != net->n + 1) {
+        fprintf(stderr, "\ndarknet: error: gcfold: %s has %d sections but the network %d layers\n", cfgfile,
+                text.nsections, net->n);
+        exit(1);
+    }
+    int folded = write_weights(net, out_weights);
+    write_cfg(&text, net, out_cfg);
+    fprintf(stderr, "gcfold: %d [gcconv] layer%s folded into [convolutional]%s; wrote %s and %s\n", folded,
+            folded == 1 ? "" : "s", kept ? " (some layers kept: this build only)" : "", out_cfg, out_weights);
+}
