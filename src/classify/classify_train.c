@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "classify/classify.h"
+#include "ext.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
 #include "train/train_loop.h"
@@ -222,7 +223,7 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
     t->print_eval = print_eval;
     t->print_best = print_best;
 #ifdef OPENCV
-    t->show_chart = !o->dont_show && getenv("DISPLAY") && *getenv("DISPLAY");
+    t->show_chart = !o->dont_show && ext_display_available();
 #endif
 }
 
