@@ -121,7 +121,13 @@ endif
 .PHONY: all deps test demo bench clean distclean check-deps
 .DEFAULT_GOAL := all
 
-all: $(DARKNET) $(LIB_A) $(LIB_SO)
+all: $(DARKNET) $(LIB_A) $(LIB_SO) $(BUILD)/links.stamp
+
+# Upstream's cfgs and data at their upstream paths (cfg/, data/), as links,
+# so that Darknet's documented commands run from here.
+$(BUILD)/links.stamp: $(BUILD)/tree.mk scripts/link-upstream.sh
+	@scripts/link-upstream.sh $(DN)
+	@touch $@
 
 # ---- upstream source: fetched (or copied) once, then patched --------------
 # The patched tree is made before anything else is read, so that the rules

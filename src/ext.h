@@ -118,6 +118,19 @@ image ext_load_augment_image(char **paths, int i);
 FILE *ext_save_open(const char *filename);
 void ext_save_close(network *net, FILE *fp, const char *filename, int cutoff);
 
+/* --- upstream's commands as documented (patches/0030, 0031, 0032) ---
+ * ext_display_available(): whether a window can be opened (input/files.c).
+ * ext_check_detections(): warns once per layer when a [yolo], [region] or
+ * [detection] layer's output is not finite (detect/det_nonfinite.c).
+ * ext_find_replace(): upstream's find_replace() for paths of at most 4095
+ * bytes, an error naming the path otherwise (input/files.c).
+ * ext_require_regular_file(): an error unless FILE is a regular file, for
+ * readers that would hang on a device or a pipe (input/files.c). */
+int ext_display_available(void);
+void ext_check_detections(network *net, int index);
+void ext_find_replace(const char *str, const char *orig, const char *rep, char *output);
+void ext_require_regular_file(const char *file, const char *what);
+
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);
 

@@ -35,6 +35,7 @@ clean:
 	rm -rf $(OBJ) $(BUILD)/tests $(DARKNET) $(LIB_A) $(LIB_SO)
 
 distclean: clean
+	scripts/link-upstream.sh --remove
 	rm -rf $(BUILD)
 
 # ---- the unpatched upstream build, for the compatibility test -----------------
@@ -109,11 +110,11 @@ test-build: $(BUILD)/tests/parse_cfg
 
 include tests/fuzz/fuzz.mk
 
-$(BUILD)/tests/save_loop $(BUILD)/tests/check_weights: $(BUILD)/tests/%: tests/tools/%.c $(LIB_A) $(ROOT_STAMP)
+$(BUILD)/tests/save_loop $(BUILD)/tests/check_weights $(BUILD)/tests/init_weights: $(BUILD)/tests/%: tests/tools/%.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
-test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights
+test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights $(BUILD)/tests/init_weights
 
 # A short training run under valgrind (tests/memcheck.sh).
 .PHONY: memcheck

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "classify/classify.h"
+#include "ext.h"
 #include "input/image_check.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
@@ -230,7 +231,7 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
     t->print_best = print_best;
     t->finish = finish;
 #ifdef OPENCV
-    t->show_chart = !o->dont_show && getenv("DISPLAY") && *getenv("DISPLAY");
+    t->show_chart = !o->dont_show && ext_display_available();
 #endif
 }
 

@@ -275,8 +275,9 @@ void det_train_command(int argc, char **argv)
 {
     det_opts o = parse_opts(argc, argv);
     list *options = read_data_cfg(o.datacfg);
-    char *train_list = option_find(options, "train");
-    char *valid_list = option_find(options, "valid");
+    /* option_find_str checks the lists at once, before a network loads */
+    char *train_list = option_find_str(options, "train", NULL);
+    char *valid_list = o.with_map ? option_find_str(options, "valid", NULL) : NULL;
     /* option_find_str checks at start that the folder takes new files */
     char *backup = option_find_str(options, "backup", "backup");
     if (!train_list) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ext.h"
@@ -164,6 +165,10 @@ int train_state_save(network *net, const char *path)
 
 void ext_save_state(network *net, const char *weightfile, int cutoff)
 {
+    /* Weights sent to a device or a pipe (/dev/null, a FIFO) have no state
+     * file beside them: /dev/null.state would be a new file in /dev. */
+    struct stat st;
+    if (stat(weightfile, &st) == 0 && !S_ISREG(st.st_mode)) return;
     char *path = train_state_path(weightfile);
 #ifdef GPU
     if (cutoff >= net->n) sync_slots_gpu(net, 0);

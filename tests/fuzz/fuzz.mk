@@ -1,6 +1,8 @@
 # Fuzzing with libFuzzer (included by tests/tests.mk).
 #
 #   make fuzz                    every target for FUZZ_SECONDS each (default 60)
+#   make fuzz-deep               every target for FUZZ_RUNS executions each
+#                                (default 10^6; at most FUZZ_DEEP_SECONDS each)
 #   make fuzz FUZZ_TARGETS=cfg   one target
 #   make fuzz-build              only build the fuzzers
 #
@@ -45,15 +47,23 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HARNESS) $(FUZZ_OBJ)/libdarknet
 
 -include $(shell find $(FUZZ_OBJ) -name "*.d" 2>/dev/null)
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-deep
 fuzz-build: $(FUZZ_BINS)
+
+FUZZ_RUNS ?= 1000000
+FUZZ_DEEP_SECONDS ?= 3600
+FUZZ_LIMIT ?= -max_total_time=$(FUZZ_SECONDS)
+FUZZ_WHAT ?= for $(FUZZ_SECONDS) s
+fuzz-deep:
+	@$(MAKE) --no-print-directory fuzz FUZZ_LIMIT="-runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_DEEP_SECONDS)" \
+	  FUZZ_WHAT="for $(FUZZ_RUNS) executions"
 
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/crashes/$$t; \
 	  dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
-	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  echo "fuzz: $$t $(FUZZ_WHAT)"; \
+	  $(BUILD)/fuzz/fuzz_$$t $(FUZZ_LIMIT) -timeout=10 -rss_limit_mb=2048 \
 	    -close_fd_mask=3 -print_final_stats=1 $$dict \
 	    -artifact_prefix=$(BUILD)/fuzz/crashes/$$t/ \
 	    $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t > $(BUILD)/fuzz/$$t.log 2>&1 \
