@@ -202,7 +202,14 @@ $(OBJ)/up/%.o: $(DN)/src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(UP_WARN) $(call rename_flags,$*) $(UP_SAN_EXCEPTIONS_$*) -c $< -o $@
 
-$(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP)
+# On a machine without OpenCV's headers, say what installs them (the only
+# C++ source is upstream's OpenCV glue).
+.PHONY: check-opencv
+check-opencv:
+	@pkg-config --exists opencv4 || { echo "make: OpenCV 4 not found (pkg-config opencv4): run 'make deps'" \
+	  "to install Debian's libopencv-dev, or build without it: make OPENCV=0" >&2; exit 1; }
+
+$(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP) | check-opencv
 	@mkdir -p $(@D)
 	$(CXX) -std=c++11 $(CFLAGS_BASE) -Wno-unused-result -c $< -o $@
 

@@ -122,3 +122,9 @@ build/tests/init_weights cfg/cifar.cfg "$WORK/cifar.weights" > /dev/null 2>&1
 check classifier_valid ./darknet classifier valid "$WORK/cifar.data" cfg/cifar.cfg "$WORK/cifar.weights"
 grep -q '^summary: 4 images' "$WORK/classifier_valid.out" && pass classifier_valid_summary \
     || fail classifier_valid_summary "$(grep summary "$WORK/classifier_valid.out")"
+
+# ---- `make` without OpenCV's headers says what installs them
+PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= make -s check-opencv > "$WORK/no_opencv.out" 2>&1 \
+    && fail make_names_make_deps "check-opencv passed without opencv4" \
+    || { grep -q "run 'make deps'" "$WORK/no_opencv.out" && pass make_names_make_deps \
+         || fail make_names_make_deps "$(cat "$WORK/no_opencv.out")"; }
