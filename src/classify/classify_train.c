@@ -152,12 +152,6 @@ static data next_batch(void *ctx, network *net)
     return d;
 }
 
-static void stop_loading(void *ctx)
-{
-    classify_task *c = ctx;
-    train_loader_stop(&c->loader);
-}
-
 static void evaluate(void *ctx, network *net, train_eval *e)
 {
     classify_task *c = ctx;
@@ -210,6 +204,7 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
 {
     snprintf(c->topk_name, sizeof c->topk_name, "TOP-%d", c->topk);
     t->ctx = c;
+    t->loader = &c->loader;
     t->command = "classifier train";
     t->cfgfile = o->cfgfile;
     t->weightfile = o->weightfile;
@@ -225,7 +220,6 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
     t->start_loading = start_loading;
     t->before_batch = maybe_resize;
     t->next_batch = next_batch;
-    t->stop_loading = stop_loading;
     t->evaluate = evaluate;
     t->print_eval = print_eval;
     t->print_best = print_best;

@@ -7,6 +7,7 @@
 
 #include "detect/det_data.h"
 #include "image.h"
+#include "input/key_set.h"
 #include "optim/rng.h"
 #include "stb_image.h"
 #include "utils.h"
@@ -15,54 +16,17 @@
 
 static pthread_mutex_t issue_lock = PTHREAD_MUTEX_INITIALIZER;
 static int issue_counts[DET_ISSUE_KINDS];
-static uint64_t *seen_keys;      /* open addressing; 0 marks a free slot */
-static size_t seen_cap, seen_n;
+static key_set reported;         /* (kind, file, line) warned about */
 
 static const char *const issue_names[DET_ISSUE_KINDS] = {
     "missing label file", "malformed line", "class id out of range",
     "box outside the image", "unreadable image"
 };
 
-static uint64_t issue_key(det_issue kind, const char *file, int line)
-{
-    uint64_t h = 1469598103934665603ULL;                 /* FNV-1a */
-    for (const char *p = file; *p; ++p) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h = (h ^ (uint64_t)kind) * 1099511628211ULL;
-    h = (h ^ (uint64_t)(uint32_t)line) * 1099511628211ULL;
-    return h ? h : 1;
-}
-
-/* 1 when the key was new (and is now recorded).  Caller holds the lock. */
-static int remember(uint64_t k)
-{
-    if ((seen_n + 1) * 2 > seen_cap) {
-        size_t cap = seen_cap ? seen_cap * 2 : 256;
-        uint64_t *t = calloc(cap, sizeof(uint64_t));
-        if (!t) return 1;
-        for (size_t i = 0; i < seen_cap; ++i) {
-            if (!seen_keys[i]) continue;
-            size_t j = seen_keys[i] & (cap - 1);
-            while (t[j]) j = (j + 1) & (cap - 1);
-            t[j] = seen_keys[i];
-        }
-        free(seen_keys);
-        seen_keys = t;
-        seen_cap = cap;
-    }
-    size_t j = k & (seen_cap - 1);
-    while (seen_keys[j]) {
-        if (seen_keys[j] == k) return 0;
-        j = (j + 1) & (seen_cap - 1);
-    }
-    seen_keys[j] = k;
-    seen_n++;
-    return 1;
-}
-
 void det_issue_note(det_issue kind, const char *file, int line, const char *what)
 {
     pthread_mutex_lock(&issue_lock);
-    if (remember(issue_key(kind, file, line))) {
+    if (key_set_add(&reported, key_of(file, (uint64_t)kind << 32 | (uint32_t)line))) {
         issue_counts[kind]++;
         if (line > 0) fprintf(stderr, "warning: %s:%d: %s\n", file, line, what);
         else fprintf(stderr, "warning: %s: %s\n", file, what);
@@ -103,9 +67,7 @@ void det_issue_reset(void)
 {
     pthread_mutex_lock(&issue_lock);
     memset(issue_counts, 0, sizeof(issue_counts));
-    free(seen_keys);
-    seen_keys = NULL;
-    seen_cap = seen_n = 0;
+    key_set_clear(&reported);
     pthread_mutex_unlock(&issue_lock);
 }
 

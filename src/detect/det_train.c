@@ -159,12 +159,6 @@ static data next_batch(void *ctx, network *net)
     return batch;
 }
 
-static void stop_loading(void *ctx)
-{
-    det_task *d = ctx;
-    train_loader_stop(&d->loader);
-}
-
 static void evaluate(void *ctx, network *net, train_eval *e)
 {
     det_task *d = ctx;
@@ -252,6 +246,7 @@ static void describe_task(train_task *t, det_task *d, const det_opts *o, int n_t
                           int imgs)
 {
     t->ctx = d;
+    t->loader = &d->loader;
     t->command = "detector train";
     t->cfgfile = o->cfgfile;
     t->weightfile = o->weightfile;
@@ -264,7 +259,6 @@ static void describe_task(train_task *t, det_task *d, const det_opts *o, int n_t
     t->start_loading = start_loading;
     t->before_batch = maybe_resize;
     t->next_batch = next_batch;
-    t->stop_loading = stop_loading;
     t->evaluate = evaluate;
     t->print_eval = print_eval;
     t->print_best = print_best;

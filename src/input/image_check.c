@@ -19,6 +19,7 @@
 #include "ext.h"
 #include "image.h"
 #include "input/image_check.h"
+#include "input/key_set.h"
 #include "stb_image.h"
 #include "utils.h"
 
@@ -26,59 +27,17 @@
 
 static pthread_mutex_t issue_lock = PTHREAD_MUTEX_INITIALIZER;
 static int issue_counts[IMAGE_ISSUE_KINDS];
-static uint64_t *seen;          /* hashes of the paths reported; 0 marks a free slot */
-static size_t seen_cap, seen_used;
+static key_set reported;        /* the paths warned about */
 
 static const char *const issue_words[IMAGE_ISSUE_KINDS] = {
     "unreadable file", "not an image", "image cut short", "image the decoder refused",
 };
 
-static uint64_t path_hash(const char *path)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)path; *p; ++p) h = (h ^ *p) * 0x100000001b3ULL;
-    return h ? h : 1;
-}
-
-static void grow_seen(void)
-{
-    size_t cap = seen_cap ? 2 * seen_cap : 256;
-    uint64_t *t = calloc(cap, sizeof(*t));
-    if (!t) malloc_error();
-    for (size_t i = 0; i < seen_cap; ++i) {
-        if (!seen[i]) continue;
-        size_t j = seen[i] & (cap - 1);
-        while (t[j]) j = (j + 1) & (cap - 1);
-        t[j] = seen[i];
-    }
-    free(seen);
-    seen = t;
-    seen_cap = cap;
-}
-
-/* 1 when the path was not reported before (it is now).  Lock held. */
-static int first_report(const char *path)
-{
-    if (2 * (seen_used + 1) > seen_cap) grow_seen();
-    uint64_t h = path_hash(path);
-    size_t j = h & (seen_cap - 1);
-    for (; seen[j]; j = (j + 1) & (seen_cap - 1)) {
-        if (seen[j] == h) return 0;
-    }
-    seen[j] = h;
-    ++seen_used;
-    return 1;
-}
-
 /* 1 when the path was reported already: it is not read again. */
 static int known_bad(const char *path)
 {
     pthread_mutex_lock(&issue_lock);
-    int found = 0;
-    if (seen_cap) {
-        uint64_t h = path_hash(path);
-        for (size_t j = h & (seen_cap - 1); seen[j] && !found; j = (j + 1) & (seen_cap - 1)) found = seen[j] == h;
-    }
+    int found = key_set_has(&reported, key_of(path, 0));
     pthread_mutex_unlock(&issue_lock);
     return found;
 }
@@ -86,7 +45,7 @@ static int known_bad(const char *path)
 void image_issue_note(image_issue kind, const char *path, const char *why)
 {
     pthread_mutex_lock(&issue_lock);
-    if (first_report(path)) {
+    if (key_set_add(&reported, key_of(path, 0))) {
         ++issue_counts[kind];
         fprintf(stderr, "warning: %s: %s, image skipped\n", path, why);
     }
@@ -121,9 +80,7 @@ void image_issue_reset(void)
 {
     pthread_mutex_lock(&issue_lock);
     memset(issue_counts, 0, sizeof(issue_counts));
-    free(seen);
-    seen = NULL;
-    seen_cap = seen_used = 0;
+    key_set_clear(&reported);
     pthread_mutex_unlock(&issue_lock);
 }
 

@@ -307,7 +307,7 @@ static void finish_run(loop_state *s)
     char suffix[64];
     snprintf(suffix, sizeof suffix, "%s.weights", t->saves.final_suffix ? t->saves.final_suffix : "");
     save_as(s, suffix);
-    t->stop_loading(t->ctx);
+    train_loader_stop(t->loader);
     set_loaders_running(0);
     if (t->eval_every_images > 0 && s->last_eval != it) run_evaluation(s, it);
     if (write_chart(s) == 0) printf("chart: %s\n", t->chart_file);

@@ -44,6 +44,12 @@ typedef struct train_saves {
     const char *final_suffix;  /* NAME<suffix>.weights at the end ("" or "_final") */
 } train_saves;
 
+/* A batch being loaded in the background: the thread and where it writes. */
+typedef struct train_loader {
+    pthread_t thread;
+    data buffer;
+} train_loader;
+
 typedef struct train_task {
     void *ctx;                 /* passed to every hook */
     const char *command;       /* "classifier train", for the log */
@@ -60,14 +66,14 @@ typedef struct train_task {
     const char *score_name, *score2_name;  /* in the chart ("TOP-1", "TOP-5"; "MAP", NULL) */
     int batch_top1;            /* log the top-1 of each training batch (one-hot truths) */
 
+    /* The task's background loader, which the loop stops at the end. */
+    train_loader *loader;
     /* Starts loading the first batch in the background. */
     void (*start_loading)(void *ctx, network *net);
     /* Before each batch, for example a multi-scale resize (may be NULL). */
     void (*before_batch)(void *ctx, network *net);
     /* The batch loaded in the background; starts loading the next one. */
     data (*next_batch)(void *ctx, network *net);
-    /* Waits for the loader and frees the batch it was loading. */
-    void (*stop_loading)(void *ctx);
     /* Fills e (score, score2, fields); NULL when the task never evaluates. */
     void (*evaluate)(void *ctx, network *net, train_eval *e);
     /* Prints the evaluation's line; best is the best score so far, this one included. */
@@ -78,11 +84,6 @@ typedef struct train_task {
     void (*finish)(void *ctx);
 } train_task;
 
-/* A batch being loaded in the background: the thread and where it writes. */
-typedef struct train_loader {
-    pthread_t thread;
-    data buffer;
-} train_loader;
 
 /* Waits for the loader and returns its batch (the caller frees it). */
 data train_loader_take(train_loader *l);
