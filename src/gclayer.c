@@ -9,6 +9,7 @@
  * O(parameters): building H from w and R, folding G = dL/dH back onto w
  * and R, and the R step. */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -737,6 +738,23 @@ static gcconv_options read_options(list *options, ext_params p, cfg_where w)
     return o;
 }
 
+/* The layer keeps its element counts in int, as upstream's layers do: H,
+ * the outputs of the batch and the replicated input must fit. */
+static void check_counts(gcconv_options o, ext_params p, cfg_where w)
+{
+    double K = o.branches, C = o.expand ? p.c : p.c / o.branches;
+    double planes = o.mixing == GC_MIX_FULL ? C * K : C;
+    double kernel = (double)o.filters * K * planes * o.size * o.size;
+    double ow = (p.w + 2.0 * o.padding - o.size) / o.stride + 1, oh = (p.h + 2.0 * o.padding - o.size) / o.stride + 1;
+    double outputs = ow * oh * o.filters * K * p.batch;
+    double wide = o.expand ? (double)p.w * p.h * p.c * K * p.batch : 0;
+    if (kernel <= INT_MAX && outputs <= INT_MAX && wide <= INT_MAX) return;
+    char why[200];
+    snprintf(why, sizeof(why), "too large: %.0f kernel weights, %.0f outputs in the batch "
+             "(counts are kept in int)", kernel, outputs);
+    fail_int(w, "filters", o.filters, why);
+}
+
 static void check_input(gcconv_options o, ext_params p, cfg_where w)
 {
     if (!(p.h && p.w && p.c)) {
@@ -755,6 +773,7 @@ static void check_input(gcconv_options o, ext_params p, cfg_where w)
         snprintf(why, sizeof(why), "the kernel is larger than the padded %d x %d input", p.w, p.h);
         fail_int(w, "size", o.size, why);
     }
+    check_counts(o, p, w);
 }
 
 static void print_row(layer l, gcconv_options o)
