@@ -52,18 +52,21 @@ fuzz-build: $(FUZZ_BINS)
 
 FUZZ_RUNS ?= 1000000
 FUZZ_DEEP_SECONDS ?= 3600
+# One input may take this long before it counts as a hang: the deep runs
+# reach large networks, and share the machine.
+FUZZ_TIMEOUT ?= 10
 FUZZ_LIMIT ?= -max_total_time=$(FUZZ_SECONDS)
 FUZZ_WHAT ?= for $(FUZZ_SECONDS) s
 fuzz-deep:
 	@$(MAKE) --no-print-directory fuzz FUZZ_LIMIT="-runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_DEEP_SECONDS)" \
-	  FUZZ_WHAT="for $(FUZZ_RUNS) executions"
+	  FUZZ_WHAT="for $(FUZZ_RUNS) executions" FUZZ_TIMEOUT=60
 
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus/$$t $(BUILD)/fuzz/crashes/$$t; \
 	  dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
 	  echo "fuzz: $$t $(FUZZ_WHAT)"; \
-	  $(BUILD)/fuzz/fuzz_$$t $(FUZZ_LIMIT) -timeout=10 -rss_limit_mb=2048 \
+	  $(BUILD)/fuzz/fuzz_$$t $(FUZZ_LIMIT) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
 	    -close_fd_mask=3 -print_final_stats=1 $$dict \
 	    -artifact_prefix=$(BUILD)/fuzz/crashes/$$t/ \
 	    $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t > $(BUILD)/fuzz/$$t.log 2>&1 \
