@@ -6,14 +6,16 @@ SRC is the tarball as downloaded (cifar-10-binary.tar.gz or
 cifar-100-binary.tar.gz) or the folder it unpacks to.  Writes 32x32 colour PNG
 images, labels.txt, names.txt, train.list, valid.list and cifar10.data or
 cifar100.data into OUT (see dataset_layout.py).  The test batch becomes the
-valid list.  A finished conversion is not done again.
+valid list; with --split N the first N training images are the train list,
+the others the valid list, and the test batch the test list (test=).  A
+finished conversion is not done again.
 
 Binary format (https://www.cs.toronto.edu/~kriz/cifar.html): each record is
 one label byte (CIFAR-10) or a coarse and a fine label byte (CIFAR-100),
 followed by 3072 bytes: the red, green and blue 32x32 planes, rows top to
 bottom.
 
-usage: cifar.py SRC [OUT] [--limit N] [--coarse]
+usage: cifar.py SRC [OUT] [--limit N] [--coarse] [--split N]
 """
 import argparse
 import os
@@ -82,12 +84,47 @@ def read_names(src, name):
     return [l.strip() for l in src.read(name).decode("utf-8").splitlines() if l.strip()]
 
 
+def read_split(src, files, label_bytes, label_index, limit, names, what):
+    """The images and labels of one split's batch files, at most limit."""
+    images, labels = [], []
+    left = limit
+    for name in files:
+        if left is not None and left <= 0:
+            break
+        im, lab = records(src.read(name), name, label_bytes, label_index, left)
+        images.append(im)
+        labels.append(lab)
+        if left is not None:
+            left -= len(im)
+    images = np.concatenate(images)
+    labels = np.concatenate(labels)
+    if labels.size and labels.max() >= len(names):
+        raise SystemExit("error: %s: label %d but only %d class names" % (what, labels.max(), len(names)))
+    return images, labels
+
+
+def add_test_list(out, kind):
+    """With --split: test= in NAME.data (read by scripts/reproduce.py), and
+    NAME-test.data, whose valid list is the test set (for classifier valid)."""
+    data = os.path.join(out, kind + ".data")
+    text = open(data).read()
+    test = os.path.join(os.path.abspath(out), "test.list")
+    with open(data, "w") as f:
+        f.write(text + "test=%s\n" % test)
+    with open(os.path.join(out, kind + "-test.data"), "w") as f:
+        f.write("".join(("valid=%s\n" % test) if l.startswith("valid=") else l + "\n"
+                        for l in text.splitlines()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", help="cifar-10-binary.tar.gz, cifar-100-binary.tar.gz, or the unpacked folder")
     ap.add_argument("out", nargs="?", help="default data/generated/cifar-10 or data/generated/cifar-100")
     ap.add_argument("--limit", type=int, help="convert only the first N images of each split")
     ap.add_argument("--coarse", action="store_true", help="CIFAR-100: use the 20 superclasses")
+    ap.add_argument("--split", type=int, metavar="N",
+                    help="train on the first N training images, validate on the rest (the paper: 45000), "
+                         "and keep the test set as test.list")
     args = ap.parse_args()
     src = Source(args.src)
     if src.has("train.bin") and src.has("fine_label_names.txt"):
@@ -108,26 +145,25 @@ def main():
                          "(train.bin, fine_label_names.txt) in the binary version" % args.src)
     out = args.out or default_out
     os.makedirs(out, exist_ok=True)
-    stamp = dl.stamp_path(out, kind, "coarse" if args.coarse else "fine", args.limit or "all")
+    stamp = dl.stamp_path(out, kind, "coarse" if args.coarse else "fine", args.limit or "all",
+                          "split%d" % args.split if args.split is not None else "nosplit")
     if dl.already_done(stamp, out):
         return
-    for split, files in (("train", train_files), ("valid", test_files)):
-        images, labels = [], []
-        left = args.limit
-        for name in files:
-            if left is not None and left <= 0:
-                break
-            im, lab = records(src.read(name), name, label_bytes, label_index, left)
-            images.append(im)
-            labels.append(lab)
-            if left is not None:
-                left -= len(im)
-        images = np.concatenate(images)
-        labels = np.concatenate(labels)
-        if labels.size and labels.max() >= len(names):
-            raise SystemExit("error: %s: label %d but only %d class names" % (split, labels.max(), len(names)))
-        dl.write_split(out, split, images, labels, names)
+    train = read_split(src, train_files, label_bytes, label_index, args.limit, names, "train")
+    test = read_split(src, test_files, label_bytes, label_index, args.limit, names, "test")
+    if args.split is None:
+        dl.write_split(out, "train", *train, names)
+        dl.write_split(out, "valid", *test, names)
+    else:
+        if not 0 < args.split < len(train[0]):
+            raise SystemExit("error: --split %d: expected 1 to %d (the training set has %d images)"
+                             % (args.split, len(train[0]) - 1, len(train[0])))
+        dl.write_split(out, "train", train[0][:args.split], train[1][:args.split], names)
+        dl.write_split(out, "valid", train[0][args.split:], train[1][args.split:], names)
+        dl.write_split(out, "test", *test, names)
     dl.write_meta(out, kind, names, top=5 if len(names) > 10 else 2)
+    if args.split is not None:
+        add_test_list(out, kind)
     open(stamp, "w").close()
     print("%s: wrote %s.data" % (out, os.path.join(out, kind)), file=sys.stderr)
 

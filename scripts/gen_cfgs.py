@@ -78,8 +78,10 @@ def net_section(common, k):
 
 
 def cifar_common(max_batches, steps, decay):
+    # The paper's augmentation: pad 4 zero pixels, random 32x32 crop, flip
+    # (pad_crop=, src/classify/augment.c; darknet flips half the images).
     return [("batch", 128), ("subdivisions", 1), ("height", 32), ("width", 32), ("channels", 3),
-            ("min_crop", 32), ("max_crop", 36), ("angle", 0), ("aspect", 1), ("hue", 0),
+            ("pad_crop", 4), ("min_crop", 32), ("max_crop", 32), ("angle", 0), ("aspect", 1), ("hue", 0),
             ("saturation", 1), ("exposure", 1), ("learning_rate", 0.1), ("momentum", 0.9),
             ("decay", decay), ("policy", "steps"), ("steps", ",".join(map(str, steps))),
             ("scales", ",".join(["0.1"] * len(steps))), ("max_batches", max_batches)]

@@ -110,6 +110,13 @@ void ext_check_labels(char **labels, int k);
  * replacement drawn (ext_rand) from the list the command registered. */
 image ext_load_augment_image(char **paths, int i);
 
+/* --- the crop of classification training images (augment.c; patches/0050) ---
+ * load_image_augment_paths() crops through here: with pad_crop=P in [net]
+ * the image is padded with P zero pixels on each side and a size x size
+ * window is taken at a random offset; otherwise upstream's
+ * random_augment_image(im, angle, aspect, min, max, size, size). */
+image ext_augment_crop(image im, float angle, float aspect, int min, int max, int size);
+
 /* --- atomic weights saves (safe_save.c; patches/0024) ---
  * save_weights_upto() opens with ext_save_open() (a temporary file beside
  * FILE) and ends with ext_save_close(), which refuses non-finite weights,

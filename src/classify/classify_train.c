@@ -21,9 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/augment.h"
 #include "classify/classify.h"
 #include "ext.h"
 #include "input/image_check.h"
+#include "optim/optimizer.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
 #include "train/train_loop.h"
@@ -263,8 +265,10 @@ void classify_train_command(int argc, char **argv)
     t.base = base;
     t.chart_file = o.chart_file ? o.chart_file : chart_default;
     describe_task(&t, &c, &o, net);
+    augment_set_pad_crop(net_ext_of(net)->pad_crop);
     setup_loader(&c, net, tag);
     train_loop_run(net, &t);
+    augment_set_pad_crop(0);
 
     image_set_replacements(NULL, 0);
     if (c.valid_paths) {

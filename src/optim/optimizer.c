@@ -107,6 +107,8 @@ void ext_parse_net_options(list *options, network *net)
         fprintf(stderr, "darknet: note: [net]: sigma, noise and noise_gamma only act with optimizer=csgd\n");
     }
     parse_seed(options, x, w);
+    x->pad_crop = cfg_int(options, "pad_crop", 0, w);
+    if (x->pad_crop < 0) cfg_fail(w, "pad_crop", option_find(options, "pad_crop"), "must be >= 0");
     /* Every layer is made after this, so upstream's weight init already
      * draws from the seeded generator. */
     upstream_rand_attach(x);

@@ -74,6 +74,36 @@ grep -q 'already converted' "$WORK/c10again.out" && pass cifar10_idempotent || f
 mkdir -p "$WORK/unpacked" && tar -xzf "$WORK/cifar-10-binary.tar.gz" -C "$WORK/unpacked"
 check cifar10_from_folder $PY scripts/cifar.py "$WORK/unpacked" "$WORK/c10dir" --limit 3
 [ "$(wc -l < "$WORK/c10dir/train.list")" -eq 3 ] && pass cifar10_limit || fail cifar10_limit
+# --split 7: the first 7 training images train, the last 3 validate, the 4
+# test images are the test list (the paper's 45k/5k split, in small).
+CS=$WORK/c10split
+check cifar10_split $PY scripts/cifar.py "$WORK/cifar-10-binary.tar.gz" "$CS" --split 7
+[ "$(wc -l < "$CS/train.list")" -eq 7 ] && [ "$(wc -l < "$CS/valid.list")" -eq 3 ] && [ "$(wc -l < "$CS/test.list")" -eq 4 ] \
+    && pass cifar10_split_sizes || fail cifar10_split_sizes "$(wc -l "$CS"/*.list)"
+grep -qx "valid=$CS/valid.list" "$CS/cifar10.data" && grep -qx "test=$CS/test.list" "$CS/cifar10.data" \
+    && grep -qx "valid=$CS/test.list" "$CS/cifar10-test.data" && grep -qx "train=$CS/train.list" "$CS/cifar10-test.data" \
+    && pass cifar10_split_data_files || fail cifar10_split_data_files "$(cat "$CS/cifar10.data")"
+$PY - "$CS" > "$WORK/split_pixels.out" 2>&1 <<'PYEOF'
+import sys
+sys.path.insert(0, "tests/tools")
+from cifar_sample import cifar10_records
+from pngcheck import read_png
+rec = cifar10_records()
+out = sys.argv[1]
+want = {"train": rec["train"][:7], "valid": rec["train"][7:], "test": rec["valid"]}
+names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+for split, records in want.items():
+    paths = [l.strip() for l in open("%s/%s.list" % (out, split))]
+    assert len(paths) == len(records), split
+    for p, (lab, px) in zip(paths, records):
+        assert p.endswith("_%s.png" % names[lab]) and "/%s/" % split in p, p
+        w, h, c, got = read_png(p)
+        planes = [px[k * 1024:(k + 1) * 1024] for k in range(3)]
+        assert got == bytes(b for i in range(1024) for b in (planes[0][i], planes[1][i], planes[2][i])), p
+print("ok")
+PYEOF
+grep -qx ok "$WORK/split_pixels.out" && pass cifar10_split_images || fail cifar10_split_images "$(tail -2 "$WORK/split_pixels.out")"
+expect_error cifar10_split_too_big "--split 10: expected 1 to 9" $PY scripts/cifar.py "$WORK/cifar-10-binary.tar.gz" "$WORK/c10big" --split 10
 printf 'not a tarball' > "$WORK/bad.tar.gz"
 expect_error cifar_not_tar "not a tar archive" $PY scripts/cifar.py "$WORK/bad.tar.gz" "$WORK/bad"
 

@@ -1,0 +1,249 @@
+"""The outputs of scripts/reproduce.py, from the runs' own files:
+results.json, table.md (Table-1 style, with Welch intervals and a caption
+on the paper's trends) and figure.png (Figure-2 style).
+
+Everything is read back from each run's metrics log (net.metrics.jsonl:
+train error from `train_top1`, test error curve from `eval` records; for an
+iteration logged twice, after a resume, the last record counts) and its
+test.json (`classifier valid -json` on the final weights).
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grid_plot  # noqa: E402
+import grid_stats  # noqa: E402
+
+TRAIN_BINS = 50
+
+
+def last_per_iteration(records, kind):
+    out = {}
+    for r in records:
+        if r["type"] == kind:
+            out[r["iteration"]] = r
+    return [out[i] for i in sorted(out)]
+
+
+def train_seconds(records):
+    """Training time in the log: each start's last `elapsed`, summed."""
+    total, current = 0.0, 0.0
+    for r in records:
+        if r["type"] == "start":
+            total, current = total + current, 0.0
+        elif "elapsed" in r and r["elapsed"] is not None:
+            current = r["elapsed"]
+    return total + current
+
+
+def binned_train_error(iterations, n_iterations):
+    """(x, error %) averaged over TRAIN_BINS equal bins of iterations."""
+    bins = max(1, min(TRAIN_BINS, n_iterations))
+    sums, counts = [0.0] * bins, [0] * bins
+    for r in iterations:
+        if r.get("train_top1") is None:
+            continue
+        b = min(bins - 1, (r["iteration"] - 1) * bins // n_iterations)
+        sums[b] += 100.0 * (1 - r["train_top1"])
+        counts[b] += 1
+    return [(round((b + 1) * n_iterations / bins), sums[b] / counts[b]) for b in range(bins) if counts[b]]
+
+
+def run_result(run):
+    records = run.records()
+    its = last_per_iteration(records, "iteration")
+    evals = last_per_iteration(records, "eval")
+    test = json.load(open(run.test_json))
+    tail = [r for r in its if r["iteration"] > run.iterations * 0.9 and r.get("train_top1") is not None]
+    best = min(evals, key=lambda r: (1 - r["top1"], r["iteration"])) if evals else None
+    return {
+        "run": run.name, "cell": run.cell["name"], "family": run.cell["family"], "K": run.cell["K"],
+        "sigma": run.cell["sigma"], "noise": run.cell["noise"], "seed": run.seed,
+        "cfg": run.cfg, "base_cfg": run.src, "iterations": run.iterations,
+        "final_test_error_pct": 100.0 * (1 - test["top1"]), "test_images": test["images"],
+        "best_test_error_pct": 100.0 * (1 - best["top1"]) if best else None,
+        "best_iteration": best["iteration"] if best else None,
+        "final_train_error_pct": (sum(100.0 * (1 - r["train_top1"]) for r in tail) / len(tail)) if tail else None,
+        "train_seconds": train_seconds(records), "test_seconds": test.get("seconds"),
+        "curves": {"train": binned_train_error(its, run.iterations),
+                   "test": [(r["iteration"], 100.0 * (1 - r["top1"])) for r in evals]},
+    }
+
+
+def cell_summary(results):
+    errors = [r["final_test_error_pct"] for r in results]
+    mean, std = grid_stats.mean_std(errors)
+    first = results[0]
+    return {"cell": first["cell"], "family": first["family"], "K": first["K"], "sigma": first["sigma"],
+            "noise": first["noise"], "n": len(errors), "mean_pct": mean, "std_pct": std,
+            "seeds": [r["seed"] for r in results], "errors_pct": errors}
+
+
+def curve_stats(results, key):
+    """Mean, min and max over seeds at the x values every seed has."""
+    per_seed = [dict(r["curves"][key]) for r in results]
+    xs = sorted(set.intersection(*(set(c) for c in per_seed))) if per_seed else []
+    vals = [[c[x] for c in per_seed] for x in xs]
+    return (xs, [sum(v) / len(v) for v in vals], [min(v) for v in vals], [max(v) for v in vals])
+
+
+def comparisons(summaries, by_cell):
+    """Each CCNN cell against K=1 at the same sigma (and noise mode), and
+    the noise baseline against plain K=1 sgd: Welch's 95 % interval."""
+    out = []
+    for s in summaries:
+        if s["noise"] == "gradient":
+            ref = [t for t in summaries if t["family"] == s["family"] and t["K"] == 1 and t["sigma"] == 0]
+        elif s["K"] > 1:
+            ref = [t for t in summaries if t["family"] == s["family"] and t["K"] == 1
+                   and t["sigma"] == s["sigma"] and t["noise"] == s["noise"]]
+        else:
+            continue
+        if ref:
+            w = grid_stats.welch(s["errors_pct"], ref[0]["errors_pct"])
+            out.append(dict(w, cell=s["cell"], against=ref[0]["cell"], n=s["n"], n_against=ref[0]["n"]))
+    return out
+
+
+def trend_verdicts(summaries, comps):
+    """Two sentences on the paper's trends, from the means (and how many
+    intervals lie wholly on one side of zero)."""
+    by = {(s["family"], s["K"], s["sigma"]): s["mean_pct"] for s in summaries if s["noise"] != "gradient"}
+    sentences = []
+    rows = {}
+    for (fam, k, sigma), m in by.items():
+        rows.setdefault((fam, sigma), []).append((k, m))
+    falls = rises = tested = 0
+    for row in rows.values():
+        if len(row) < 2:
+            continue
+        tested += 1
+        means = [m for _, m in sorted(row)]
+        falls += all(b < a for a, b in zip(means, means[1:]))
+        rises += all(b > a for a, b in zip(means, means[1:]))
+    k_comps = [c for c in comps if "_noise_" not in c["cell"]]
+    sentences.append("Error falls as K grows: %s%s." % (
+        verdict(tested, falls, rises, "sigma rows with two or more K values"), interval_note(k_comps)))
+    pairs = [(by[key], by[(key[0], key[1], 0.0)]) for key in by if key[2] == 0.0001 and (key[0], key[1], 0.0) in by]
+    helps = sum(a < b for a, b in pairs)
+    hurts = sum(a > b for a, b in pairs)
+    sentences.append("Sigma = 0.0001 helps (against sigma = 0 at the same K): %s." % (
+        verdict(len(pairs), helps, hurts, "K values with both cells")))
+    return " ".join(sentences)
+
+
+def verdict(tested, agree, against, what):
+    if tested == 0:
+        return "not tested (no %s)" % what
+    if agree == tested:
+        word = "seen in the means"
+    elif against == tested:
+        word = "reversed in the means"
+    else:
+        word = "not seen"
+    return "%s (in %d of %d %s the mean error moves as the paper says, in %d the other way)" % (
+        word, agree, tested, what, against)
+
+
+def interval_note(comps):
+    with_ci = [c for c in comps if c["low"] is not None]
+    if not comps:
+        return ""
+    if not with_ci:
+        return "; no confidence interval (one seed a cell)"
+    below = sum(c["high"] < 0 for c in with_ci)
+    above = sum(c["low"] > 0 for c in with_ci)
+    return ("; of %d differences from K=1, %d have a 95%% interval wholly below zero and %d wholly above"
+            % (len(with_ci), below, above))
+
+
+def fmt_cell(s):
+    if s is None:
+        return "-"
+    if s["std_pct"] is None:
+        return "%.2f (n=%d)" % (s["mean_pct"], s["n"])
+    return "%.2f ± %.2f (n=%d)" % (s["mean_pct"], s["std_pct"], s["n"])
+
+
+def fmt_interval(c):
+    if c["low"] is None:
+        return "%+.2f | - | -" % c["diff"]
+    df = "%.1f" % c["df"] if c["df"] is not None else "-"
+    return "%+.2f | [%+.2f, %+.2f] | %s" % (c["diff"], c["low"], c["high"], df)
+
+
+def markdown(summaries, comps, meta):
+    lines = []
+    for fam in sorted(set(s["family"] for s in summaries)):
+        mine = [s for s in summaries if s["family"] == fam]
+        ks = sorted(set(s["K"] for s in mine))
+        sigmas = []
+        for s in mine:
+            if s["noise"] != "gradient" and s["sigma"] not in sigmas:
+                sigmas.append(s["sigma"])
+        lines += ["### %s: final test error (%%), mean ± std over seeds" % fam, "",
+                  "| | " + " | ".join("K=%d" % k for k in ks) + " |", "|---" * (len(ks) + 1) + "|"]
+        for sigma in sigmas:
+            row = [next((s for s in mine if s["K"] == k and s["sigma"] == sigma and s["noise"] != "gradient"), None)
+                   for k in ks]
+            name = "σ = 0 (sgd)" if sigma == 0 else "σ = %g" % sigma
+            lines.append("| %s | %s |" % (name, " | ".join(fmt_cell(s) for s in row)))
+        for s in (s for s in mine if s["noise"] == "gradient"):
+            row = [s if k == 1 else None for k in ks]
+            lines.append("| plain net, gradient noise σ = %g (ResNet-18*) | %s |"
+                         % (s["sigma"], " | ".join(fmt_cell(c) for c in row)))
+        lines.append("")
+    lines += ["### Differences of mean test error (percentage points), Welch 95 % interval", "",
+              "| cell | against | difference | 95 % interval | df |", "|---|---|---|---|---|"]
+    for c in comps:
+        lines.append("| %s | %s | %s |" % (c["cell"], c["against"], fmt_interval(c)))
+    lines += ["", "%s %s, %d iterations a run, seeds %s; test error of the final weights on %s. %s" % (
+        "Table-1-style results on", meta["dataset"], meta["iterations"], ",".join(map(str, meta["seeds"])),
+        meta["test_list"], trend_verdicts(summaries, comps)), ""]
+    return "\n".join(lines)
+
+
+def plotted_cells(summaries):
+    """The baseline (K=1, sigma 0) and one CCNN: K=4 with sigma 1e-4 (the
+    paper's choice) when run, else the largest K with the smallest sigma > 0,
+    else the largest K."""
+    plain = [s for s in summaries if s["K"] == 1 and s["sigma"] == 0]
+    ccnn = [s for s in summaries if s["K"] > 1]
+    pick = [s for s in ccnn if s["K"] == 4 and s["sigma"] == 0.0001]
+    if not pick and ccnn:
+        noisy = [s for s in ccnn if s["sigma"] > 0]
+        pool = noisy or ccnn
+        pick = sorted(pool, key=lambda s: (-s["K"], s["sigma"]))
+    return plain[:1] + pick[:1]
+
+
+def write_all(out, runs, meta):
+    results = [run_result(r) for r in runs]
+    cells = []
+    for r in results:
+        if r["cell"] not in cells:
+            cells.append(r["cell"])
+    grouped = {c: [r for r in results if r["cell"] == c] for c in cells}
+    summaries = [cell_summary(grouped[c]) for c in cells]
+    comps = comparisons(summaries, grouped)
+    meta = dict(meta, iterations=max(r["iterations"] for r in results))
+    doc = dict(meta, runs=results, cells=summaries, comparisons=comps,
+               trends=trend_verdicts(summaries, comps))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(markdown(summaries, comps, meta))
+    series = []
+    for s in plotted_cells(summaries):
+        rs = grouped[s["cell"]]
+        label = ("BASELINE K=1 SGD" if s["K"] == 1 else "CCNN K=%d SIGMA=%g" % (s["K"], s["sigma"]))
+        series.append({"label": label, "cell": s["cell"], "train": curve_stats(rs, "train"),
+                       "test": curve_stats(rs, "test")})
+    if series:
+        grid_plot.draw(os.path.join(out, "figure.png"), series, meta["iterations"])
+        with open(os.path.join(out, "figure.json"), "w") as f:
+            json.dump([{"label": s["label"], "cell": s["cell"],
+                        "train": dict(zip(("x", "mean", "min", "max"), s["train"])),
+                        "test": dict(zip(("x", "mean", "min", "max"), s["test"]))} for s in series], f, indent=1)
+    print("wrote %s/results.json, table.md, figure.png" % out, file=sys.stderr)

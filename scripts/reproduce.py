@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""Run the paper's Table-1 grid (K x sigma, plus the gradient-noise
+baseline) over several seeds, and write results.json, a Table-1-style
+markdown table with Welch confidence intervals, and a Figure-2-style chart.
+
+    scripts/reproduce.py [--dataset fashion-mnist|cifar10|cifar100] [--table 1|2]
+        [--iterations N] [--seeds 1,2,3] [--k 1,2,4,8] [--sigma 0,0.0001,0.001]
+        [--cells NAME,...] [--no-baseline] [--out DIR] [--list]
+
+Each run is `./darknet classifier train` on a cfg written into OUT/runs/
+(never into cfg/), then `./darknet classifier valid` on its final weights.
+Finished runs are skipped; an interrupted run resumes exactly from its last
+save.  See docs/reproducing.md.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grid_report  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+DATASETS = {
+    "fashion-mnist": "data/generated/fashion-mnist/fashion-mnist.data",
+    "cifar10": "data/generated/cifar-10/cifar10.data",
+    "cifar100": "data/generated/cifar-100/cifar100.data",
+}
+# network families: name -> (plain cfg, CCNN cfg pattern or None, K values)
+FAMILIES = {
+    "mnist-small": ("cfg/mnist-small.cfg", "cfg/mnist-small-k2.cfg", [1, 2, 4, 8]),
+    "resnet18-cifar": ("cfg/resnet18-cifar.cfg", "cfg/resnet18-cifar-k%d.cfg", [1, 2, 4, 8]),
+    "wrn-40-4-cifar": ("cfg/wrn-40-4-cifar.cfg", "cfg/wrn-40-4-cifar-k%d.cfg", [1, 2]),
+    "wrn-28-4-cifar": ("cfg/wrn-28-4-cifar.cfg", "cfg/wrn-28-4-cifar-k%d.cfg", [1, 3]),
+}
+ITERATION_LINE = re.compile(r"^\s*(\d+), [0-9.]+: ")
+
+
+# ---- the grid ---------------------------------------------------------------
+
+def sigma_name(s):
+    return "%g" % s
+
+
+def make_cells(args):
+    """The cells: dicts with name, family, K, sigma, noise."""
+    if args.table == 2:
+        families = ["wrn-40-4-cifar", "wrn-28-4-cifar"]
+    else:
+        families = ["mnist-small" if args.dataset == "fashion-mnist" else "resnet18-cifar"]
+    cells = []
+    for fam in families:
+        ks = args.k or FAMILIES[fam][2]
+        for sigma in args.sigma:
+            for k in ks:
+                cells.append({"name": "%s_k%d_s%s" % (fam, k, sigma_name(sigma)), "family": fam,
+                              "K": k, "sigma": sigma, "noise": "weight" if sigma > 0 else None})
+        if args.baseline:
+            s = args.baseline_sigma
+            cells.append({"name": "%s_noise_s%s" % (fam, sigma_name(s)), "family": fam,
+                          "K": 1, "sigma": s, "noise": "gradient"})
+    if args.cells:
+        wanted = args.cells.split(",")
+        unknown = [w for w in wanted if not any(c["name"].endswith(w) for c in cells)]
+        if unknown:
+            raise SystemExit("error: --cells: no cell named %s; the cells are: %s"
+                             % (", ".join(unknown), " ".join(c["name"] for c in cells)))
+        cells = [c for c in cells if any(c["name"] == w or c["name"].endswith("_" + w) for w in wanted)]
+    return cells
+
+
+# ---- cfg variants -----------------------------------------------------------
+
+def sections(text):
+    """[(header, [lines])] of a cfg text; header None for lines before the first section."""
+    out = [(None, [])]
+    for line in text.splitlines():
+        if line.strip().startswith("["):
+            out.append((line.strip(), []))
+        else:
+            out[-1][1].append(line)
+    return out
+
+
+def key_of(line):
+    return line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
+
+
+def set_keys(lines, values, drop=()):
+    """lines with each key of values set (replaced, or added at the top)
+    and the keys of drop removed."""
+    kept = [l for l in lines if key_of(l) not in values and key_of(l) not in drop]
+    return ["%s=%s" % kv for kv in values.items()] + kept
+
+
+def net_values(cell, seed, iterations, net_lines):
+    values = {"seed": seed, "max_batches": iterations}
+    if cell["sigma"] > 0:
+        values.update(optimizer="csgd", sigma=sigma_name(cell["sigma"]), noise=cell["noise"])
+    else:
+        values["optimizer"] = "sgd"
+    old = dict((key_of(l), l.split("=", 1)[1].strip()) for l in net_lines if key_of(l))
+    if old.get("policy") == "steps" and "steps" in old:
+        # the learning-rate drops keep their place in the budget (32k and 48k of 64k: 1/2 and 3/4)
+        scale = iterations / float(old["max_batches"])
+        values["steps"] = ",".join(str(max(1, int(round(int(s) * scale)))) for s in old["steps"].split(","))
+    return values
+
+
+def cell_cfg(cell, seed, iterations, classes):
+    plain, ccnn, _ = FAMILIES[cell["family"]]
+    src = plain if cell["K"] == 1 else (ccnn % cell["K"] if "%d" in ccnn else ccnn)
+    text = open(os.path.join(ROOT, src)).read()
+    parts = sections(text)
+    head = max(i for i, (h, _) in enumerate(parts) if h in ("[convolutional]", "[connected]"))
+    out = ["# scripts/reproduce.py: cell %s, seed %d, from %s with branches, optimizer, sigma, noise,"
+           % (cell["name"], seed, src), "# seed and max_batches set for the cell"]
+    for i, (header, lines) in enumerate(parts):
+        if header == "[net]":
+            # sigma=0 is plain sgd: no noise keys left to act on
+            lines = set_keys(lines, net_values(cell, seed, iterations, lines),
+                             drop=("sigma", "noise", "noise_gamma") if cell["sigma"] == 0 else ())
+        elif header == "[gcconv]":
+            lines = set_keys(lines, {"branches": cell["K"]})
+        if i == head and classes:
+            key = "filters" if header == "[convolutional]" else "output"
+            lines = set_keys(lines, {key: classes})
+        if header:
+            out.append(header)
+        out.extend(lines)
+    return src, "\n".join(out) + "\n"
+
+
+def read_data_file(path):
+    values = {}
+    for line in open(path):
+        if "=" in line:
+            k, v = line.split("=", 1)
+            values[k.strip()] = v.strip()
+    return values
+
+
+# ---- one run ----------------------------------------------------------------
+
+def weights_seen(path):
+    """`seen` (images) from a darknet weights header."""
+    with open(path, "rb") as f:
+        head = f.read(20)
+    major, minor = int.from_bytes(head[0:4], "little"), int.from_bytes(head[4:8], "little")
+    if major * 10 + minor >= 2:
+        return int.from_bytes(head[12:20], "little")
+    return int.from_bytes(head[12:16], "little")
+
+
+def resume_point(run_dir, batch, iterations):
+    """The latest save with its training-state file: (path, iteration) or None."""
+    best = None
+    for name in os.listdir(run_dir):
+        if not re.fullmatch(r"net(_\d+|_best)?\.weights|net\.backup", name):
+            continue
+        path = os.path.join(run_dir, name)
+        if not os.path.exists(path + ".state"):
+            continue
+        it = weights_seen(path) // batch
+        if 0 < it <= iterations and (best is None or it > best[1]):
+            best = (path, it)
+    return best
+
+
+class Run:
+    def __init__(self, out, cell, seed, iterations, data, classes):
+        self.cell, self.seed, self.iterations = cell, seed, iterations
+        self.name = "%s_seed%d" % (cell["name"], seed)
+        self.dir = os.path.join(out, "runs", self.name)
+        self.src, self.cfg_text = cell_cfg(cell, seed, iterations, classes)
+        self.cfg = os.path.join(self.dir, "net.cfg")
+        self.metrics = os.path.join(self.dir, "net.metrics.jsonl")
+        self.test_json = os.path.join(self.dir, "test.json")
+        self.data = data
+        self.batch = int(dict((key_of(l), l.split("=", 1)[1]) for l in self.cfg_text.splitlines()
+                              if key_of(l))["batch"])
+
+    def records(self):
+        if not os.path.exists(self.metrics):
+            return []
+        return [json.loads(l) for l in open(self.metrics) if l.strip()]
+
+    def trained(self):
+        return any(r["type"] == "end" and r["iteration"] >= self.iterations for r in self.records())
+
+    def finished(self):
+        return self.trained() and os.path.exists(self.test_json)
+
+    def prepare(self, eval_list, test_list):
+        """Writes the cfg and .data files; a cfg that changed starts the run afresh."""
+        if os.path.exists(self.cfg) and open(self.cfg).read() != self.cfg_text:
+            print("\nnote: %s: the cfg changed since this run was started; starting it again" % self.name,
+                  file=sys.stderr)
+            shutil.rmtree(self.dir)
+        os.makedirs(self.dir, exist_ok=True)
+        if not os.path.exists(self.cfg):
+            with open(self.cfg, "w") as f:
+                f.write(self.cfg_text)
+        base = "".join("%s=%s\n" % (k, v) for k, v in self.data.items()
+                       if k not in ("valid", "backup", "test"))
+        for name, valid in (("net.data", eval_list), ("test.data", test_list)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write(base + "valid=%s\nbackup=%s\n" % (valid, self.dir))
+
+
+class Progress:
+    """One line for the whole grid: runs and iterations done, the measured
+    rate of this invocation and the time left at that rate."""
+
+    def __init__(self, runs, iterations):
+        self.runs_total, self.its_total = runs, iterations
+        self.runs_done, self.its_before = 0, 0
+        self.its_now, self.start, self.last = 0, time.time(), 0.0
+        self.ran = 0                      # iterations trained by this invocation
+
+    def line(self, what):
+        done = self.its_before + self.its_now
+        elapsed = time.time() - self.start
+        rate = self.ran / elapsed if elapsed > 0 and self.ran else 0
+        eta = "%d:%02d:%02d" % ((self.its_total - done) / rate // 3600, (self.its_total - done) / rate // 60 % 60,
+                                (self.its_total - done) / rate % 60) if rate else "-"
+        return ("grid: runs %d/%d, iterations %d/%d, %.1f it/s, ETA %s, %s"
+                % (self.runs_done, self.runs_total, done, self.its_total, rate, eta, what))
+
+    def show(self, what, force=False):
+        if force or time.time() - self.last >= 0.5:
+            self.last = time.time()
+            sys.stderr.write("\r\033[K" + self.line(what) if sys.stderr.isatty() else self.line(what) + "\n")
+            sys.stderr.flush()
+
+
+def train(run, darknet, valid_every, progress):
+    """classifier train, from the last save when there is one."""
+    cmd = [darknet, "classifier", "train", os.path.join(run.dir, "net.data"), run.cfg,
+           "-valid_every", "%.6g" % valid_every, "-dont_show"]
+    start = 0
+    point = resume_point(run.dir, run.batch, run.iterations)
+    if point:
+        cmd.append(point[0])
+        start = point[1]
+        print("\nnote: %s: resuming from %s (iteration %d)" % (run.name, os.path.basename(point[0]), start),
+              file=sys.stderr)
+    elif os.path.exists(run.metrics):
+        os.remove(run.metrics)            # stopped before its first save: start clean
+    progress.its_now = start
+    with open(os.path.join(run.dir, "train.log"), "a") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            m = ITERATION_LINE.match(line)
+            if m:
+                it = int(m.group(1))
+                progress.ran += max(0, it - progress.its_now)
+                progress.its_now = it
+                progress.show("%s at %d/%d" % (run.name, it, run.iterations))
+        status = proc.wait()
+    if status != 0 or not run.trained():
+        raise SystemExit("\nerror: %s: classifier train failed (status %d); see %s"
+                         % (run.name, status, os.path.join(run.dir, "train.log")))
+
+
+def test(run, darknet):
+    cmd = [darknet, "classifier", "valid", os.path.join(run.dir, "test.data"), run.cfg,
+           os.path.join(run.dir, "net.weights"), "-quiet", "-json", run.test_json + ".tmp"]
+    with open(os.path.join(run.dir, "test.log"), "w") as log:
+        status = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    if status != 0:
+        raise SystemExit("\nerror: %s: classifier valid failed (status %d); see %s/test.log"
+                         % (run.name, status, run.dir))
+    os.replace(run.test_json + ".tmp", run.test_json)
+
+
+# ---- main -------------------------------------------------------------------
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist")
+    ap.add_argument("--data", help="the .data file (default: the converted dataset's)")
+    ap.add_argument("--table", type=int, choices=(1, 2), default=1,
+                    help="1: ResNet-18 (mnist-small on Fashion-MNIST); 2: WRN-40-4 and WRN-28-4 (CIFAR)")
+    ap.add_argument("--iterations", type=int, help="training iterations a run (default: the cfg's max_batches)")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--k", help="branch counts (default 1,2,4,8; Table 2: 1,2 and 1,3)")
+    ap.add_argument("--sigma", default="0,0.0001,0.001", help="sigma values (0: plain sgd)")
+    ap.add_argument("--no-baseline", dest="baseline", action="store_false",
+                    help="leave out the plain network with gradient noise")
+    ap.add_argument("--baseline-sigma", type=float, default=0.001)
+    ap.add_argument("--cells", help="only these cells (full names or their ends, e.g. k2_s0.0001,noise_s0.001)")
+    ap.add_argument("--evals", type=int, default=20, help="evaluations during each run (the test curve)")
+    ap.add_argument("--eval-images", type=int, default=2000,
+                    help="the first N test images for the curve (0: all); the final error uses all")
+    ap.add_argument("--test-list", help="the test images (default: test= of the .data file, else valid=)")
+    ap.add_argument("--out", help="default results/reproduce-DATASET[-table2]")
+    ap.add_argument("--darknet", default=os.path.join(ROOT, "darknet"))
+    ap.add_argument("--list", action="store_true", help="print the runs and their state, run nothing")
+    args = ap.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.sigma = [float(s) for s in args.sigma.split(",")]
+    args.k = [int(k) for k in args.k.split(",")] if args.k else None
+    if args.table == 2 and args.dataset == "fashion-mnist":
+        raise SystemExit("error: --table 2 is for CIFAR (--dataset cifar10 or cifar100)")
+    return args
+
+
+def dataset_files(args):
+    data_path = os.path.abspath(args.data or os.path.join(ROOT, DATASETS[args.dataset]))
+    if not os.path.exists(data_path):
+        if args.dataset != "fashion-mnist" or args.data:
+            raise SystemExit("error: %s: no such file; convert the dataset first (scripts/cifar.py, "
+                             "docs/datasets.md)" % data_path)
+        subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts/fashion_mnist.py"),
+                               os.path.dirname(data_path)])
+    data = read_data_file(data_path)
+    test_list = args.test_list or data.get("test") or data["valid"]
+    return data_path, data, os.path.abspath(test_list)
+
+
+def eval_list_for(out, test_list, n):
+    if n <= 0:
+        return test_list
+    lines = open(test_list).read().splitlines()[:n]
+    path = os.path.join(out, "eval-%d.list" % n)
+    text = "".join(l + "\n" for l in lines)
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path, "w") as f:
+            f.write(text)
+    return path
+
+
+def main():
+    args = parse_args()
+    data_path, data, test_list = dataset_files(args)
+    out = os.path.abspath(args.out or os.path.join(
+        ROOT, "results", "reproduce-%s%s" % (args.dataset, "-table2" if args.table == 2 else "")))
+    os.makedirs(out, exist_ok=True)
+    classes = int(data.get("classes", 10))
+    cells = make_cells(args)
+    if not cells:
+        raise SystemExit("error: no cells to run")
+    iterations = args.iterations
+    runs = []
+    for cell in cells:
+        for seed in args.seeds:
+            probe = Run(out, cell, seed, iterations or 1, data, classes)
+            its = iterations or int(re.search(r"^max_batches=(\d+)", open(os.path.join(ROOT, probe.src)).read(),
+                                              re.M).group(1))
+            runs.append(Run(out, cell, seed, its, data, classes))
+    if args.list:
+        for r in runs:
+            print("%-40s %6d iterations  %s" % (r.name, r.iterations, "done" if r.finished() else "to run"))
+        return
+    eval_list = eval_list_for(out, test_list, args.eval_images)
+    train_images = sum(1 for l in open(data["train"]) if l.strip())
+    progress = Progress(len(runs), sum(r.iterations for r in runs))
+    for r in runs:
+        if r.finished():
+            progress.runs_done += 1
+            progress.its_before += r.iterations
+            continue
+        r.prepare(eval_list, test_list)
+        if not r.trained():
+            epochs = r.iterations * r.batch / float(train_images)
+            train(r, args.darknet, epochs / max(1, args.evals), progress)
+        progress.its_now = 0
+        progress.its_before += r.iterations
+        progress.show("%s: testing" % r.name, force=True)
+        test(r, args.darknet)
+        progress.runs_done += 1
+    progress.show("all runs done", force=True)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    grid_report.write_all(out, runs, {"dataset": args.dataset, "data": data_path, "table": args.table,
+                                     "test_list": test_list, "eval_list": eval_list, "seeds": args.seeds})
+
+
+if __name__ == "__main__":
+    main()
