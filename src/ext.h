@@ -137,6 +137,10 @@ int ext_display_available(void);
 void ext_check_detections(network *net, int index);
 void ext_find_replace(const char *str, const char *orig, const char *rep, char *output);
 void ext_require_regular_file(const char *file, const char *what);
+/* Ends the process with STATUS at once, stdio flushed, no exit handlers:
+ * for fatal errors in loader threads, where exit() would run OpenCV's
+ * destructors under the other loaders (input/files.c). */
+__attribute__((noreturn)) void ext_exit_now(int status);
 
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);

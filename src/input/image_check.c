@@ -266,5 +266,5 @@ image ext_load_augment_image(char **paths, int i)
         paths[i] = replacements[ext_rand() % n_replacements];
     }
     fprintf(stderr, "\ndarknet: error: no readable image among %d drawn from the training list\n", MAX_DRAWS);
-    exit(1);
+    ext_exit_now(1);   /* a loader thread: the others are still decoding */
 }

@@ -31,7 +31,9 @@ static int exit_hook_set;
  * would then run the C++ static destructors of OpenCV under those threads,
  * which crashed about one such run in two.  Registered after the libraries'
  * own handlers, this one runs before them: it flushes stdio and ends the
- * process with the same status, skipping them. */
+ * process with the same status, skipping them.  OpenCV registers some of
+ * its destructors only when its decoder first runs, so the handler is
+ * registered again once the first batch has loaded. */
 static void exit_while_loading(int status, void *unused)
 {
     (void)unused;
@@ -42,9 +44,9 @@ static void exit_while_loading(int status, void *unused)
 
 static void set_loaders_running(int running)
 {
-    if (running && !exit_hook_set) {
+    if (running && exit_hook_set < 2) {
         on_exit(exit_while_loading, NULL);
-        exit_hook_set = 1;
+        exit_hook_set++;
     }
     loaders_running = running;
 }
@@ -341,6 +343,7 @@ void train_loop_run(network *net, const train_task *t)
         double t0 = what_time_is_it_now();
         if (t->before_batch) t->before_batch(t->ctx, net);
         data d = t->next_batch(t->ctx, net);
+        set_loaders_running(1);
         double t1 = what_time_is_it_now();
         float top1 = 0;
         float loss = train_loop_step(net, d, t->batch_top1 ? &top1 : NULL);
