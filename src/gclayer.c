@@ -28,6 +28,7 @@
 #include "cpu/fastops.h"
 #include "gclayer.h"
 #include "gpu/gclayer_gpu.h"
+#include "input/cfgcheck.h"
 #include "input/cfgopt.h"
 #include "layers/gcfactor.h"
 #include "optim/optimizer.h"
@@ -740,7 +741,7 @@ static gcconv_options read_options(list *options, ext_params p, cfg_where w)
 
 /* The layer keeps its element counts in int, as upstream's layers do: H,
  * the outputs of the batch and the replicated input must fit. */
-static void check_counts(gcconv_options o, ext_params p, cfg_where w)
+static void check_counts(gcconv_options o, ext_params p, cfg_where w, list *options)
 {
     double K = o.branches, C = o.expand ? p.c : p.c / o.branches;
     double planes = o.mixing == GC_MIX_FULL ? C * K : C;
@@ -748,14 +749,18 @@ static void check_counts(gcconv_options o, ext_params p, cfg_where w)
     double ow = (p.w + 2.0 * o.padding - o.size) / o.stride + 1, oh = (p.h + 2.0 * o.padding - o.size) / o.stride + 1;
     double outputs = ow * oh * o.filters * K * p.batch;
     double wide = o.expand ? (double)p.w * p.h * p.c * K * p.batch : 0;
-    if (kernel <= INT_MAX && outputs <= INT_MAX && wide <= INT_MAX) return;
-    char why[200];
-    snprintf(why, sizeof(why), "too large: %.0f kernel weights, %.0f outputs in the batch "
-             "(counts are kept in int)", kernel, outputs);
-    fail_int(w, "filters", o.filters, why);
+    if (kernel > INT_MAX || outputs > INT_MAX || wide > INT_MAX) {
+        char why[200];
+        snprintf(why, sizeof(why), "too large: %.0f kernel weights, %.0f outputs in the batch "
+                 "(counts are kept in int)", kernel, outputs);
+        fail_int(w, "filters", o.filters, why);
+    }
+    /* H and G, w and its updates, and the replicated input, against the
+     * memory limit as upstream's layers are */
+    cfgcheck_account_layer(options, p.batch, outputs / p.batch + wide / p.batch, 2 * kernel);
 }
 
-static void check_input(gcconv_options o, ext_params p, cfg_where w)
+static void check_input(gcconv_options o, ext_params p, cfg_where w, list *options)
 {
     if (!(p.h && p.w && p.c)) {
         fprintf(stderr, "\ndarknet: error: %s: section %d %s: the layer before does not output an image\n",
@@ -773,7 +778,7 @@ static void check_input(gcconv_options o, ext_params p, cfg_where w)
         snprintf(why, sizeof(why), "the kernel is larger than the padded %d x %d input", p.w, p.h);
         fail_int(w, "size", o.size, why);
     }
-    check_counts(o, p, w);
+    check_counts(o, p, w, options);
 }
 
 static void print_row(layer l, gcconv_options o)
@@ -789,7 +794,7 @@ static layer parse_gcconv(list *options, ext_params p)
 {
     cfg_where w = {p.cfgfile, p.section, p.index};
     gcconv_options o = read_options(options, p, w);
-    check_input(o, p, w);
+    check_input(o, p, w, options);
     layer l = make_gcconv_layer(o, p.batch, p.h, p.w, p.c, p.net);
     print_row(l, o);
     return l;

@@ -367,6 +367,15 @@ static void account(section_in *s, double outputs, double weights)
     }
 }
 
+void cfgcheck_account_layer(list *options, int batch, double outputs, double weights)
+{
+    section_in s = {0};
+    s.options = options;
+    s.o = cfgcheck_origin(options);
+    s.batch = batch;
+    account(&s, outputs, weights);
+}
+
 static void check_out(section_in *s, const char *what, long out_w, long out_h)
 {
     if (out_w < 1 || out_h < 1) {

@@ -18,6 +18,11 @@
  * before each layer is made).  0, the default, means no limit beyond the
  * int element counts upstream's code can address. */
 void cfgcheck_set_memory_limit(size_t bytes);
+/* Counts a layer of ours as upstream's are counted before they are made:
+ * OUTPUTS per image and WEIGHTS (with their updates) against the int
+ * element counts and the memory limit; an error naming the section when
+ * they do not fit.  OPTIONS is the layer's section. */
+void cfgcheck_account_layer(list *options, int batch, double outputs, double weights);
 
 /* Where an option list came from; NULL file or section when unknown. */
 typedef struct cfg_origin {
