@@ -23,6 +23,7 @@
 
 #include "classify/augment.h"
 #include "classify/classify.h"
+#include "dist/dist.h"
 #include "ext.h"
 #include "input/image_check.h"
 #include "optim/optimizer.h"
@@ -233,11 +234,13 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
 
 void classify_train_command(int argc, char **argv)
 {
+    dist_start();   /* under mpirun: join the job before anything is parsed or printed */
     classify_opts o = parse_opts(argc, argv);
     /* Augmentation, data order and initial weights draw through ext_rand():
      * from the network's seeded streams with seed=, else from the clock. */
     upstream_rand_seed_from_time();
     network *net = load_network(o.cfgfile, o.weightfile, o.clear);
+    dist_share_network(net, o.cfgfile);
     printf("Learning Rate: %g, Momentum: %g, Decay: %g\n", net->learning_rate, net->momentum, net->decay);
 
     list *options = read_data_cfg(o.datacfg);
