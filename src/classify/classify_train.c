@@ -119,6 +119,9 @@ static void setup_loader(classify_task *c, network *net, int tag)
     a->labels = c->labels;
     a->type = tag ? TAG_DATA : CLASSIFICATION_DATA;
     a->d = &c->loader.buffer;
+    /* under mpirun: every rank draws the whole batch alike, decodes its share */
+    a->ext_rank = dist_rank();
+    a->ext_ranks = dist_size();
 }
 
 static void start_loading(void *ctx, network *net)

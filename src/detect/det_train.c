@@ -213,6 +213,10 @@ static void setup_loader(det_task *d, network *net, layer l, char **paths, int n
     a->seed = net_ext_of(net)->seed;
     a->index = get_current_batch(net);
     a->threads = 8;
+    if (dist_size() > 1) {   /* under mpirun: this rank's share of each batch */
+        a->share_first = a->n / dist_size() * dist_rank();
+        a->share_last = a->share_first + a->n / dist_size();
+    }
     d->random = l.random;
     d->base_w = net->w;
     d->base_h = net->h;

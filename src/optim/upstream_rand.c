@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ext.h"
@@ -94,4 +95,38 @@ void ext_loader_thread_begin(size_t batch, int part)
 void ext_loader_thread_end(void)
 {
     in_loader = 0;
+}
+
+/* ---- a rank's share of a batch (patches/0060) ----------------------------
+ * concat_datas() puts the parts in reverse order (the last thread's rows
+ * first), so part p of T holds rows [total - (p+1)*total/T, total - p*total/T)
+ * of the batch; rank r of R trains on rows [r*total/R, (r+1)*total/R). */
+int ext_loader_skip_part(load_args *a, int total)
+{
+    if (a->ext_ranks <= 1 || a->threads < 1) return 0;
+    long t = a->threads, p = a->ext_part, r = a->ext_rank, n = a->ext_ranks;
+    long first = total - (p + 1) * total / t, end = total - p * total / t;
+    long mine = r * total / n, mine_end = (r + 1) * total / n;
+    if (first < mine_end && end > mine) return 0;
+    data *d = a->d;
+    memset(d, 0, sizeof *d);
+    d->X.rows = d->y.rows = a->n;
+    d->X.vals = calloc(a->n ? a->n : 1, sizeof(float *));
+    d->y.vals = calloc(a->n ? a->n : 1, sizeof(float *));
+    return 1;
+}
+
+void ext_loader_fill_skipped(data *parts, const int *skipped, int n)
+{
+    int loaded = -1;
+    for (int i = 0; i < n && loaded < 0; ++i)
+        if (!skipped[i]) loaded = i;
+    if (loaded < 0) return;
+    for (int i = 0; i < n; ++i) {
+        if (!skipped[i]) continue;
+        parts[i].X.cols = parts[loaded].X.cols;
+        parts[i].y.cols = parts[loaded].y.cols;
+        parts[i].w = parts[loaded].w;
+        parts[i].h = parts[loaded].h;
+    }
 }
