@@ -117,6 +117,13 @@ for n in 1 2 3; do
     ctrain "c_np$n" "$n" $((6 / n)) 6 && same_run c_ref1 "c_np$n" && pass "classifier_np${n}_equals_one_process" ||
         fail "classifier_np${n}_equals_one_process" "$(tail -3 "$WORK/c_np$n/log")"
 done
+# the same settings as Open MPI environment variables (docs/distributed.md)
+MPIRUN_FLAGS=$MPIRUN
+MPIRUN="env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun"
+ctrain c_env2 2 3 6 && same_run c_ref1 c_env2 && pass classifier_np2_environment_settings ||
+    fail classifier_np2_environment_settings "$(tail -3 "$WORK/c_env2/log")"
+MPIRUN=$MPIRUN_FLAGS
 # the iteration lines, loss included, are those of the one process
 grep '^[0-9]*, [0-9.]*: ' "$WORK/c_ref1/log" | cut -d, -f1-3 > "$WORK/ref.lines"
 grep '^[0-9]*, [0-9.]*: ' "$WORK/c_np3/log" | cut -d, -f1-3 > "$WORK/np3.lines"
@@ -174,6 +181,7 @@ killed_at=$(date +%s)
 wait $job
 status=$?
 took=$(($(date +%s) - killed_at))
+echo "killed rank 1 (pid $victim): the job ended ${took} s later with status $status"
 [ -n "$victim" ] && [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$took" -le 30 ] &&
     grep -qi 'rank 1 .*signal 9\|rank 1 .*killed' "$d/log" &&
     pass killed_rank_ends_job || fail killed_rank_ends_job "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
