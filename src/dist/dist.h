@@ -43,8 +43,10 @@ void dist_abort(int status);
 
 /* all[r*count ..] = rank r's mine, for every r, on every rank. */
 void dist_allgather(const float *mine, size_t count, float *all);
-/* Seconds spent in dist_allgather since the start (waiting included). */
+/* Seconds spent in dist_allgather since the start: in the transfer, and
+ * before it waiting for the slowest rank to arrive. */
 double dist_gather_seconds(void);
+double dist_wait_seconds(void);
 
 /* ---- the per-pass gradients (grads.c) ----
  * A slot holds one forward pass's fresh gradients (every layer with an

@@ -64,7 +64,7 @@ typedef struct loop_state {
     double next_eval;          /* images seen at the next evaluation */
     int epoch;
     double started, last_chart;
-    double gathered;           /* dist_gather_seconds() at the last iteration */
+    double gathered, waited;   /* dist_gather_seconds(), dist_wait_seconds() at the last iteration */
     train_chart *chart;
     metrics_log log;
 } loop_state;
@@ -271,9 +271,11 @@ static void note_iteration(loop_state *s, int it, float loss, float top1, double
     metrics_num(m, "iteration_seconds", iteration_seconds);
     metrics_num(m, "img_s", ips);
     if (dist_exact()) {
-        double g = dist_gather_seconds();
+        double g = dist_gather_seconds(), w = dist_wait_seconds();
         metrics_num(m, "allreduce_seconds", g - s->gathered);
+        metrics_num(m, "allreduce_wait_seconds", w - s->waited);
         s->gathered = g;
+        s->waited = w;
     }
     if (t->batch_top1) metrics_num(m, "train_top1", top1);
     metrics_num(m, "elapsed", what_time_is_it_now() - s->started);
