@@ -15,7 +15,7 @@ ROUNDS=${1:-3}
 ITER=${2:-25}
 OUT=build/bench/mpi
 mkdir -p "$OUT"
-/usr/bin/python3 scripts/gen_shapes_dataset.py build/tests/shapes --train 400 --valid 100 > /dev/null 2>&1
+/usr/bin/python3 scripts/gen_shapes_dataset.py "$PWD/build/tests/shapes" --train 400 --valid 100 > /dev/null 2>&1
 MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader --mca btl_vader_single_copy_mechanism none"
 # the trained parameters of the cfg: about the floats of a gradient slot
 dist_slot() { sed -n 's/.* \([0-9]*\) parameters.*/\1/p' "$OUT/params.txt"; }
@@ -28,7 +28,7 @@ metric() {
 setup() {
     rm -rf "${OUT:?}/$1" && mkdir -p "$OUT/$1"
     sed "s/^max_batches=.*/max_batches=$ITER/" cfg/cifar_small.cfg > "$OUT/$1/cifar_small.cfg"
-    printf 'classes=4\ntrain=build/tests/shapes/train.list\nlabels=build/tests/shapes/labels.txt\nbackup=%s\n' \
+    printf 'classes=4\ntrain=%s/train.list\nlabels=%s/labels.txt\nbackup=%s\n' "$PWD/build/tests/shapes" "$PWD/build/tests/shapes" \
         "$OUT/$1" > "$OUT/$1/data.cfg"
 }
 : > "$OUT/raw.txt"

@@ -97,6 +97,29 @@ void ext_loader_thread_end(void)
     in_loader = 0;
 }
 
+static rng before_passes;
+static int passes_begun;
+
+void upstream_rand_pass(size_t step, int pass)
+{
+    pthread_mutex_lock(&lock);
+    if (owner) {
+        rng *s = &owner->streams[RNG_UPSTREAM];
+        if (!passes_begun) before_passes = *s;
+        passes_begun = 1;
+        rng_seed(s, owner->seed, rng_hash(rng_hash(RNG_UPSTREAM ^ rng_hash(step)) ^ (uint64_t)pass));
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void upstream_rand_passes_done(void)
+{
+    pthread_mutex_lock(&lock);
+    if (owner && passes_begun) owner->streams[RNG_UPSTREAM] = before_passes;
+    passes_begun = 0;
+    pthread_mutex_unlock(&lock);
+}
+
 /* ---- a rank's share of a batch (patches/0060) ----------------------------
  * concat_datas() puts the parts in reverse order (the last thread's rows
  * first), so part p of T holds rows [total - (p+1)*total/T, total - p*total/T)

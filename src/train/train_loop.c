@@ -16,6 +16,7 @@
 #include "dist/dist.h"
 #include "optim/guard.h"
 #include "optim/optimizer.h"
+#include "optim/upstream_rand.h"
 #include "train/metrics_log.h"
 #include "train/train_chart.h"
 #include "train/train_loop.h"
@@ -131,6 +132,7 @@ static float parallel_step(network *net, data d, float *top1)
         int k = first + j;
         get_next_batch(d, batch, k * batch, net->input, net->truth);
         *net->seen = base + (size_t)(k + 1) * batch;
+        upstream_rand_pass((size_t)*net->t, k);   /* [dropout]'s draws: the pass's own */
         net->train = 1;
         forward_network(net);
         backward_network(net);
@@ -141,6 +143,7 @@ static float parallel_step(network *net, data d, float *top1)
     }
     /* Data-parallel training reduces the gradients here, between the last
      * backward pass and the optimizer step. */
+    upstream_rand_passes_done();
     dist_allgather(mine, per_rank * slot, all);
     *net->seen = base + (size_t)passes * batch;
     dist_end_step(net, stash, all, passes);

@@ -3,7 +3,7 @@
 # machine, with the MPI=1 build in build/mpi:
 # - N = 1, 2 and 3 ranks give the weights and training state, bit for bit,
 #   of one process running the cfg with subdivisions multiplied by N: a
-#   classifier with [gcconv] (weights and R), batch norm and csgd, and a
+#   classifier with [gcconv] (weights and R), batch norm, dropout and csgd, and a
 #   YOLO detector with Adam;
 # - only rank 0 writes files and prints the iteration lines;
 # - a batch that the ranks cannot share is an error naming both numbers; a
@@ -79,6 +79,9 @@ size=3
 stride=1
 pad=1
 activation=leaky
+
+[dropout]
+probability=.2
 
 [avgpool]
 
