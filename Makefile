@@ -11,20 +11,22 @@
 # Options: OPENCV=0|1 (default 1), DARKNET_SRC=/path (a local upstream tree at
 # commit 61c9d02e instead of Debian's source package), OPT=-O3, NATIVE=1
 # (-march=native), SANITIZE=1 (AddressSanitizer and UBSan, objects kept apart),
-# GPU=1 (CUDA; docs/gpu.md), BIN=folder (where darknet, libdarknet.a and
-# libdarknet.so go; default the repository root).
+# GPU=1 (CUDA; docs/gpu.md), MPI=1 (data-parallel training with Open MPI;
+# docs/distributed.md; binaries in build/mpi), BIN=folder (where darknet,
+# libdarknet.a and libdarknet.so go; default the repository root).
 
 OPENCV ?= 1
 OPT ?= -O3
 NATIVE ?= 0
 SANITIZE ?= 0
 GPU ?= 0
+MPI ?= 0
 CUDNN ?= 0
 DARKNET_SRC ?=
 BUILD ?= build
 UPSTREAM := $(BUILD)/upstream
 DN := $(BUILD)/darknet
-OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 1,$(GPU)),-gpu)
+OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 1,$(GPU)),-gpu)$(if $(filter 1,$(MPI)),-mpi)
 
 PATCHES := $(sort $(wildcard patches/*.patch))
 
@@ -75,6 +77,18 @@ UP_CXX_OBJS := $(OBJ)/up/image_opencv.o
 endif
 LDLIBS += -lstdc++
 
+# ---- MPI (Open MPI from Debian) ------------------------------------------------
+# Only src/dist/ calls MPI; without MPI=1 it compiles to single-process stubs.
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+ifeq ($(strip $(MPI_LIBS)),)
+$(error MPI=1: Open MPI not found (pkg-config ompi-c, mpicc): run 'make deps' to install libopenmpi-dev and openmpi-bin)
+endif
+CFLAGS_BASE += -DDARKNET_MPI $(MPI_CFLAGS)
+LDLIBS += $(MPI_LIBS)
+endif
+
 # ---- GPU (CUDA 12 and 13) ---------------------------------------------------
 # Upstream's kernels, built for current architectures; ARCH= overrides.
 CUDA_PATH ?= $(firstword $(foreach d,/usr/local/cuda /usr/lib/cuda /opt/cuda,$(if $(wildcard $(d)/bin/nvcc),$(d))))
@@ -106,7 +120,8 @@ LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(UP_CU_OBJS) $(OUR_OBJS) $(OUR_CU_OBJS)
 
 # The binaries and libraries: at the root unless BIN= names another folder
 # (a GPU compile check in CI goes to its own folder and leaves ./darknet be).
-BIN ?= .
+# An MPI=1 build goes to build/mpi unless BIN= says otherwise.
+BIN ?= $(if $(filter 1,$(MPI)),$(BUILD)/mpi,.)
 BIN_DIR := $(patsubst %/,%,$(BIN))
 ifeq ($(BIN_DIR),.)
 DARKNET := darknet
@@ -181,7 +196,7 @@ rename_flags = $(foreach f,$(RENAME_$(1)),-D$(f)=upstream_$(f))
 
 
 # Everything is rebuilt when the build options change.
-CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) CC=$(CC) OMP=$(OMP) \
+CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) $(if $(filter 1,$(MPI)),MPI=1 )CC=$(CC) OMP=$(OMP) \
   RENAMED=$(foreach m,$(UP_SRC),$(RENAME_$(m)))
 # Objects keep a stamp per object folder; the binaries at the root, shared by
 # every configuration, keep one of their own (and so does another BIN folder).
@@ -247,7 +262,8 @@ $(DARKNET): $(EX_OBJS) $(LIB_A) $(ROOT_STAMP)
 # ---- dependencies -----------------------------------------------------------
 DEB_PACKAGES := gcc g++ make patch dpkg-dev pkg-config libopencv-dev \
   libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch python3-opencv \
-  dataset-fashion-mnist clang-14 libclang-rt-14-dev valgrind
+  dataset-fashion-mnist clang-14 libclang-rt-14-dev valgrind \
+  libopenmpi-dev openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 check-deps:

@@ -56,6 +56,12 @@ size_t ext_loader_next_batch(void);
 /* A loader thread about to load part `part` of batch `batch` / done. */
 void ext_loader_thread_begin(size_t batch, int part);
 void ext_loader_thread_end(void);
+/* Data-parallel training (patches/0060): 1 when the rows of loader thread
+ * a->ext_part lie outside rank a->ext_rank's share of a batch of `total`
+ * (a->ext_ranks > 1); its part a->d is then made rows without pixels. */
+int ext_loader_skip_part(load_args *a, int total);
+/* Gives the skipped parts the row sizes of the loaded ones. */
+void ext_loader_fill_skipped(data *parts, const int *skipped, int n);
 
 /* --- training state beside the weights (train_state.c; patches/0006) ---
  * Called after save_weights_upto() / load_weights_upto() closed the file. */

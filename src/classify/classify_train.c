@@ -23,6 +23,7 @@
 
 #include "classify/augment.h"
 #include "classify/classify.h"
+#include "dist/dist.h"
 #include "ext.h"
 #include "input/image_check.h"
 #include "optim/optimizer.h"
@@ -118,6 +119,9 @@ static void setup_loader(classify_task *c, network *net, int tag)
     a->labels = c->labels;
     a->type = tag ? TAG_DATA : CLASSIFICATION_DATA;
     a->d = &c->loader.buffer;
+    /* under mpirun: every rank draws the whole batch alike, decodes its share */
+    a->ext_rank = dist_rank();
+    a->ext_ranks = dist_size();
 }
 
 static void start_loading(void *ctx, network *net)
@@ -233,11 +237,13 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
 
 void classify_train_command(int argc, char **argv)
 {
+    dist_start();   /* under mpirun: join the job before anything is parsed or printed */
     classify_opts o = parse_opts(argc, argv);
     /* Augmentation, data order and initial weights draw through ext_rand():
      * from the network's seeded streams with seed=, else from the clock. */
     upstream_rand_seed_from_time();
     network *net = load_network(o.cfgfile, o.weightfile, o.clear);
+    dist_share_network(net, o.cfgfile);
     printf("Learning Rate: %g, Momentum: %g, Decay: %g\n", net->learning_rate, net->momentum, net->decay);
 
     list *options = read_data_cfg(o.datacfg);

@@ -428,15 +428,16 @@ data det_load_batch(det_batch_args a)
     d.shallow = 0;
     d.X = make_matrix(a.n, a.w * a.h * 3);
     d.y = make_matrix(a.n, 5 * a.max_boxes);
+    int lo = a.share_last > 0 ? a.share_first : 0, hi = a.share_last > 0 ? a.share_last : a.n;
     int t = a.threads < 1 ? 1 : a.threads;
-    if (t > a.n) t = a.n;
-    pthread_t *th = calloc(t, sizeof(pthread_t));
-    job *jobs = calloc(t, sizeof(job));
+    if (t > hi - lo) t = hi - lo;
+    pthread_t *th = calloc(t > 0 ? t : 1, sizeof(pthread_t));
+    job *jobs = calloc(t > 0 ? t : 1, sizeof(job));
     for (int i = 0; i < t; ++i) {
         jobs[i].a = a;
         jobs[i].d = &d;
-        jobs[i].first = a.n * i / t;
-        jobs[i].last = a.n * (i + 1) / t;
+        jobs[i].first = lo + (hi - lo) * i / t;
+        jobs[i].last = lo + (hi - lo) * (i + 1) / t;
         if (pthread_create(&th[i], 0, run_job, &jobs[i])) {
             fprintf(stderr, "darknet: error: cannot start a loading thread\n");
             exit(1);

@@ -92,6 +92,11 @@ typedef struct det_batch_args {
     uint64_t seed;
     uint64_t index;        /* batch number */
     int threads;
+    /* Data-parallel training: only images [share_first, share_last) are
+     * loaded (a rank's share; the others stay zero).  Both 0: all.  Each
+     * image draws from (seed, batch, its index), so a share holds what the
+     * same rows of the whole batch hold. */
+    int share_first, share_last;
 } det_batch_args;
 
 data det_load_batch(det_batch_args a);

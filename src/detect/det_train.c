@@ -28,6 +28,7 @@
 #include "detect/det_eval.h"
 #include "detect/det_region.h"
 #include "detect/det_train.h"
+#include "dist/dist.h"
 #include "optim/optimizer.h"
 #include "optim/rng.h"
 #include "option_list.h"
@@ -212,6 +213,10 @@ static void setup_loader(det_task *d, network *net, layer l, char **paths, int n
     a->seed = net_ext_of(net)->seed;
     a->index = get_current_batch(net);
     a->threads = 8;
+    if (dist_size() > 1) {   /* under mpirun: this rank's share of each batch */
+        a->share_first = a->n / dist_size() * dist_rank();
+        a->share_last = a->share_first + a->n / dist_size();
+    }
     d->random = l.random;
     d->base_w = net->w;
     d->base_h = net->h;
@@ -267,6 +272,7 @@ static void describe_task(train_task *t, det_task *d, const det_opts *o, int n_t
 
 void det_train_command(int argc, char **argv)
 {
+    dist_start();   /* under mpirun: join the job before anything is parsed or printed */
     det_opts o = parse_opts(argc, argv);
     list *options = read_data_cfg(o.datacfg);
     /* option_find_str checks the lists at once, before a network loads */
@@ -287,6 +293,7 @@ void det_train_command(int argc, char **argv)
     printf("%s\n", base);
     network *net = load_network(o.cfgfile, o.weightfile, o.clear);
     det_fix_network(net);
+    dist_share_network(net, o.cfgfile);
     printf("Learning Rate: %g, Momentum: %g, Decay: %g\n", net->learning_rate, net->momentum, net->decay);
     layer l = detection_layer_of(net, options, &o);
 

@@ -92,6 +92,46 @@ static void parse_seed(list *options, net_ext *x, cfg_where w)
     seed_streams(x, (uint64_t)seed);
 }
 
+/* ---- data-parallel batch split (src/dist/) -------------------------------- */
+
+static int batch_ranks = 1;
+
+void optimizer_set_batch_ranks(int ranks)
+{
+    batch_ranks = ranks > 1 ? ranks : 1;
+}
+
+/* batch= stays the global batch: each of the R processes takes batch/R
+ * images in `subdivisions` forward passes, so each pass holds
+ * batch/(R*subdivisions) images, as one process with subdivisions*R would.
+ * The network then counts R*subdivisions passes per step, which keeps the
+ * learning rate, burn_in, steps and max_batches in global terms. */
+static void split_batch(list *options, network *net, cfg_where w)
+{
+    if (batch_ranks <= 1) return;
+    int batch = option_find_int_quiet(options, "batch", 1);
+    int subdivs = net->subdivisions;
+    char why[160];
+    if (batch % batch_ranks != 0) {
+        snprintf(why, sizeof why, "not divisible by the %d processes of the job", batch_ranks);
+        cfg_fail(w, "batch", option_find(options, "batch"), why);
+    }
+    if (batch / batch_ranks % subdivs != 0) {
+        snprintf(why, sizeof why, "leaves %d images to each of the %d processes, not divisible by subdivisions=%d",
+                 batch / batch_ranks, batch_ranks, subdivs);
+        cfg_fail(w, "batch", option_find(options, "batch"), why);
+    }
+    net->batch = batch / (batch_ranks * subdivs) * net->time_steps;
+    net->subdivisions = subdivs * batch_ranks;
+}
+
+void optimizer_reseed(net_ext *x, uint64_t seed)
+{
+    x->seeded = 1;
+    seed_streams(x, seed);
+    upstream_rand_attach(x);
+}
+
 void ext_parse_net_options(list *options, network *net)
 {
     cfg_where w = {NULL, "[net]", -1};
@@ -109,6 +149,7 @@ void ext_parse_net_options(list *options, network *net)
     parse_seed(options, x, w);
     x->pad_crop = cfg_int(options, "pad_crop", 0, w);
     if (x->pad_crop < 0) cfg_fail(w, "pad_crop", option_find(options, "pad_crop"), "must be >= 0");
+    split_batch(options, net, w);
     /* Every layer is made after this, so upstream's weight init already
      * draws from the seeded generator. */
     upstream_rand_attach(x);

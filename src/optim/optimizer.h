@@ -62,4 +62,12 @@ void optimizer_update_layer(layer l, update_args a);
  * has none); a no-op without adam. */
 void optimizer_prepare_layer(layer *l, int adam);
 
+/* Data-parallel training (src/dist/): the cfgs parsed after this split their
+ * batch over `ranks` processes (see split_batch in optimizer.c); 1: no split. */
+void optimizer_set_batch_ranks(int ranks);
+/* Seeds every stream of x from `seed` and makes x the source of upstream's
+ * draws, as seed= in [net] would (the processes of a job without seed=
+ * share rank 0's). */
+void optimizer_reseed(net_ext *x, uint64_t seed);
+
 #endif

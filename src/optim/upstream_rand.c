@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ext.h"
@@ -94,4 +95,61 @@ void ext_loader_thread_begin(size_t batch, int part)
 void ext_loader_thread_end(void)
 {
     in_loader = 0;
+}
+
+static rng before_passes;
+static int passes_begun;
+
+void upstream_rand_pass(size_t step, int pass)
+{
+    pthread_mutex_lock(&lock);
+    if (owner) {
+        rng *s = &owner->streams[RNG_UPSTREAM];
+        if (!passes_begun) before_passes = *s;
+        passes_begun = 1;
+        rng_seed(s, owner->seed, rng_hash(rng_hash(RNG_UPSTREAM ^ rng_hash(step)) ^ (uint64_t)pass));
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void upstream_rand_passes_done(void)
+{
+    pthread_mutex_lock(&lock);
+    if (owner && passes_begun) owner->streams[RNG_UPSTREAM] = before_passes;
+    passes_begun = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+/* ---- a rank's share of a batch (patches/0060) ----------------------------
+ * concat_datas() puts the parts in reverse order (the last thread's rows
+ * first), so part p of T holds rows [total - (p+1)*total/T, total - p*total/T)
+ * of the batch; rank r of R trains on rows [r*total/R, (r+1)*total/R). */
+int ext_loader_skip_part(load_args *a, int total)
+{
+    if (a->ext_ranks <= 1 || a->threads < 1) return 0;
+    long t = a->threads, p = a->ext_part, r = a->ext_rank, n = a->ext_ranks;
+    long first = total - (p + 1) * total / t, end = total - p * total / t;
+    long mine = r * total / n, mine_end = (r + 1) * total / n;
+    if (first < mine_end && end > mine) return 0;
+    data *d = a->d;
+    memset(d, 0, sizeof *d);
+    d->X.rows = d->y.rows = a->n;
+    d->X.vals = calloc(a->n ? a->n : 1, sizeof(float *));
+    d->y.vals = calloc(a->n ? a->n : 1, sizeof(float *));
+    return 1;
+}
+
+void ext_loader_fill_skipped(data *parts, const int *skipped, int n)
+{
+    int loaded = -1;
+    for (int i = 0; i < n && loaded < 0; ++i)
+        if (!skipped[i]) loaded = i;
+    if (loaded < 0) return;
+    for (int i = 0; i < n; ++i) {
+        if (!skipped[i]) continue;
+        parts[i].X.cols = parts[loaded].X.cols;
+        parts[i].y.cols = parts[loaded].y.cols;
+        parts[i].w = parts[loaded].w;
+        parts[i].h = parts[loaded].h;
+    }
 }

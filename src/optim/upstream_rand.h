@@ -35,4 +35,13 @@ void upstream_rand_seed_from_time(void);
 size_t upstream_rand_batches(void);
 void upstream_rand_set_batches(size_t n);
 
+/* Data-parallel training (train/train_loop.c): upstream's draws inside a
+ * forward pass ([dropout], [crop]) come from one stream, so the draws of a
+ * pass would depend on the passes before it, which other ranks ran.  Before
+ * pass `pass` of step `step`, the stream is set to one of its own, keyed by
+ * (seed, step, pass); after the step's passes it is put back as it was
+ * before the first.  No-ops without seed=. */
+void upstream_rand_pass(size_t step, int pass);
+void upstream_rand_passes_done(void);
+
 #endif

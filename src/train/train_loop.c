@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist/dist.h"
 #include "optim/guard.h"
 #include "optim/optimizer.h"
+#include "optim/upstream_rand.h"
 #include "train/metrics_log.h"
 #include "train/train_chart.h"
 #include "train/train_loop.h"
@@ -39,6 +41,7 @@ static void exit_while_loading(int status, void *unused)
     (void)unused;
     if (!loaders_running) return;
     fflush(NULL);
+    dist_abort(status);   /* in an MPI job, end the other ranks too */
     _exit(status);
 }
 
@@ -62,6 +65,7 @@ typedef struct loop_state {
     double next_eval;          /* images seen at the next evaluation */
     int epoch;
     double started, last_chart;
+    double gathered, waited;   /* dist_gather_seconds(), dist_wait_seconds() at the last iteration */
     train_chart *chart;
     metrics_log log;
 } loop_state;
@@ -78,8 +82,85 @@ void train_loader_stop(train_loader *l)
     free_data(l->buffer);
 }
 
+/* How many images of the pass just run have their one-hot truth as the
+ * highest output. */
+static int pass_hits(network *net)
+{
+    int hits = 0;
+    for (int b = 0; b < net->batch; ++b) {
+        const float *out = net->output + (size_t)b * net->outputs;
+        const float *truth = net->truth + (size_t)b * net->truths;
+        hits += truth[max_index((float *)out, net->outputs)] > .5f;
+    }
+    return hits;
+}
+
+/* Grows a buffer kept between steps. */
+static float *reserve(float **buf, size_t *have, size_t want)
+{
+    if (want > *have) {
+        free(*buf);
+        *buf = malloc(want * sizeof(float));
+        if (!*buf) {
+            fprintf(stderr, "darknet: error: out of memory for %zu gradient floats\n", want);
+            exit(1);
+        }
+        *have = want;
+    }
+    return *buf;
+}
+
+/* The step of an MPI=1 build (dist/dist.h): d holds the global batch, in
+ * net->subdivisions passes; this rank runs its share of them, keeping each
+ * pass's fresh gradient in a slot.  The slots of all ranks are gathered in
+ * rank order, which is pass order, and summed onto the momentum part; the
+ * optimizer step (decay, momentum, noise) then runs once, alike on every
+ * rank.  seen counts every rank's images, and each pass sees the value it
+ * would see in one process. */
+static float parallel_step(network *net, data d, float *top1)
+{
+    static float *stash, *mine, *all;
+    static size_t have_stash, have_mine, have_all;
+    int batch = net->batch, passes = d.X.rows / batch, ranks = dist_size();
+    int per_rank = passes / ranks, first = dist_rank() * per_rank;
+    size_t slot = dist_slot_floats(net), base = *net->seen;
+    reserve(&stash, &have_stash, dist_stash_floats(net));
+    reserve(&mine, &have_mine, per_rank * slot);
+    reserve(&all, &have_all, passes * slot);
+    dist_begin_step(net, stash);
+    for (int j = 0; j < per_rank; ++j) {
+        int k = first + j;
+        get_next_batch(d, batch, k * batch, net->input, net->truth);
+        *net->seen = base + (size_t)(k + 1) * batch;
+        upstream_rand_pass((size_t)*net->t, k);   /* [dropout]'s draws: the pass's own */
+        net->train = 1;
+        forward_network(net);
+        backward_network(net);
+        float *s = mine + j * slot;
+        dist_take_pass(net, s);
+        s[slot - 2] = *net->cost;
+        s[slot - 1] = top1 ? (float)pass_hits(net) : 0;
+    }
+    /* Data-parallel training reduces the gradients here, between the last
+     * backward pass and the optimizer step. */
+    upstream_rand_passes_done();
+    dist_allgather(mine, per_rank * slot, all);
+    *net->seen = base + (size_t)passes * batch;
+    dist_end_step(net, stash, all, passes);
+    float sum = 0;
+    int hits = 0;
+    for (int k = 0; k < passes; ++k) {
+        sum += all[k * slot + slot - 2];
+        hits += (int)all[k * slot + slot - 1];
+    }
+    update_network(net);
+    if (top1) *top1 = passes ? (float)hits / (passes * batch) : 0;
+    return sum / (passes * batch);
+}
+
 float train_loop_step(network *net, data d, float *top1)
 {
+    if (dist_exact()) return parallel_step(net, d, top1);
     int batch = net->batch;
     int n = d.X.rows / batch;
     float sum = 0;
@@ -91,13 +172,9 @@ float train_loop_step(network *net, data d, float *top1)
         forward_network(net);
         backward_network(net);
         sum += *net->cost;
-        for (int b = 0; top1 && b < batch; ++b) {
-            const float *out = net->output + (size_t)b * net->outputs;
-            const float *truth = net->truth + (size_t)b * net->truths;
-            hits += truth[max_index((float *)out, net->outputs)] > .5f;
-        }
-        /* Data-parallel training reduces the gradients here, between the
-         * last backward pass and the optimizer step. */
+        if (top1) hits += pass_hits(net);
+        /* MPI=1 builds take parallel_step instead, which gathers the
+         * gradients of every rank here. */
         if (((*net->seen) / net->batch) % net->subdivisions == 0) update_network(net);
     }
     if (top1) *top1 = n ? (float)hits / (n * batch) : 0;
@@ -131,7 +208,7 @@ static void save_as(loop_state *s, const char *suffix)
 {
     char path[4096];
     weights_path(s, path, sizeof path, suffix);
-    save_weights(s->net, path);
+    if (dist_rank() == 0) save_weights(s->net, path);   /* the ranks' weights are equal */
 }
 
 static double epoch_of(const loop_state *s)
@@ -159,6 +236,7 @@ static void log_start(loop_state *s)
     metrics_int(&s->log, "batch", s->imgs);
     metrics_int(&s->log, "epoch_images", s->t->epoch_images);
     if (x->seeded) metrics_int(&s->log, "seed", (long long)x->seed);
+    if (dist_exact()) metrics_int(&s->log, "ranks", dist_size());
     metrics_int(&s->log, "unix_time", (long long)time(NULL));
     metrics_end(&s->log);
 }
@@ -195,6 +273,13 @@ static void note_iteration(loop_state *s, int it, float loss, float top1, double
     metrics_num(m, "seconds", train_seconds);
     metrics_num(m, "iteration_seconds", iteration_seconds);
     metrics_num(m, "img_s", ips);
+    if (dist_exact()) {
+        double g = dist_gather_seconds(), w = dist_wait_seconds();
+        metrics_num(m, "allreduce_seconds", g - s->gathered);
+        metrics_num(m, "allreduce_wait_seconds", w - s->waited);
+        s->gathered = g;
+        s->waited = w;
+    }
     if (t->batch_top1) metrics_num(m, "train_top1", top1);
     metrics_num(m, "elapsed", what_time_is_it_now() - s->started);
     metrics_end(m);
@@ -268,6 +353,7 @@ static void run_evaluation(loop_state *s, int it)
 
 static int write_chart(loop_state *s)
 {
+    if (dist_rank() != 0) return 1;
     int rc = train_chart_save(s->chart, s->t->chart_file);
     if (s->t->show_chart) {
         image im = train_chart_draw(s->chart);
@@ -296,7 +382,7 @@ static void start_run(loop_state *s, network *net, const train_task *t)
     s->chart = train_chart_make(net->max_batches, t->score_name, t->score2_name);
     char path[4096];
     weights_path(s, path, sizeof path, ".metrics.jsonl");
-    metrics_open(&s->log, path);
+    metrics_open(&s->log, dist_rank() == 0 ? path : "/dev/null");
     log_start(s);
 }
 
@@ -311,7 +397,7 @@ static void finish_run(loop_state *s)
     save_as(s, suffix);
     train_loader_stop(t->loader);
     set_loaders_running(0);
-    if (t->eval_every_images > 0 && s->last_eval != it) run_evaluation(s, it);
+    if (t->eval_every_images > 0 && s->last_eval != it && dist_rank() == 0) run_evaluation(s, it);
     if (write_chart(s) == 0) printf("chart: %s\n", t->chart_file);
     if (s->evaluations) {
         char best[4096];
@@ -352,7 +438,8 @@ void train_loop_run(network *net, const train_task *t)
         int it = (int)get_current_batch(net);
         note_iteration(&s, it, loss, top1, t2 - t1, t2 - t0);
         save_due(&s, it);
-        int evaluated = eval_due(&s, it);
+        /* rank 0 evaluates and keeps the best weights; the others go on */
+        int evaluated = eval_due(&s, it) && dist_rank() == 0;
         if (evaluated) run_evaluation(&s, it);
         if (evaluated || what_time_is_it_now() - s.last_chart >= CHART_SECONDS) write_chart(&s);
     }

@@ -24,8 +24,9 @@ print("long functions:", long_ones or "none")
 allowed = {
     "cpu": {"cpu"}, "gpu": {"gpu", "optim", "layers"}, "input": {"input"},
     "optim": {"optim", "input"}, "layers": {"layers", "cpu", "gpu", "input", "optim"},
-    "train": {"train", "optim", "input"}, "classify": {"classify", "train", "optim", "input"},
-    "detect": {"detect", "train", "optim", "input"},
+    "dist": {"dist", "optim", "input"},
+    "train": {"train", "dist", "optim", "input"}, "classify": {"classify", "train", "dist", "optim", "input"},
+    "detect": {"detect", "train", "dist", "optim", "input"},
     "deploy": {"deploy", "train", "optim", "input", "layers", "cpu"},
 }
 bad = []

@@ -1,0 +1,71 @@
+/* dist.h: data-parallel training over the processes of an MPI job
+ * (`mpirun -np N ./darknet classifier train ...`; docs/distributed.md).
+ *
+ * Each of the N processes (ranks) trains on its share of every batch; once
+ * per optimizer step their fresh gradients are gathered and summed in one
+ * fixed order, so every rank takes the same step.  Built with MPI=1; in
+ * other builds these functions are single-process stubs (one rank, rank 0)
+ * and the training step is upstream's.
+ *
+ * The step of an MPI=1 build (train/train_loop.c) keeps the gradient of
+ * each forward pass apart: with K passes per step (subdivisions times N),
+ *     updates = momentum part + g_0 + g_1 + ... + g_{K-1}
+ * added in pass order, where g_k is the gradient of pass k summed from zero.
+ * Rank r runs passes r*K/N .. (r+1)*K/N - 1.  The sum does not depend on N,
+ * so N ranks give the weights one process gives with subdivisions*N. */
+#ifndef DIST_H
+#define DIST_H
+
+#include <stddef.h>
+
+#include "darknet.h"
+
+/* 1 in MPI=1 builds (even when not started by mpirun): training steps go
+ * through the per-pass gradients above. */
+int dist_exact(void);
+int dist_rank(void);
+int dist_size(void);
+
+/* Called by a train command before it parses the cfg: joins the MPI job
+ * when started by mpirun (else stays one process), makes the cfg's batch
+ * the global one, keeps the other ranks' stdout quiet (DARKNET_ALL_RANKS=1
+ * keeps it) and makes an error on one rank end the whole job. */
+void dist_start(void);
+/* After the network is loaded: every rank checks that its cfg is rank 0's
+ * (a hash of the file), then rank 0's weights and training state (momentum,
+ * Adam moments, generator streams, seen, steps) replace the others'.  A job
+ * without seed= shares rank 0's seed. */
+void dist_share_network(network *net, const char *cfgfile);
+
+/* Ends the job from a rank that is exiting with a non-zero status (an exit
+ * handler that skips the others calls this first); no-op outside a job. */
+void dist_abort(int status);
+
+/* all[r*count ..] = rank r's mine, for every r, on every rank. */
+void dist_allgather(const float *mine, size_t count, float *all);
+/* Seconds spent in dist_allgather since the start: in the transfer, and
+ * before it waiting for the slowest rank to arrive. */
+double dist_gather_seconds(void);
+double dist_wait_seconds(void);
+
+/* ---- the per-pass gradients (grads.c) ----
+ * A slot holds one forward pass's fresh gradients (every layer with an
+ * update: biases, batch-norm scales, weights, [gcconv]'s R, in layer
+ * order), its batch-norm means and variances, then 2 floats the caller
+ * fills (the cost and the top-1 hits).  The stash holds the momentum part
+ * and the rolling statistics at the start of the step. */
+size_t dist_slot_floats(network *net);
+size_t dist_stash_floats(network *net);
+/* Stops with an error naming the layer when a layer with an update is of a
+ * type whose gradients the slots do not cover. */
+void dist_check_layers(network *net);
+/* Moves the momentum part into the stash (the updates become 0). */
+void dist_begin_step(network *net, float *stash);
+/* Moves the pass's gradients into the slot (the updates become 0). */
+void dist_take_pass(network *net, float *slot);
+/* updates = stash + slot 0 + ... + slot K-1; the rolling statistics are
+ * those of the stash, advanced by each pass's means and variances in order,
+ * as each forward pass of one process would have advanced them. */
+void dist_end_step(network *net, const float *stash, const float *slots, int passes);
+
+#endif

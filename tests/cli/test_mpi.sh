@@ -1,0 +1,222 @@
+#!/bin/sh
+# Data-parallel training with Open MPI (docs/distributed.md), on this one
+# machine, with the MPI=1 build in build/mpi:
+# - N = 1, 2 and 3 ranks give the weights and training state, bit for bit,
+#   of one process running the cfg with subdivisions multiplied by N: a
+#   classifier with [gcconv] (weights and R), batch norm, dropout and csgd, and a
+#   YOLO detector with Adam;
+# - only rank 0 writes files and prints the iteration lines;
+# - a batch that the ranks cannot share is an error naming both numbers; a
+#   cfg that differs on one rank is an error naming that rank;
+# - a rank killed mid-run ends the job within seconds, non-zero, naming the
+#   rank; its last checkpoint is whole and resumes with another N;
+# - a checkpoint resumed with another N continues the run bit for bit.
+# Without Open MPI (mpicc, mpirun) the checks are skipped, saying so; CI
+# installs it (make deps).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/detlib.sh"
+
+if ! command -v mpicc > /dev/null 2>&1 || ! command -v mpirun > /dev/null 2>&1; then
+    echo "skipped: Open MPI is not installed (no mpicc or mpirun; 'make deps' installs libopenmpi-dev and openmpi-bin)"
+    pass mpi_skipped_no_open_mpi
+    exit 0
+fi
+if ! make --no-print-directory -s -j2 MPI=1 > "$WORK/build.out" 2>&1; then
+    fail mpi_build "$(tail -3 "$WORK/build.out")"
+    exit 0
+fi
+pass mpi_build
+DN=$ROOT/build/mpi/darknet
+
+# One machine, as root, shared memory between the ranks, one thread each.
+export OMP_NUM_THREADS=1
+MPIRUN="mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader --mca btl_vader_single_copy_mechanism none"
+
+# ---- the classifier ------------------------------------------------------
+shapes_dataset
+head -48 "$SHAPES/train.list" > "$WORK/train48.list"
+# $1 subdivisions, $2 max_batches, $3 batch
+classifier_cfg() {
+    cat <<CFG
+[net]
+batch=${3:-12}
+subdivisions=$1
+height=32
+width=32
+channels=3
+learning_rate=0.05
+momentum=0.9
+decay=0.0005
+max_batches=$2
+policy=steps
+steps=3
+scales=.5
+optimizer=csgd
+sigma=0.001
+seed=5
+angle=5
+hue=.1
+saturation=1.2
+exposure=1.2
+
+[gcconv]
+branches=2
+filters=4
+size=3
+stride=1
+pad=1
+batch_normalize=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[dropout]
+probability=.2
+
+[avgpool]
+
+[connected]
+output=4
+activation=linear
+
+[softmax]
+groups=1
+CFG
+}
+
+# ctrain NAME NP SUBDIVISIONS MAX_BATCHES [WEIGHTS]: NP 0 is one process
+# without mpirun.  Output in $WORK/NAME/log.
+ctrain() {
+    d=$WORK/$1
+    mkdir -p "$d"
+    classifier_cfg "$3" "$4" > "$d/net.cfg"
+    printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
+    if [ "$2" = 0 ]; then
+        "$DN" classifier train "$d/data.cfg" "$d/net.cfg" ${5:-} -dont_show > "$d/log" 2>&1
+    else
+        $MPIRUN -np "$2" "$DN" classifier train "$d/data.cfg" "$d/net.cfg" ${5:-} -dont_show > "$d/log" 2>&1
+    fi
+}
+
+same_run() {   # $1 $2 run names: same weights and state files
+    cmp -s "$WORK/$1/net.weights" "$WORK/$2/net.weights" &&
+        cmp -s "$WORK/$1/net.weights.state" "$WORK/$2/net.weights.state"
+}
+
+ctrain c_ref1 0 6 6 && ctrain c_ref2 0 6 6 && [ -s "$WORK/c_ref1/net.weights" ] &&
+    cmp -s "$WORK/c_ref1/net.weights" "$WORK/c_ref2/net.weights" &&
+    pass classifier_reference_runs || fail classifier_reference_runs "$(tail -3 "$WORK/c_ref1/log")"
+for n in 1 2 3; do
+    ctrain "c_np$n" "$n" $((6 / n)) 6 && same_run c_ref1 "c_np$n" && pass "classifier_np${n}_equals_one_process" ||
+        fail "classifier_np${n}_equals_one_process" "$(tail -3 "$WORK/c_np$n/log")"
+done
+# the same settings as Open MPI environment variables (docs/distributed.md)
+MPIRUN_FLAGS=$MPIRUN
+MPIRUN="env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun"
+ctrain c_env2 2 3 6 && same_run c_ref1 c_env2 && pass classifier_np2_environment_settings ||
+    fail classifier_np2_environment_settings "$(tail -3 "$WORK/c_env2/log")"
+MPIRUN=$MPIRUN_FLAGS
+# the iteration lines, loss included, are those of the one process
+grep '^[0-9]*, [0-9.]*: ' "$WORK/c_ref1/log" | cut -d, -f1-3 > "$WORK/ref.lines"
+grep '^[0-9]*, [0-9.]*: ' "$WORK/c_np3/log" | cut -d, -f1-3 > "$WORK/np3.lines"
+[ "$(wc -l < "$WORK/np3.lines")" -eq 6 ] && cmp -s "$WORK/ref.lines" "$WORK/np3.lines" &&
+    pass classifier_np3_same_loss_lines_once || fail classifier_np3_same_loss_lines_once "$(head -2 "$WORK/np3.lines")"
+grep -q '"allreduce_seconds"' "$WORK/c_np3/net.metrics.jsonl" && [ "$(grep -c '"type": "start"' "$WORK/c_np3/net.metrics.jsonl")" -eq 1 ] &&
+    pass classifier_metrics_log_rank0_only || fail classifier_metrics_log_rank0_only
+
+# a batch of 12 over 5 ranks; and 12/3 = 4 images each over subdivisions=3
+ctrain c_bad5 5 1 2
+grep -q 'batch=12: not divisible by the 5 processes' "$WORK/c_bad5/log" && ! [ -e "$WORK/c_bad5/net.weights" ] &&
+    pass batch_not_divisible_names_both || fail batch_not_divisible_names_both "$(grep -i error "$WORK/c_bad5/log" | head -2)"
+ctrain c_bad3 3 3 2
+grep -q 'leaves 4 images to each of the 3 processes, not divisible by subdivisions=3' "$WORK/c_bad3/log" &&
+    pass batch_per_rank_not_divisible || fail batch_per_rank_not_divisible "$(grep -i error "$WORK/c_bad3/log" | head -2)"
+
+# resume with another N: 6 steps at N=2 equal 4 at N=2 plus 2 resumed at N=3
+# (48 images, 12 a step: an epoch checkpoint net_1.weights after step 4)
+mkdir -p "$WORK/c_resume"
+ctrain c_half 2 3 4 && cp "$WORK/c_half/net_1.weights" "$WORK/c_resume/start.weights" &&
+    cp "$WORK/c_half/net_1.weights.state" "$WORK/c_resume/start.weights.state" &&
+    ctrain c_resume 3 2 6 "$WORK/c_resume/start.weights" && same_run c_ref1 c_resume &&
+    pass resume_with_other_n_continues_exactly || fail resume_with_other_n_continues_exactly "$(tail -3 "$WORK/c_resume/log")"
+
+# another cfg on rank 1
+d=$WORK/c_mismatch
+mkdir -p "$d"
+classifier_cfg 6 2 > "$d/net.cfg"
+printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
+cat > "$d/run.sh" <<EOF
+#!/bin/sh
+[ "\$OMPI_COMM_WORLD_RANK" = 1 ] && printf '\n# rank 1 edit\n' >> "$d/net.cfg.1" && exec "$DN" classifier train "$d/data.cfg" "$d/net.cfg.1" -dont_show
+exec "$DN" classifier train "$d/data.cfg" "$d/net.cfg" -dont_show
+EOF
+cp "$d/net.cfg" "$d/net.cfg.1"
+chmod +x "$d/run.sh"
+timeout 60 $MPIRUN -np 2 "$d/run.sh" > "$d/log" 2>&1
+status=$?
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && grep -q 'rank 1: .*differs from rank 0' "$d/log" &&
+    pass cfg_mismatch_names_rank || fail cfg_mismatch_names_rank "status $status: $(grep -i error "$d/log" | head -2)"
+
+# ---- a rank killed mid-run ------------------------------------------------
+d=$WORK/c_kill
+mkdir -p "$d"
+classifier_cfg 1 100000 6 > "$d/net.cfg"
+printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
+timeout 120 $MPIRUN -np 2 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" -dont_show > "$d/log" 2>&1 &
+job=$!
+i=0
+while [ $i -lt 600 ] && ! [ -e "$d/net_3.weights" ]; do sleep 0.1; i=$((i + 1)); done
+victim=$(pgrep -f "classifier train $d/data.cfg" | while read p; do
+    tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && echo "$p"; done | head -1)
+killed_at=$(date +%s)
+[ -n "$victim" ] && kill -9 "$victim"
+wait $job
+status=$?
+took=$(($(date +%s) - killed_at))
+echo "killed rank 1 (pid $victim): the job ended ${took} s later with status $status"
+[ -n "$victim" ] && [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$took" -le 30 ] &&
+    grep -qi 'rank 1 .*signal 9\|rank 1 .*killed' "$d/log" &&
+    pass killed_rank_ends_job || fail killed_rank_ends_job "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
+epoch=$(cd "$d" && ls net_*.weights 2>/dev/null | sed 's/^net_\([0-9]*\)\.weights$/\1/' | sort -n | tail -1)
+last=${epoch:+$d/net_$epoch.weights}
+[ -n "$last" ] && ! ls "$d"/*.tmp* > /dev/null 2>&1 && cp "$last" "$d/start.weights" && cp "$last.state" "$d/start.weights.state" &&
+    sed -i "s/^max_batches=.*/max_batches=$((epoch * 8 + 2))/" "$d/net.cfg" &&
+    timeout 120 $MPIRUN -np 3 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" "$d/start.weights" -dont_show > "$d/resume.log" 2>&1 &&
+    [ -s "$d/net.weights" ] && pass killed_run_checkpoint_resumes_with_np3 ||
+    fail killed_run_checkpoint_resumes_with_np3 "last '$last': $(tail -3 "$d/resume.log" 2>/dev/null)"
+
+# ---- the YOLO detector ----------------------------------------------------
+voc_shapes
+D=$WORK/voc
+convert_to "$D" || fail voc_convert "$(tail -3 "$D.convert.out")"
+# $1 name, $2 np (0: one process), $3 subdivisions
+dtrain() {
+    d=$WORK/$1
+    mkdir -p "$d"
+    sed "s/^batch=.*/batch=12/; s/^subdivisions=.*/subdivisions=$3/; s/^max_batches=.*/max_batches=3/" \
+        tests/data/tiny-det.cfg > "$d/det.cfg"
+    sed "s#^backup *=.*#backup=$d#" "$D/voc.data" > "$d/voc.data"
+    if [ "$2" = 0 ]; then
+        "$DN" detector train "$d/voc.data" "$d/det.cfg" > "$d/log" 2>&1
+    else
+        $MPIRUN -np "$2" "$DN" detector train "$d/voc.data" "$d/det.cfg" > "$d/log" 2>&1
+    fi
+}
+dtrain d_ref 0 6 && [ -s "$WORK/d_ref/det_final.weights" ] && pass detector_reference_run ||
+    fail detector_reference_run "$(tail -3 "$WORK/d_ref/log")"
+for n in 1 2 3; do
+    dtrain "d_np$n" "$n" $((6 / n)) && cmp -s "$WORK/d_ref/det_final.weights" "$WORK/d_np$n/det_final.weights" &&
+        cmp -s "$WORK/d_ref/det_final.weights.state" "$WORK/d_np$n/det_final.weights.state" &&
+        pass "detector_np${n}_equals_one_process" || fail "detector_np${n}_equals_one_process" "$(tail -3 "$WORK/d_np$n/log")"
+done
