@@ -39,9 +39,11 @@ for cfg in cfg/*.cfg; do
 done
 
 # Twins: the CCNN's sections and filters, with [gcconv] read as
-# [convolutional] and the gcconv-only keys dropped, are the plain cfg's.
+# [convolutional], the gcconv-only keys dropped and a [gcmerge] head (the
+# CCNN's mean over branches) left out, are the plain cfg's.
 shape() {
-    grep -vE '^(#|branches=|expand=|mixing=|r_init=|calib_rate=|optimizer=|sigma=|noise=|noise_gamma=|$)' "$1" \
+    awk '/^\[/ { merge = ($0 == "[gcmerge]") } !merge' "$1" \
+        | grep -vE '^(#|branches=|expand=|mixing=|r_init=|calib_rate=|optimizer=|sigma=|noise=|noise_gamma=|$)' \
         | sed 's/^\[gcconv\]$/[convolutional]/'
 }
 for cfg in cfg/*-k[0-9]*.cfg; do
