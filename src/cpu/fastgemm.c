@@ -208,7 +208,14 @@ static int isa = -1;   /* -1: not read from the environment yet */
 
 int fastgemm_isa(void)
 {
-    if (isa < 0) isa = isa_from_env();
+    /* The first product may come from inside a parallel region (the batched
+     * convolution); one thread reads the variable, and reports a bad one. */
+    if (isa < 0) {
+#ifdef _OPENMP
+        #pragma omp critical(fastgemm_isa)
+#endif
+        if (isa < 0) isa = isa_from_env();
+    }
     return isa;
 }
 
