@@ -58,12 +58,13 @@ cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
 fam=$(sed -n 's/^cpu family[^:]*: //p' /proc/cpuinfo | head -1)
 model=$(sed -n 's/^model[^:]*: //p' /proc/cpuinfo | grep -v '[a-zA-Z]' | head -1)
 hyp=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p')
+tile=$(build/bench/train_bench predict cfg/cifar_small.cfg -iterations 1 2> /dev/null | sed -n 's/.*gemm_tile=\([^ ]*\).*/\1/p')
 cat <<MD
 ## Data-parallel training (Open MPI, one machine)
 
 bench/mpi_speed.sh: \`classifier train\` of cfg/cifar_small.cfg (batch 128) on
 the 32x32 test shapes, $ITER iterations a run (5 warm-up), $ROUNDS rounds;
-$cpu (family $fam, model $model, Zen 4), $(nproc) cores${hyp:+, $hyp}, AVX2 kernel path.
+$cpu (family $fam, model $model), $(nproc) cores${hyp:+, $hyp}, ${tile:-?} gemm tile.
 One process with 2 threads (the plain build) against \`mpirun -np 2\` with 1
 thread per rank (MPI=1 build, shared memory, \`--bind-to none\`).  Images
 per second are the batch over the median iteration time, loading waits

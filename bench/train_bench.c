@@ -3,7 +3,8 @@
  *   train_bench train CFG [-iterations N] [-warmup W] [-threads T]
  *       trains the cfg's network on a fixed pool of random images with
  *       random one-hot labels (batch and size from the cfg) and prints
- *       "images_per_s=<float> iterations=<n>".
+ *       "images_per_s=<float> iterations=<n>" (and more NAME=value fields,
+ *       gemm_tile= among them: the register tile of this run, DARKNET_ISA).
  *   train_bench predict CFG [-iterations N] [-threads T]
  *       batch 1: prints the median latency of network_predict on one image
  *       and the images per second of back-to-back calls.
@@ -20,6 +21,7 @@
 #include <time.h>
 
 #include "darknet.h"
+#include "cpu/fastgemm.h"
 #include "cpu/parallel.h"
 
 static double now(void)
@@ -112,9 +114,9 @@ int main(int argc, char **argv)
         double dt = now() - t0, cpu = cpu_now() - c0;
         /* On a shared machine the fastest iteration is the least disturbed. */
         qsort(t, iterations, sizeof(double), cmp_double);
-        printf("images_per_s=%.1f best_images_per_s=%.1f cpu_s_per_image=%.3g iterations=%d loss=%g\n",
+        printf("images_per_s=%.1f best_images_per_s=%.1f cpu_s_per_image=%.3g iterations=%d loss=%g gemm_tile=%s\n",
                (double)iterations * net->batch / dt, net->batch / t[0], cpu / ((double)iterations * net->batch),
-               iterations, loss);
+               iterations, loss, fastgemm_kernel_name());
         free(t);
         for (int i = 0; i < POOL; ++i) free_data(pool[i]);
     } else {
@@ -132,8 +134,8 @@ int main(int argc, char **argv)
         }
         double dt = now() - t0;
         qsort(t, iterations, sizeof(double), cmp_double);
-        printf("latency_ms=%.3f images_per_s=%.1f iterations=%d\n",
-               t[iterations / 2] * 1e3, iterations / dt, iterations);
+        printf("latency_ms=%.3f images_per_s=%.1f iterations=%d gemm_tile=%s\n",
+               t[iterations / 2] * 1e3, iterations / dt, iterations, fastgemm_kernel_name());
         free(t);
         free(x);
     }

@@ -7,8 +7,12 @@
  * when the reference path is selected (parallel.h).
  *
  * The fast path packs blocks of A and B into panels and runs a 6x16 register
- * tile (AVX2+FMA when the processor has them, chosen at run time; portable C
- * otherwise), on OpenMP threads that split the rows or the columns of C.
+ * tile, on OpenMP threads that split the rows or the columns of C.  The tile
+ * is chosen at run time from the CPU's features, or by DARKNET_ISA
+ * (fastgemm.h): AVX-512F (which also takes two A panels at once, 12x16, where
+ * a block is whole), AVX2+FMA, or portable C.  The AVX-512 and AVX2 tiles
+ * make the same FMAs in the same order, so they give the same bits; the
+ * portable one rounds each product before adding it.
  *
  * Every element of C is one chain, in increasing k:
  *     c = BETA*c (or 0);  for k: c = fma(ALPHA*a[i,k], b[k,j], c)
@@ -21,6 +25,7 @@
  * batched convolution (fastconv.c) relies on this to give, bit for bit, what
  * per-image calls give. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,23 +106,140 @@ static void tile_avx2(int kc, const float *a, const float *b, float *c, int ldc,
 }
 #endif
 
+#ifdef HAVE_X86
+/* The AVX-512 tiles hold one row of 16 columns per zmm register.  Each lane
+ * gets the FMA the AVX2 tile gives it, in the same order of k, so both tiles
+ * give the same bits; only the number of rows per B load differs. */
+#define ROW512(r) cz[r] = zero ? _mm512_setzero_ps() : _mm512_loadu_ps(c + (r) * ldc)
+
+__attribute__((target("avx512f")))
+static void tile_avx512(int kc, const float *a, const float *b, float *c, int ldc, int zero)
+{
+    __m512 cz[MR];
+    for (int r = 0; r < MR; ++r) ROW512(r);
+    for (int p = 0; p < kc; ++p) {
+        __m512 bv = _mm512_loadu_ps(b);
+        for (int r = 0; r < MR; ++r) cz[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, cz[r]);
+        a += MR;
+        b += NR;
+    }
+    for (int r = 0; r < MR; ++r) _mm512_storeu_ps(c + r * ldc, cz[r]);
+}
+
+/* Two consecutive packed A panels (a, and a2 = the next MR rows) against one
+ * B panel: 2*MR rows of C, in place, each B row loaded once for 12 FMAs. */
+__attribute__((target("avx512f")))
+static void tile2_avx512(int kc, const float *a, const float *a2, const float *b, float *c, int ldc, int zero)
+{
+    __m512 cz[2 * MR];
+    for (int r = 0; r < 2 * MR; ++r) ROW512(r);
+    for (int p = 0; p < kc; ++p) {
+        __m512 bv = _mm512_loadu_ps(b);
+        for (int r = 0; r < MR; ++r) cz[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, cz[r]);
+        for (int r = 0; r < MR; ++r) cz[MR + r] = _mm512_fmadd_ps(_mm512_set1_ps(a2[r]), bv, cz[MR + r]);
+        a += MR;
+        a2 += MR;
+        b += NR;
+    }
+    for (int r = 0; r < 2 * MR; ++r) _mm512_storeu_ps(c + r * ldc, cz[r]);
+}
+#undef ROW512
+#endif
+
+static int cpu_has(int isa)
+{
+    if (isa == FASTGEMM_SCALAR) return 1;
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == FASTGEMM_AVX2) return avx2;
+    /* The AVX-512 path packs with the AVX2 code, so it needs both. */
+    if (isa == FASTGEMM_AVX512) return avx2 && __builtin_cpu_supports("avx512f");
+#endif
+    return 0;
+}
+
+int fastgemm_supported(int isa)
+{
+    return isa >= FASTGEMM_SCALAR && isa <= FASTGEMM_AVX512 && cpu_has(isa);
+}
+
+static const char *const isa_env[] = {"scalar", "avx2", "avx512"};
+
+const char *fastgemm_isa_name(int isa)
+{
+    static const char *const names[] = {"scalar", "avx2+fma", "avx512f"};
+    return isa >= FASTGEMM_SCALAR && isa <= FASTGEMM_AVX512 ? names[isa] : "?";
+}
+
+/* "scalar avx2 avx512": the DARKNET_ISA values this CPU can run. */
+static void supported_list(char *out, size_t size)
+{
+    out[0] = 0;
+    for (int i = FASTGEMM_SCALAR; i <= FASTGEMM_AVX512; ++i)
+        if (cpu_has(i)) {
+            if (out[0]) strncat(out, " ", size - strlen(out) - 1);
+            strncat(out, isa_env[i], size - strlen(out) - 1);
+        }
+}
+
+/* DARKNET_ISA, or the widest tile the CPU has.  A value that names no path,
+ * or one the CPU cannot run, stops the program rather than run another. */
+static int isa_from_env(void)
+{
+    const char *s = getenv("DARKNET_ISA");
+    int best = cpu_has(FASTGEMM_AVX512) ? FASTGEMM_AVX512 : cpu_has(FASTGEMM_AVX2) ? FASTGEMM_AVX2 : FASTGEMM_SCALAR;
+    if (!s || !*s) return best;
+    char have[64];
+    supported_list(have, sizeof have);
+    for (int i = FASTGEMM_SCALAR; i <= FASTGEMM_AVX512; ++i)
+        if (!strcmp(s, isa_env[i])) {
+            if (cpu_has(i)) return i;
+            fprintf(stderr, "darknet: error: DARKNET_ISA=%s: this CPU has no %s (it supports: %s)\n",
+                    s, fastgemm_isa_name(i), have);
+            exit(1);
+        }
+    fprintf(stderr, "darknet: error: DARKNET_ISA=%s: unknown value (scalar, avx2 or avx512; this CPU supports: %s)\n",
+            s, have);
+    exit(1);
+}
+
+static int isa = -1;   /* -1: not read from the environment yet */
+
+int fastgemm_isa(void)
+{
+    /* The first product may come from inside a parallel region (the batched
+     * convolution); one thread reads the variable, and reports a bad one. */
+    if (isa < 0) {
+#ifdef _OPENMP
+        #pragma omp critical(fastgemm_isa)
+#endif
+        if (isa < 0) isa = isa_from_env();
+    }
+    return isa;
+}
+
+int fastgemm_set_isa(int which)
+{
+    if (!fastgemm_supported(which)) return 0;
+    isa = which;
+    return 1;
+}
+
 static tile_fn tile_kernel(void)
 {
-    static tile_fn chosen;
-    if (!chosen) {
-        tile_fn f = tile_portable;
 #ifdef HAVE_X86
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f = tile_avx2;
-#endif
-        chosen = f;
+    switch (fastgemm_isa()) {
+    case FASTGEMM_AVX2: return tile_avx2;
+    case FASTGEMM_AVX512: return tile_avx512;
     }
-    return chosen;
+#endif
+    return tile_portable;
 }
 
 const char *fastgemm_kernel_name(void)
 {
-    return tile_kernel() == tile_portable ? "portable" : "avx2+fma";
+    return fastgemm_isa_name(fastgemm_isa());
 }
 
 /* Element (r, c) of a view, and how many elements of row r are contiguous
@@ -226,7 +348,7 @@ static void interleave(const gemm_view *v, int row0, int rows, int c, int len, f
         const float *s = view_at(v, row0, c);
         int q = 0;
 #ifdef HAVE_X86
-        if (tile_kernel() == tile_avx2) q = interleave_avx2(s, v->ld, rows, run, alpha, dst, step);
+        if (fastgemm_isa() >= FASTGEMM_AVX2) q = interleave_avx2(s, v->ld, rows, run, alpha, dst, step);
 #endif
         for (; q < run; ++q)
             for (int i = 0; i < rows; ++i) dst[(size_t)q * step + i] = alpha * s[(size_t)i * v->ld + q];
@@ -313,12 +435,34 @@ static inline void run_tile(tile_fn tile, int kc, const float *ap, const float *
         for (int c = 0; c < nr; ++c) base[(size_t)r * C->ld + off[c]] = tmp[r * NR + c];
 }
 
+/* The tiles of one column panel of C (B panel bp) over the mc rows of the
+ * packed A block from row i.  On the AVX-512 path, whole contiguous blocks
+ * go two A panels at a time, in place; the rest as run_tile() takes them. */
+static void run_column(tile_fn tile, int pairs, int kc, int mc, const float *pa, const float *bp,
+                       const gemm_view *C, int i, const size_t *off, int contiguous, int nr, int zero)
+{
+    int ir = 0;
+#ifdef HAVE_X86
+    if (pairs && nr == NR && contiguous)
+        for (; ir + 2 * MR <= mc; ir += 2 * MR)
+            tile2_avx512(kc, pa + (size_t)ir * kc, pa + (size_t)(ir + MR) * kc, bp,
+                         (float *)C->p + (size_t)(i + ir) * C->ld + off[0], C->ld, zero);
+#else
+    (void)pairs;
+#endif
+    for (; ir < mc; ir += MR) {
+        int mr = mc - ir < MR ? mc - ir : MR;
+        run_tile(tile, kc, pa + (size_t)ir * kc, bp, C, i + ir, off, contiguous, mr, nr, zero);
+    }
+}
+
 /* C[i0.., j0..] (M x N) += alpha*op(A)*op(B) on one thread; BETA is already
  * applied, or with zero, C = alpha*op(A)*op(B) (BETA = 0, C not read). */
 static void gemm_serial(int TA, int TB, int i0, int M, int j0, int N, int K, float alpha,
                         const gemm_view *A, const gemm_view *B, const gemm_view *C, int zero)
 {
     tile_fn tile = tile_kernel();
+    int pairs = fastgemm_isa() == FASTGEMM_AVX512;
     if (!buffers()) error("fast gemm: no memory for the packing buffers");
     float *pa = buf_a, *pb = buf_b;
     for (int jc = 0; jc < N; jc += NC) {
@@ -333,11 +477,8 @@ static void gemm_serial(int TA, int TB, int i0, int M, int j0, int N, int K, flo
                     int nr = nc - jr < NR ? nc - jr : NR;
                     size_t off[NR];
                     int contiguous = column_offsets(C, j0 + jc + jr, nr, off);
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int mr = mc - ir < MR ? mc - ir : MR;
-                        run_tile(tile, kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc, C,
-                                 i0 + ic + ir, off, contiguous, mr, nr, zero && pc == 0);
-                    }
+                    run_column(tile, pairs, kc, mc, pa, pb + (size_t)jr * kc, C, i0 + ic, off, contiguous, nr,
+                               zero && pc == 0);
                 }
             }
         }
@@ -362,6 +503,9 @@ void fast_gemm_view(int TA, int TB, int M, int N, int K, float ALPHA,
                     gemm_view A, gemm_view B, float BETA, gemm_view C)
 {
     if (M <= 0 || N <= 0) return;
+    /* DARKNET_ISA is read here, on the calling thread, before any team
+     * starts, so that a bad value is reported once. */
+    (void)fastgemm_isa();
     /* BETA = 0 with a product to take: the first block of k starts the
      * chains from 0 and C is never read (nor cleared first). */
     int zero = BETA == 0 && K > 0 && ALPHA != 0;

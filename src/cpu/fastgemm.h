@@ -46,7 +46,21 @@ void fast_gemm(int TA, int TB, int M, int N, int K, float ALPHA,
                const float *A, int lda, const float *B, int ldb,
                float BETA, float *C, int ldc);
 
-/* "avx2+fma" or "portable": the register tile in use. */
+/* The register tiles.  DARKNET_ISA=scalar|avx2|avx512 in the environment
+ * (read once, at the first product) forces one; by default the widest the
+ * CPU has.  A value the CPU cannot run, or an unknown one, exits with a
+ * message. */
+enum { FASTGEMM_SCALAR, FASTGEMM_AVX2, FASTGEMM_AVX512 };
+int fastgemm_supported(int isa);
+/* The tile in use. */
+int fastgemm_isa(void);
+/* Switches at run time (the tests compare the paths); returns 0, and leaves
+ * the tile as it was, when the CPU cannot run `isa`. */
+int fastgemm_set_isa(int isa);
+/* "scalar", "avx2+fma" or "avx512f". */
+const char *fastgemm_isa_name(int isa);
+
+/* fastgemm_isa_name() of the tile in use. */
 const char *fastgemm_kernel_name(void);
 
 #endif

@@ -63,11 +63,26 @@ static void assert_close(const float *a, const float *b, size_t n, float tol, fl
         }
 }
 
+static int default_isa;   /* the tile the CPU gets by default */
+
 static int setup(void **state)
 {
     rng_seed(&gen, 12345, 0);
     dn_set_reference(0);
+    fastgemm_set_isa(default_isa);
     return 0;
+}
+
+/* Selects a tile, or prints why this CPU cannot run it and skips the test
+ * (the other paths' tests still run and count). */
+static void use_isa(int isa)
+{
+    static const char *const env[] = {"scalar", "avx2", "avx512"};
+    static const char *const lacks[] = {"", "AVX2 and FMA", "AVX-512F (with AVX2 and FMA)"};
+    if (!fastgemm_set_isa(isa)) {
+        print_message("SKIP gemm_%s: this CPU has no %s\n", env[isa], lacks[isa]);
+        skip();
+    }
 }
 
 /* ---- gemm ------------------------------------------------------------------ */
@@ -86,9 +101,12 @@ static void gemm_case(int TA, int TB, int M, int N, int K, float alpha, float be
 
 static void gemm_matches_reference_all_transposes(void **state)
 {
+    /* M past one 96-row block and not a multiple of 12 or 6, so that on
+     * the AVX-512 path pairs of panels, a lone panel and partial rows mix. */
     static const int sizes[][3] = {
         {1, 1, 1}, {1, 17, 3}, {5, 7, 9}, {6, 16, 1}, {7, 33, 300}, {13, 1, 40},
-        {37, 95, 27}, {64, 196, 144}, {97, 2049, 5}, {130, 50, 513},
+        {37, 95, 27}, {64, 196, 144}, {97, 2049, 5}, {130, 50, 513}, {24, 32, 7}, {30, 48, 260},
+        {109, 35, 64},
     };
     for (int TA = 0; TA < 2; ++TA)
         for (int TB = 0; TB < 2; ++TB)
@@ -471,6 +489,111 @@ static void gcconv_matches_reference(void **state)
     free(owner);
 }
 
+/* ---- each tile: scalar, AVX2, AVX-512 ------------------------------------------ */
+
+/* The products and the layers that run on the tile, on one path: against
+ * the reference kernels, and (each element being one chain) independent of
+ * splits, threads and views. */
+static void path_checks(int isa)
+{
+    use_isa(isa);
+    gemm_matches_reference_all_transposes(NULL);
+    gemm_bits_independent_of_splits_and_threads(NULL);
+    gemm_views_equal_plain_product(NULL);
+    conv_layer_matches_reference(NULL);
+    conv_bits_independent_of_threads(NULL);
+    gcconv_matches_reference(NULL);
+}
+
+static void scalar_path_matches_reference(void **state) { path_checks(FASTGEMM_SCALAR); }
+static void avx2_path_matches_reference(void **state) { path_checks(FASTGEMM_AVX2); }
+static void avx512_path_matches_reference(void **state) { path_checks(FASTGEMM_AVX512); }
+
+/* One product on the AVX2 tile and on the AVX-512 tile: the whole of C,
+ * padding included, to the bit. */
+static void avx512_case(int TA, int TB, int M, int N, int K, float alpha, float beta, int pad)
+{
+    int lda = (TA ? M : K) + pad, ldb = (TB ? K : N) + pad, ldc = N + pad;
+    size_t nc = (size_t)M * ldc;
+    float *A = randv((size_t)(TA ? K : M) * lda), *B = randv((size_t)(TB ? N : K) * ldb);
+    float *C2 = randv(nc), *C5 = copyv(C2, nc);
+    fastgemm_set_isa(FASTGEMM_AVX2);
+    fast_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C2, ldc);
+    fastgemm_set_isa(FASTGEMM_AVX512);
+    fast_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C5, ldc);
+    assert_same_bits(C5, C2, nc);
+    free(A); free(B); free(C2); free(C5);
+}
+
+static void avx512_gemm_equals_avx2_bitwise(void **state)
+{
+    static const int sizes[][3] = {
+        {1, 1, 1}, {6, 16, 1}, {11, 15, 2}, {12, 16, 3}, {13, 17, 300}, {18, 31, 40}, {24, 32, 256},
+        {25, 33, 257}, {95, 64, 9}, {96, 48, 31}, {97, 80, 33}, {108, 16, 5}, {120, 130, 513},
+        {200, 47, 70}, {37, 2049, 5}, {64, 196, 144},
+    };
+    static const float ab[][2] = {{1, 0}, {1, 1}, {.5f, .25f}, {-1.25f, 0}, {3, 1}};
+    use_isa(FASTGEMM_AVX512);
+    use_isa(FASTGEMM_AVX2);
+    for (int TA = 0; TA < 2; ++TA)
+        for (int TB = 0; TB < 2; ++TB)
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
+                for (size_t v = 0; v < sizeof ab / sizeof *ab; ++v)
+                    avx512_case(TA, TB, sizes[s][0], sizes[s][1], sizes[s][2], ab[v][0], ab[v][1], (int)(s + v) % 3);
+}
+
+/* Segmented views (tiles straddle the segments, so some blocks go in place
+ * and some through the temporary tile), BETA 0 and 1, one thread and
+ * several: AVX-512 gives AVX2's bits, and nothing outside C's segments is
+ * written. */
+static void avx512_views_and_threads_equal_avx2_bitwise(void **state)
+{
+    const int M = 61, N = 95, K = 300, seg = 19, kseg = 7;
+    use_isa(FASTGEMM_AVX512);
+    int nt = omp_get_max_threads(), many = nt > 1 ? nt : 2;
+    for (int TA = 0; TA < 2; ++TA)
+        for (int TB = 0; TB < 2; ++TB)
+            for (int beta = 0; beta < 2; ++beta) {
+                int ar = TA ? K : M, ac = TA ? M : K, br = TB ? N : K, bc = TB ? K : N;
+                int as = TA ? seg : kseg, bs = TB ? kseg : seg;
+                size_t ass = (size_t)ar * ac + 5, bss = (size_t)br * bc + 3, css = (size_t)M * seg + 11;
+                float *A = segmented_store(ar, ac, as, ass, as), *B = segmented_store(br, bc, bs, bss, bs);
+                float *C = segmented_store(M, N, seg, css, seg);
+                size_t csize = ((N + seg - 1) / seg) * css + (size_t)M * seg + seg;
+                float *out[3] = {C, copyv(C, csize), copyv(C, csize)};
+                const int isa[3] = {FASTGEMM_AVX2, FASTGEMM_AVX512, FASTGEMM_AVX512}, threads[3] = {many, 1, many};
+                for (int run = 0; run < 3; ++run) {
+                    fastgemm_set_isa(isa[run]);
+                    omp_set_num_threads(threads[run]);
+                    fast_gemm_view(TA, TB, M, N, K, .5f, gemm_segmented(A, as, as, ass),
+                                   gemm_segmented(B, bs, bs, bss), beta, gemm_segmented(out[run], seg, seg, css));
+                }
+                omp_set_num_threads(nt);
+                assert_same_bits(out[1], out[0], csize);
+                assert_same_bits(out[2], out[0], csize);
+                free(A); free(B); free(out[0]); free(out[1]); free(out[2]);
+            }
+}
+
+/* The layers on the AVX-512 tile give the AVX2 tile's bits: the
+ * convolution (batched and per image) and [gcconv]. */
+static void avx512_layers_equal_avx2_bitwise(void **state)
+{
+    use_isa(FASTGEMM_AVX512);
+    use_isa(FASTGEMM_AVX2);
+    for (size_t i = 0; i < sizeof convs / sizeof *convs; ++i) {
+        rig r;
+        rig_init(&r, conv_of(convs[i]), 1);
+        fastgemm_set_isa(FASTGEMM_AVX2);
+        float **a = rig_run(&r, 0);
+        fastgemm_set_isa(FASTGEMM_AVX512);
+        float **b = rig_run(&r, 0);
+        compare_runs(&r, a, b, 1, 0);
+        free_run(&r, a);
+        free_run(&r, b);
+    }
+}
+
 /* ---- batch norm and activation, fused ---------------------------------------- */
 
 static const int bn_shapes[][4] = {   /* batch, h, w, channels */
@@ -714,6 +837,8 @@ static void bn_statistics_precise_far_from_zero(void **state)
 
 int main(void)
 {
+    default_isa = fastgemm_isa();
+    print_message("gemm tile by default: %s\n", fastgemm_kernel_name());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(gemm_matches_reference_all_transposes, setup),
         cmocka_unit_test_setup(gemm_dispatch_follows_switch, setup),
@@ -728,6 +853,12 @@ int main(void)
         cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
         cmocka_unit_test_setup(conv_bits_independent_of_threads, setup),
         cmocka_unit_test_setup(gcconv_matches_reference, setup),
+        cmocka_unit_test_setup(scalar_path_matches_reference, setup),
+        cmocka_unit_test_setup(avx2_path_matches_reference, setup),
+        cmocka_unit_test_setup(avx512_path_matches_reference, setup),
+        cmocka_unit_test_setup(avx512_gemm_equals_avx2_bitwise, setup),
+        cmocka_unit_test_setup(avx512_views_and_threads_equal_avx2_bitwise, setup),
+        cmocka_unit_test_setup(avx512_layers_equal_avx2_bitwise, setup),
         cmocka_unit_test_setup(bn_activate_matches_reference, setup),
         cmocka_unit_test_setup(bn_activate_fused_equals_separate_bitwise, setup),
         cmocka_unit_test_setup(bias_activate_matches_reference_bitwise, setup),

@@ -16,6 +16,7 @@
 
 #include "ext.h"
 #include "gclayer.h"
+#include "cpu/fastgemm.h"
 #include "optim/optimizer.h"
 #include "optim/rng.h"
 #include "helpers/scratch_dir.h"
@@ -482,6 +483,22 @@ static void k1_matches_convolutional(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) check_k1_case(cases[i], 40 + i);
 }
 
+/* The same on each gemm tile the CPU has (both layers on one tile); the
+ * others are reported as skipped. */
+static void k1_matches_convolutional_each_path(void **state)
+{
+    static const char *const env[] = {"scalar", "avx2", "avx512"};
+    int was = fastgemm_isa();
+    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
+        if (!fastgemm_set_isa(isa)) {
+            print_message("SKIP k1_%s: this CPU cannot run the %s tile\n", env[isa], fastgemm_isa_name(isa));
+            continue;
+        }
+        k1_matches_convolutional(state);
+    }
+    fastgemm_set_isa(was);
+}
+
 /* ---- the R step ----------------------------------------------------------- */
 
 static void check_r_is_calibration_map(const float *R, int K, int ss)
@@ -933,6 +950,7 @@ int main(void)
         cmocka_unit_test(gradients_with_batch_norm),
         cmocka_unit_test(matches_pytorch_reference),
         cmocka_unit_test(k1_matches_convolutional),
+        cmocka_unit_test(k1_matches_convolutional_each_path),
         cmocka_unit_test(r_stays_normalised_under_updates),
         cmocka_unit_test(update_steps_weights_and_r),
         cmocka_unit_test(r_init_choices),
