@@ -126,10 +126,10 @@ rb_rpn_params rb_rpn_defaults(void);
 int rb_rpn_assign(const rb_box *anchors, int na, const rb_box *truths, int nt,
                   float img_w, float img_h, const rb_rpn_params *p, int *labels, int *matched);
 
-/* Keeps at most batch * pos_fraction positives and batch minus the kept
- * positives negatives, chosen uniformly at random with r; the others become
- * RB_IGNORE.  Writes the kept counts to *n_pos and *n_neg (either may be
- * NULL). */
+/* Keeps at most batch * pos_fraction (rounded down) positives and batch
+ * minus the kept positives negatives, chosen uniformly at random with r;
+ * the others become RB_IGNORE.  Writes the kept counts to *n_pos and
+ * *n_neg (either may be NULL). */
 void rb_rpn_sample(int *labels, int na, const rb_rpn_params *p, rng *r, int *n_pos, int *n_neg);
 
 /* ---- second stage: RoI sampling -------------------------------------------- */
@@ -145,12 +145,13 @@ rb_roi_params rb_roi_defaults(void);
 
 /* Samples the RoIs of one image for the second stage.  The candidates are
  * the usable proposals followed by the usable truths (with a class >= 0;
- * classes may be NULL, all truths then being class 0).  Each candidate's best truth gives its label: class + 1 when the
- * IoU is >= fg_iou, 0 (background) when it is in [bg_lo, bg_hi), none
- * (never sampled) otherwise.  At most round(batch * fg_fraction)
- * foreground and batch minus those background candidates are drawn with
- * r.  The outputs hold the foreground RoIs first, then the background
- * ones, each group in candidate order:
+ * classes may be NULL, all truths then being class 0).  Each candidate's
+ * best truth gives its label: class + 1 when the IoU is >= fg_iou, 0
+ * (background) when it is in [bg_lo, bg_hi), none (never sampled)
+ * otherwise.  At most batch * fg_fraction (rounded to nearest) foreground
+ * and batch minus those background candidates are drawn with r.  The
+ * outputs hold the foreground RoIs first, then the background ones, each
+ * group in candidate order:
  *   rois[k]      the RoI,
  *   labels[k]    0 or class + 1,
  *   targets[k]   its best truth's box (the RoI itself when there is none),
