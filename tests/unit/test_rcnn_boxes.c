@@ -25,7 +25,8 @@ static rb_box B(float x1, float y1, float x2, float y2)
 
 static void near(double got, double want, double tol, const char *what)
 {
-    if (!(fabs(got - want) <= tol)) fail_msg("%s: got %.9g, expected %.9g (tolerance %g)", what, got, want, tol);
+    if (!(fabs(got - want) <= tol))
+        fail_msg("%s: got %.9g, expected %.9g (tolerance %g)", what, got, want, tol);
 }
 
 static void near_box(rb_box got, rb_box want, double tol, const char *what)
@@ -34,6 +35,18 @@ static void near_box(rb_box got, rb_box want, double tol, const char *what)
     near(got.y1, want.y1, tol, what);
     near(got.x2, want.x2, tol, what);
     near(got.y2, want.y2, tol, what);
+}
+
+/* A box with its corner in [0, at) and sides in [side_lo, side_hi), one
+ * draw per statement so that the order of the draws is fixed. */
+static rb_box random_box(rng *r, float at, float side_lo, float side_hi)
+{
+    rb_box b;
+    b.x1 = rng_uniform_range(r, 0, at);
+    b.y1 = rng_uniform_range(r, 0, at);
+    b.x2 = b.x1 + rng_uniform_range(r, side_lo, side_hi);
+    b.y2 = b.y1 + rng_uniform_range(r, side_lo, side_hi);
+    return b;
 }
 
 static const rb_weights UNIT = {1, 1, 1, 1};
@@ -99,7 +112,8 @@ static void anchors_are_centred_on_cells_in_documented_order(void **state)
         near(h / w, ratio, 1e-5, "h / w = ratio");
     }
     /* anchor 0 of cell 0: ratio 0.5, size 64: w 64*sqrt(2), h 64/sqrt(2) */
-    near_box(a[0], B(8 - 45.254834f, 8 - 22.627417f, 8 + 45.254834f, 8 + 22.627417f), 1e-4, "first");
+    rb_box first = B(8 - 45.254834f, 8 - 22.627417f, 8 + 45.254834f, 8 + 22.627417f);
+    near_box(a[0], first, 1e-4, "first");
     /* anchor 3 of cell 0: ratio 1, size 128 */
     near_box(a[3], B(-56, -56, 72, 72), 1e-5, "ratio 1 size 128");
     float bad = -1;
@@ -135,12 +149,8 @@ static void encode_then_decode_gives_the_box_back(void **state)
     rb_weights ws[2] = {UNIT, SECOND};
     /* sizes within a factor 30 of each other, under the clamp's 62.5 */
     for (int i = 0; i < 500; ++i) {
-        rb_box ref = B(rng_uniform_range(&r, 0, 500), rng_uniform_range(&r, 0, 500), 0, 0);
-        ref.x2 = ref.x1 + rng_uniform_range(&r, 10, 300);
-        ref.y2 = ref.y1 + rng_uniform_range(&r, 10, 300);
-        rb_box t = B(rng_uniform_range(&r, 0, 500), rng_uniform_range(&r, 0, 500), 0, 0);
-        t.x2 = t.x1 + rng_uniform_range(&r, 10, 300);
-        t.y2 = t.y1 + rng_uniform_range(&r, 10, 300);
+        rb_box ref = random_box(&r, 500, 10, 300);
+        rb_box t = random_box(&r, 500, 10, 300);
         float d[4];
         assert_int_equal(rb_encode(ref, t, ws[i % 2], d), 0);
         /* float coordinates up to 800: a few ulps of 800 */
@@ -365,10 +375,7 @@ static void rpn_assign_and_sample_on_a_grid(void **state)
     rng_seed(&r, 3, 0);
     for (int trial = 0; trial < 5; ++trial) {
         rb_box truths[6];
-        for (int k = 0; k < 6; ++k) {
-            float x = rng_uniform_range(&r, 0, 600), y = rng_uniform_range(&r, 0, 400);
-            truths[k] = B(x, y, x + rng_uniform_range(&r, 30, 200), y + rng_uniform_range(&r, 30, 200));
-        }
+        for (int k = 0; k < 6; ++k) truths[k] = random_box(&r, 400, 30, 200);
         rb_rpn_params p = rb_rpn_defaults();
         int pos = rb_rpn_assign(anchors, H * W * A, truths, 6, W * 16, H * 16, &p, labels, matched);
         assert_true(pos >= 1);   /* a truth overlapping an inside anchor has a best one */
@@ -429,7 +436,8 @@ static void roi_sampling_keeps_128_at_most_a_quarter_foreground(void **state)
     for (int i = 0; i < NP; ++i) {
         rb_box t = truths[i % 2];
         float jitter = i < NP / 2 ? 5 : 80;   /* half near a truth, half far */
-        float dx = rng_uniform_range(&r, -jitter, jitter), dy = rng_uniform_range(&r, -jitter, jitter);
+        float dx = rng_uniform_range(&r, -jitter, jitter);
+        float dy = rng_uniform_range(&r, -jitter, jitter);
         props[i] = B(t.x1 + dx, t.y1 + dy, t.x2 + dx, t.y2 + dy);
     }
     rb_roi_params p = rb_roi_defaults();
@@ -448,7 +456,8 @@ static void roi_sampling_keeps_128_at_most_a_quarter_foreground(void **state)
         }
     }
     /* few foreground candidates: all of them, and background fills the rest */
-    n = rb_sample_rois(props + NP / 2, NP / 2, truths, classes, 2, &p, &r, rois, labels, targets, matched);
+    n = rb_sample_rois(props + NP / 2, NP / 2, truths, classes, 2, &p, &r, rois, labels, targets,
+                       matched);
     fg = n - count_label(labels, n, 0);
     assert_true(fg >= 2 && fg <= 32);
     assert_true(n <= 128);
@@ -503,7 +512,8 @@ static void check_gradient(loss_fn f, float x, float t, float w, float z, float 
     double down = f((float)(x - FD_STEP), t, w, z, beta, NULL);
     double fd = (up - down) / (2 * FD_STEP);
     double tol = fmax(1e-3 * fabs(g), 1e-4);
-    if (!(fabs(fd - g) <= tol)) fail_msg("x %g t %g: gradient %.7g, central difference %.7g", x, t, g, fd);
+    if (!(fabs(fd - g) <= tol))
+        fail_msg("x %g t %g: gradient %.7g, central difference %.7g", x, t, g, fd);
 }
 
 static void sigmoid_ce_gradient_matches_central_differences(void **state)
