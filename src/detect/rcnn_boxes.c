@@ -1,4 +1,5 @@
 /* rcnn_boxes.c: box mathematics of a two-stage detector (see rcnn_boxes.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ int rb_make_anchors(const float *sizes, int n_sizes, const float *ratios, int n_
                     float stride, int h, int w, rb_box *out)
 {
     if (n_sizes < 1 || n_ratios < 1 || h < 1 || w < 1 || !positive_finite(stride)) return -1;
+    if ((double)n_sizes * n_ratios * h * w > INT_MAX) return -1;   /* the count is an int */
     for (int i = 0; i < n_sizes; ++i) if (!positive_finite(sizes[i])) return -1;
     for (int i = 0; i < n_ratios; ++i) if (!positive_finite(ratios[i])) return -1;
     int per_cell = n_sizes * n_ratios;
@@ -280,7 +282,8 @@ int rb_rpn_assign(const rb_box *anchors, int na, const rb_box *truths, int nt,
     }
     float *best = xmalloc(sizeof(float) * (size_t)na);
     float *iou = xmalloc(sizeof(float) * (size_t)na * (size_t)(nu + 1));
-    best_truths(anchors, inside, na, truths, tidx, nu, best, matched, iou);
+    int *arg = matched ? matched : xmalloc(sizeof(int) * (size_t)na);
+    best_truths(anchors, inside, na, truths, tidx, nu, best, arg, iou);
     for (int i = 0; i < na; ++i) {
         labels[i] = inside[i] && best[i] < p->neg_iou ? RB_NEGATIVE : RB_IGNORE;
     }
@@ -294,6 +297,7 @@ int rb_rpn_assign(const rb_box *anchors, int na, const rb_box *truths, int nt,
     free(inside);
     free(best);
     free(iou);
+    if (arg != matched) free(arg);
     return positives;
 }
 

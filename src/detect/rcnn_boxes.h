@@ -54,7 +54,7 @@ int rb_box_usable(rb_box b);
 /* Writes the h * w * n_sizes * n_ratios anchors of a feature map into out
  * (index (y w + x) A + a, see above).  Returns their number, or -1 (nothing
  * written) when a count is < 1, the stride is not positive or a size or a
- * ratio is not finite and positive. */
+ * ratio is not finite and positive, or the count would overflow an int. */
 int rb_make_anchors(const float *sizes, int n_sizes, const float *ratios, int n_ratios,
                     float stride, int h, int w, rb_box *out);
 
@@ -113,7 +113,8 @@ rb_rpn_params rb_rpn_defaults(void);
 
 /* Labels each anchor RB_POSITIVE, RB_NEGATIVE or RB_IGNORE, and writes into
  * matched the index of its best truth (lower index on ties; -1 when no
- * truth is usable and for the anchors of step 1).  In this order:
+ * truth is usable and for the anchors of step 1; matched may be NULL).
+ * In this order:
  *  1. anchors unusable or crossing the image border by more than border
  *     pixels: ignored, and left out of everything below;
  *  2. best IoU < neg_iou: negative;

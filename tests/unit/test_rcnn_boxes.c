@@ -120,6 +120,8 @@ static void anchors_are_centred_on_cells_in_documented_order(void **state)
     assert_int_equal(rb_make_anchors(sizes, 2, ratios, 3, 0, 2, 3, a), -1);
     assert_int_equal(rb_make_anchors(&bad, 1, ratios, 3, 16, 2, 3, a), -1);
     assert_int_equal(rb_make_anchors(sizes, 0, ratios, 3, 16, 2, 3, a), -1);
+    /* 6 * 100000^2 anchors would overflow the count: refused, nothing written */
+    assert_int_equal(rb_make_anchors(sizes, 2, ratios, 3, 16, 100000, 100000, a), -1);
 }
 
 /* ---- encoding ---------------------------------------------------------------- */
@@ -285,7 +287,7 @@ static void rpn_assignment_matches_hand_case(void **state)
     /* allowing 10 pixels outside takes a3 in: it is the best for no truth,
      * and overlaps nothing, so it becomes negative */
     p.border = 10;
-    rb_rpn_assign(anchors, 11, truths, 5, 100, 100, &p, labels, matched);
+    assert_int_equal(rb_rpn_assign(anchors, 11, truths, 5, 100, 100, &p, labels, NULL), 5);
     assert_int_equal(labels[3], RB_NEGATIVE);
 }
 
