@@ -258,26 +258,38 @@ static void max_edges(int64_t start, int64_t end, int S, int extent, int *lo, in
     }
 }
 
+/* The first NaN of plane in rows [r0, r1) and columns [c0, c1). */
+static int first_nan(const float *plane, int w, int r0, int r1, int c0, int c1)
+{
+    for (int y = r0; y < r1; ++y)
+        for (int x = c0; x < c1; ++x)
+            if (isnan(plane[y * w + x])) return y * w + x;
+    return -1;
+}
+
 /* The largest value of plane in rows [r0, r1) and columns [c0, c1): the
  * first on ties, the first NaN if there is one.  *at gets its offset, or -1
- * for an empty bin (which gives 0). */
+ * for an empty bin (which gives 0).  The comparison is a select rather than
+ * a branch, since on real features its outcome is hard to predict; NaNs,
+ * which no comparison picks, are looked for only when the bin has one. */
 static float bin_max(const float *plane, int w, int r0, int r1, int c0, int c1, int *at)
 {
     if (r1 <= r0 || c1 <= c0) { *at = -1; return 0; }
-    int best_at = r0 * w + c0;
+    int best_at = r0 * w + c0, any_nan = 0;
     float best = plane[best_at];
-    for (int y = r0; y < r1 && best == best; ++y) {
-        for (int x = y == r0 ? c0 + 1 : c0; x < c1; ++x) {
-            float v = plane[y * w + x];
-            if (v > best || v != v) {
-                best = v;
-                best_at = y * w + x;
-                if (v != v) break;
-            }
+    for (int y = r0; y < r1; ++y) {
+        const float *row = plane + y * w;
+        for (int x = c0; x < c1; ++x) {
+            float v = row[x];
+            int more = v > best;
+            any_nan |= v != v;
+            best_at = more ? y * w + x : best_at;
+            best = more ? v : best;
         }
     }
+    if (any_nan) best_at = first_nan(plane, w, r0, r1, c0, c1);
     *at = best_at;
-    return best;
+    return plane[best_at];
 }
 
 static void max_roi(const roi_pool_shape *s, const float *image, const roi_box *r,
