@@ -1,5 +1,6 @@
 /* roi_pool.c: RoIAlign and RoIPool (max), forward and backward.  The
  * semantics are in roi_pool.h; this file holds the how. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@ int roi_pool_check(const roi_pool_shape *s)
 {
     if (!s || s->batch <= 0 || s->c <= 0 || s->h <= 0 || s->w <= 0) return -1;
     if (s->size <= 0 || s->size > ROI_POOL_MAX_SIZE) return -1;
+    /* Offsets within a plane, argmax among them, are ints. */
+    if ((int64_t)s->h * s->w > INT_MAX) return -1;
     if (!isfinite(s->spatial_scale) || s->spatial_scale <= 0) return -1;
     if (s->mode != ROI_POOL_MAX && s->mode != ROI_POOL_ALIGN) return -1;
     return 0;

@@ -86,8 +86,8 @@ typedef struct roi_pool_shape {
     roi_pool_mode mode;
 } roi_pool_shape;
 
-/* 0 when the shape is usable: positive sizes, S within bounds, a finite
- * positive scale, a known mode; -1 otherwise. */
+/* 0 when the shape is usable: positive sizes, h*w within an int, S within
+ * bounds, a finite positive scale, a known mode; -1 otherwise. */
 int roi_pool_check(const roi_pool_shape *s);
 
 /* Floats of output (and ints of argmax) for n ROIs: n*c*S*S. */

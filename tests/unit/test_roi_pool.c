@@ -223,6 +223,8 @@ static void rejects_bad_shapes(void **state)
     assert_int_equal(roi_pool_check(&s), -1);
     s = shape(ROI_POOL_ALIGN, 1, 0, 4, 4, 1.f, 2);
     assert_int_equal(roi_pool_check(&s), -1);
+    s = shape(ROI_POOL_ALIGN, 1, 1, 65536, 65536, 1.f, 2);
+    assert_int_equal(roi_pool_check(&s), -1);
     s = shape(ROI_POOL_MAX, 1, 1, 4, 4, 1.f, 2);
     assert_int_equal(roi_pool_forward(&s, f, &b, 1, out, NULL), -1);
     assert_int_equal(roi_pool_backward(&s, &b, 1, NULL, out, f), -1);
