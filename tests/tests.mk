@@ -75,7 +75,12 @@ $(BUILD)/tests/compare_paths: tests/tools/compare_paths.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
-TOOLS := $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths \
+# The RoI pooling kernels on the cases of tests/ref/roi_align_ref.py.
+$(BUILD)/tests/roi_pool_run: tests/tools/roi_pool_run.c $(LIB_A) $(ROOT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< $(LIB_A) -o $@ $(LDLIBS)
+
+TOOLS := $(BUILD)/tests/roi_pool_run $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths \
   $(PLAIN)/dump_images $(BUILD)/tests/dump_images
 test-build: $(TOOLS)
 
