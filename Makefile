@@ -68,7 +68,10 @@ OUR_WARN := -std=gnu99 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
 # Our sources use OpenMP (the fast CPU kernels); upstream's compile as upstream
 # ships them by default, single-threaded, and serve as the reference path.
 OMP ?= -fopenmp
-OUR_CFLAGS := $(OMP)
+# The loops chosen at run time for AVX2 or AVX-512 (src/cpu/rowops.c) must
+# give the plain x86-64 build's bits; GCC would otherwise fuse a*b+c into
+# one rounding there (AVX-512 implies FMA).
+OUR_CFLAGS := $(OMP) -ffp-contract=off
 LDLIBS := $(SAN_FLAGS) -lm -pthread $(OMP)
 ifeq ($(OPENCV),1)
 CFLAGS_BASE += -DOPENCV $(shell pkg-config --cflags opencv4 2>/dev/null)

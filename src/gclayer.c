@@ -599,6 +599,7 @@ void forward_gcconv_layer(layer l, network net)
     gcconv_state *s = l.ext_data;
     int factored = gcfactor_applies(l, s);
     if (s->K > 1 && !factored) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
+    s->z_kept = 0;
 
     if (s->mixing == GC_MIX_FULL) {
         float *input = net.input;
@@ -606,7 +607,7 @@ void forward_gcconv_layer(layer l, network net)
             replicate_input(l, s, net.input);
             input = s->wide_input;
         }
-        if (factored) gcfactor_forward(l, s, input, net.workspace);
+        if (factored) gcfactor_forward(l, s, input, net.workspace, net.train);
         else forward_full(l, s, input, net.workspace);
     } else {
         forward_branch(l, s, net.input, net.workspace);
@@ -913,6 +914,7 @@ static void free_gcconv(layer l)
     free(s->wide_input);
     free(s->wide_delta);
     free(s->w_by_pixel);
+    free(s->kept_z);
     free(s);
     /* Adam moments that upstream's free_layer leaves behind. */
     free(l.bias_m);

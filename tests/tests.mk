@@ -12,7 +12,7 @@ unit-build: $(UNIT_BINS)
 
 $(TEST_DIR)/test_%: tests/unit/test_%.c $(TEST_HELPERS) $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit $< $(TEST_HELPERS) $(LIB_A) -o $@ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -ffp-contract=off -Itests/unit $< $(TEST_HELPERS) $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
 .PHONY: test-build
 test-build: all $(UNIT_BINS)

@@ -26,6 +26,11 @@ typedef struct gcconv_state {
     float *wide_input, *wide_delta;
     /* Full mixing, K > 1, CPU (gcfactor.c): w by kernel pixel. */
     float *w_by_pixel;
+    /* ... and a training pass's products z_p, for its backward pass:
+     * z_kept says they belong to the last forward pass. */
+    float *kept_z;
+    size_t kept_z_floats;
+    int z_kept;
     /* GPU copies (GPU=1 builds with gpu_index >= 0; NULL otherwise).  H_gpu
      * and G_gpu are weights_gpu and weight_updates_gpu when K = 1.  On the
      * GPU, branch mixing gathers the whole batch at once, so its branch

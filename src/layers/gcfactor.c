@@ -24,9 +24,13 @@
 #include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
 #include "cpu/parallel.h"
+#include "cpu/rowops.h"
 #include "layers/gcfactor.h"
 
 #define GROUP_BYTES (1u << 20)
+/* A training pass keeps its products z for the backward pass, which would
+ * otherwise compute them again, when the batch's z take at most this. */
+#define KEPT_Z_BYTES ((size_t)128 << 20)
 
 /* Floats one image takes in the workspace: its columns and its z (or dz). */
 static size_t floats_per_image(layer l, gcconv_state *s)
@@ -107,18 +111,11 @@ static void mix_output(layer l, gcconv_state *s, const float *z, int b0, int nb)
     int P = l.out_h * l.out_w, ld = nb * P;
     #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
     for (int o = 0; o < s->N; ++o)
-        for (int k = 0; k < s->K; ++k) {
-            const float *r = s->R + k * s->ss;
-            for (int b = 0; b < nb; ++b) {
-                float *y = l.output + (size_t)(b0 + b) * l.outputs + (size_t)(o * s->K + k) * P;
-                const float *z0 = z + (size_t)o * ld + (size_t)b * P;
-                for (int i = 0; i < P; ++i) y[i] = r[0] * z0[i];
-                for (int p = 1; p < s->ss; ++p) {
-                    const float *zp = z + ((size_t)p * s->N + o) * ld + (size_t)b * P;
-                    for (int i = 0; i < P; ++i) y[i] += r[p] * zp[i];
-                }
-            }
-        }
+        for (int k = 0; k < s->K; ++k)
+            for (int b = 0; b < nb; ++b)
+                rows_weighted_sum(l.output + (size_t)(b0 + b) * l.outputs + (size_t)(o * s->K + k) * P,
+                                  z + (size_t)o * ld + (size_t)b * P, (size_t)s->N * ld, s->R + k * s->ss, 1,
+                                  s->ss, P);
 }
 
 static int group_count(layer l, int chunk)
@@ -132,50 +129,57 @@ static float *group_workspace(layer l, gcconv_state *s, int chunk, float *worksp
     return dn_in_parallel() ? dn_thread_scratch(floats_per_image(l, s) * chunk * sizeof(float)) : workspace;
 }
 
+/* The room for a training pass's z, the batch's groups one after another
+ * (a group's z as in its workspace); NULL when the batch's z would take
+ * more than KEPT_Z_BYTES or the memory is not there. */
+static float *kept_z_room(layer l, gcconv_state *s)
+{
+    size_t floats = (size_t)s->N * s->ss * l.out_h * l.out_w * l.batch;
+    if (floats * sizeof(float) > KEPT_Z_BYTES) return NULL;
+    if (s->kept_z_floats != floats) {
+        free(s->kept_z);
+        s->kept_z = malloc(floats * sizeof(float));
+        s->kept_z_floats = s->kept_z ? floats : 0;
+    }
+    return s->kept_z;
+}
+
 /* Groups run in parallel, one thread each (with one group, the products'
- * and loops' own threads). */
-void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace)
+ * and loops' own threads).  In training, z stays for the backward pass
+ * when there is room for it (kept_z_room). */
+void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace, int train)
 {
     const float *wp = weights_by_pixel(l, s);
     const int chunk = group_size(l, s), P = l.out_h * l.out_w, groups = group_count(l, chunk);
+    float *kept = train ? kept_z_room(l, s) : NULL;
     #pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
     for (int gi = 0; gi < groups; ++gi) {
         int b0 = gi * chunk, nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
         float *cols = group_workspace(l, s, chunk, workspace), *z = cols + (size_t)s->planes * s->ss * nb * P;
+        if (kept) z = kept + (size_t)b0 * s->N * s->ss * P;
         im2col_group(l, s, input, b0, nb, cols);
         pixel_products(l, s, wp, input, b0, nb, cols, z);
         mix_output(l, s, z, b0, nb);
     }
-}
-
-/* Sum of a[i]*b[i] in eight float lanes, then the lanes in a fixed order. */
-static double dot(const float *a, const float *b, int n)
-{
-    float lane[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int q = 0; q < 8; ++q) lane[q] += a[i + q] * b[i + q];
-    double sum = ((double)lane[0] + lane[1]) + ((double)lane[2] + lane[3])
-               + (((double)lane[4] + lane[5]) + ((double)lane[6] + lane[7]));
-    for (; i < n; ++i) sum += (double)a[i] * b[i];
-    return sum;
+    s->z_kept = kept != NULL;
 }
 
 /* dr[k,p] += sum_o delta[o*K+k] . z_p[o] over images [b0, b0+nb), summed
- * over o and the images in order. */
+ * over o and the images in order, the ss pixels' products of one delta
+ * row at once. */
 static void calibration_gradient(layer l, gcconv_state *s, const float *z, int b0, int nb, float *dr)
 {
     int P = l.out_h * l.out_w, ld = nb * P;
     #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
-    for (int k = 0; k < s->K; ++k)
-        for (int p = 0; p < s->ss; ++p) {
-            double sum = 0;
-            for (int o = 0; o < s->N; ++o)
-                for (int b = 0; b < nb; ++b)
-                    sum += dot(l.delta + (size_t)(b0 + b) * l.outputs + (size_t)(o * s->K + k) * P,
-                               z + ((size_t)p * s->N + o) * ld + (size_t)b * P, P);
-            dr[k * s->ss + p] += (float)sum;
-        }
+    for (int k = 0; k < s->K; ++k) {
+        double sum[s->ss];
+        for (int p = 0; p < s->ss; ++p) sum[p] = 0;
+        for (int o = 0; o < s->N; ++o)
+            for (int b = 0; b < nb; ++b)
+                rows_dots(l.delta + (size_t)(b0 + b) * l.outputs + (size_t)(o * s->K + k) * P,
+                          z + (size_t)o * ld + (size_t)b * P, (size_t)s->N * ld, s->ss, P, sum);
+        for (int p = 0; p < s->ss; ++p) dr[k * s->ss + p] += (float)sum[p];
+    }
 }
 
 /* dz_p[o] = sum_k R[k,p] * delta[o*K+k], written over z. */
@@ -185,13 +189,10 @@ static void mix_delta(layer l, gcconv_state *s, float *dz, int b0, int nb)
     #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
     for (int p = 0; p < s->ss; ++p)
         for (int o = 0; o < s->N; ++o)
-            for (int b = 0; b < nb; ++b) {
-                float *d = dz + ((size_t)p * s->N + o) * ld + (size_t)b * P;
-                const float *delta = l.delta + (size_t)(b0 + b) * l.outputs + (size_t)o * s->K * P;
-                for (int i = 0; i < P; ++i) d[i] = s->R[p] * delta[i];
-                for (int k = 1; k < s->K; ++k)
-                    for (int i = 0; i < P; ++i) d[i] += s->R[k * s->ss + p] * delta[(size_t)k * P + i];
-            }
+            for (int b = 0; b < nb; ++b)
+                rows_weighted_sum(dz + ((size_t)p * s->N + o) * ld + (size_t)b * P,
+                                  l.delta + (size_t)(b0 + b) * l.outputs + (size_t)o * s->K * P, P, s->R + p,
+                                  s->ss, s->K, P);
 }
 
 /* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T, and the columns'
@@ -246,6 +247,10 @@ void gcfactor_backward(layer l, gcconv_state *s, const float *input, float *inpu
     const int chunk = group_size(l, s), P = l.out_h * l.out_w, groups = group_count(l, chunk);
     const size_t slot_floats = (size_t)s->N * s->planes * s->ss + (size_t)s->K * s->ss;
     const int slots = dn_slot_count(groups, slot_floats * sizeof(float));
+    /* The forward pass's z, the same bits as computing them again; the
+     * backward pass writes dz over them. */
+    float *kept = s->z_kept ? s->kept_z : NULL;
+    s->z_kept = 0;
     float *partial = dn_shared_scratch(slots * slot_floats * sizeof(float));
     memset(partial, 0, slots * slot_floats * sizeof(float));
     #pragma omp parallel for schedule(dynamic, 1) if (slots > 1)
@@ -256,7 +261,8 @@ void gcfactor_backward(layer l, gcconv_state *s, const float *input, float *inpu
             int b0 = gi * chunk, nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
             float *cols = group_workspace(l, s, chunk, workspace), *z = cols + (size_t)s->planes * s->ss * nb * P;
             im2col_group(l, s, input, b0, nb, cols);
-            pixel_products(l, s, wp, input, b0, nb, cols, z);
+            if (kept) z = kept + (size_t)b0 * s->N * s->ss * P;
+            else pixel_products(l, s, wp, input, b0, nb, cols, z);
             calibration_gradient(l, s, z, b0, nb, dr);
             mix_delta(l, s, z, b0, nb);
             backward_products(l, s, wp, input, input_delta, b0, nb, cols, z, dw);

@@ -13,8 +13,9 @@ size_t gcfactor_workspace(layer l, gcconv_state *s);
 /* Whether the layer takes the factored passes: full mixing, K > 1, the
  * fast path, and a workspace that holds a group of images. */
 int gcfactor_applies(layer l, gcconv_state *s);
-/* l.output = the convolution with H (before bias and batch norm). */
-void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace);
+/* l.output = the convolution with H (before bias and batch norm).  With
+ * train set, the products may stay for the next gcfactor_backward. */
+void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace, int train);
 /* weight_updates and R_updates += minus their gradients from l.delta;
  * input_delta (when not NULL) += the input's. */
 void gcfactor_backward(layer l, gcconv_state *s, const float *input, float *input_delta, float *workspace);

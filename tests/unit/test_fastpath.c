@@ -22,6 +22,7 @@
 #include "maxpool_layer.h"
 #include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
+#include "cpu/rowops.h"
 #include "gclayer.h"
 #include "optim/optimizer.h"
 #include "cpu/parallel.h"
@@ -835,6 +836,67 @@ static void bn_statistics_precise_far_from_zero(void **state)
     for_each_bn_case(1, 1000, bn_case_offset);
 }
 
+/* ---- the row loops of [gcconv]'s factored passes ------------------------------ */
+
+/* The loops as rowops.h defines them, one element at a time. */
+static void weighted_sum_by_hand(float *y, const float *x, size_t stride, const float *c, size_t step, int taps, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        float sum = c[0] * x[i];
+        for (int t = 1; t < taps; ++t) {
+            float term = c[(size_t)t * step] * x[(size_t)t * stride + i];
+            sum += term;
+        }
+        y[i] = sum;
+    }
+}
+
+static double dot_by_hand(const float *a, const float *b, int n)
+{
+    int whole = n - n % 8;
+    float lane[8] = {0};
+    for (int i = 0; i < whole; ++i) lane[i % 8] += a[i] * b[i];
+    double sum = ((double)lane[0] + lane[1]) + ((double)lane[2] + lane[3])
+               + (((double)lane[4] + lane[5]) + ((double)lane[6] + lane[7]));
+    for (int i = whole; i < n; ++i) sum += (double)a[i] * b[i];
+    return sum;
+}
+
+/* Every path the CPU has gives the loops' bits, for lengths around the
+ * vector widths and tap counts around the four products at once. */
+static void row_loops_same_bits_each_path(void **state)
+{
+    static const int lengths[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 49, 196, 784};
+    static const int taps[] = {1, 2, 3, 4, 5, 8, 9, 25};
+    int was = fastgemm_isa();
+    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
+        if (!fastgemm_set_isa(isa)) {
+            print_message("SKIP rows_%s: this CPU cannot run the %s path\n", isa == 1 ? "avx2" : "avx512",
+                          fastgemm_isa_name(isa));
+            continue;
+        }
+        for (size_t li = 0; li < sizeof lengths / sizeof *lengths; ++li)
+            for (size_t ti = 0; ti < sizeof taps / sizeof *taps; ++ti) {
+                int n = lengths[li], t = taps[ti];
+                size_t stride = (size_t)n + 3;
+                float *x = randv(stride * t), *c = randv((size_t)3 * t), *a = randv(n);
+                float *y = randv(n), *want = randv(n);
+                rows_weighted_sum(y, x, stride, c, 3, t, n);
+                weighted_sum_by_hand(want, x, stride, c, 3, t, n);
+                assert_same_bits(y, want, n);
+                double sums[25], hand[25];
+                for (int u = 0; u < t; ++u) sums[u] = hand[u] = u;
+                rows_dots(a, x, stride, t, n, sums);
+                for (int u = 0; u < t; ++u) {
+                    hand[u] += dot_by_hand(a, x + u * stride, n);
+                    assert_memory_equal(&sums[u], &hand[u], sizeof(double));
+                }
+                free(x); free(c); free(a); free(y); free(want);
+            }
+    }
+    fastgemm_set_isa(was);
+}
+
 int main(void)
 {
     default_isa = fastgemm_isa();
@@ -859,6 +921,7 @@ int main(void)
         cmocka_unit_test_setup(avx512_gemm_equals_avx2_bitwise, setup),
         cmocka_unit_test_setup(avx512_views_and_threads_equal_avx2_bitwise, setup),
         cmocka_unit_test_setup(avx512_layers_equal_avx2_bitwise, setup),
+        cmocka_unit_test_setup(row_loops_same_bits_each_path, setup),
         cmocka_unit_test_setup(bn_activate_matches_reference, setup),
         cmocka_unit_test_setup(bn_activate_fused_equals_separate_bitwise, setup),
         cmocka_unit_test_setup(bias_activate_matches_reference_bitwise, setup),

@@ -17,6 +17,7 @@
 #include "ext.h"
 #include "gclayer.h"
 #include "cpu/fastgemm.h"
+#include "layers/gcfactor.h"
 #include "optim/optimizer.h"
 #include "optim/rng.h"
 #include "helpers/scratch_dir.h"
@@ -499,6 +500,82 @@ static void k1_matches_convolutional_each_path(void **state)
     fastgemm_set_isa(was);
 }
 
+/* ---- the factored passes keep their products ------------------------------ */
+
+typedef struct pass_bits {
+    float *output, *weight_updates, *R_updates, *input_delta;
+} pass_bits;
+
+static pass_bits copy_pass(rig *r)
+{
+    gcconv_state *s = gcconv_state_of(r->l);
+    pass_bits b;
+    b.output = malloc(out_count(r->l) * sizeof(float));
+    memcpy(b.output, r->l.output, out_count(r->l) * sizeof(float));
+    b.weight_updates = malloc(r->l.nweights * sizeof(float));
+    memcpy(b.weight_updates, r->l.weight_updates, r->l.nweights * sizeof(float));
+    b.R_updates = malloc(s->K * s->ss * sizeof(float));
+    memcpy(b.R_updates, s->R_updates, s->K * s->ss * sizeof(float));
+    b.input_delta = malloc((size_t)r->l.batch * r->l.inputs * sizeof(float));
+    memcpy(b.input_delta, r->net.delta, (size_t)r->l.batch * r->l.inputs * sizeof(float));
+    return b;
+}
+
+static void free_pass(pass_bits *b)
+{
+    free(b->output); free(b->weight_updates); free(b->R_updates); free(b->input_delta);
+}
+
+/* A training forward pass keeps z for the backward pass; a forward pass
+ * outside training does not, and the backward pass computes z again.  Both
+ * must give the same bits. */
+static void check_kept_case(int K, int size, int expand, int batch, int hw, uint64_t seed)
+{
+    rig r = make_rig(options(K, 4, size, 1, size / 2, GC_MIX_FULL, expand, 0, LEAKY), batch, hw, hw - 2,
+                     3 * (expand ? 1 : K), seed);
+    gcconv_state *s = gcconv_state_of(r.l);
+    rng g;
+    rng_seed(&g, seed, 7);
+    randomize_parameters(&r, &g);
+    fill_normal(r.l.weights, r.l.nweights, &g, 0.3f);
+    fill_normal(r.net.input, (size_t)batch * r.l.inputs, &g, 1);
+    float *grad = calloc(out_count(r.l), sizeof(float));
+    fill_normal(grad, out_count(r.l), &g, 1);
+    assert_true(gcfactor_applies(r.l, s));
+    run_backward(&r, grad);
+    assert_non_null(s->kept_z);
+    pass_bits kept = copy_pass(&r);
+    r.net.train = 0;
+    run_backward(&r, grad);
+    pass_bits again = copy_pass(&r);
+    assert_same_floats(kept.output, again.output, out_count(r.l), "output", "kept z");
+    assert_same_floats(kept.weight_updates, again.weight_updates, r.l.nweights, "weight_updates", "kept z");
+    assert_same_floats(kept.R_updates, again.R_updates, s->K * s->ss, "R_updates", "kept z");
+    assert_same_floats(kept.input_delta, again.input_delta, (size_t)batch * r.l.inputs, "input delta", "kept z");
+    free_pass(&kept);
+    free_pass(&again);
+    free(grad);
+    free_rig(&r);
+}
+
+static void kept_products_same_bits_each_path(void **state)
+{
+    static const char *const env[] = {"scalar", "avx2", "avx512"};
+    int was = fastgemm_isa();
+    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
+        if (!fastgemm_set_isa(isa)) {
+            print_message("SKIP kept_%s: this CPU cannot run the %s tile\n", env[isa], fastgemm_isa_name(isa));
+            continue;
+        }
+        check_kept_case(2, 3, 1, 3, 9, 11);
+        check_kept_case(4, 3, 0, 5, 9, 12);
+        check_kept_case(3, 1, 1, 2, 9, 13);
+        check_kept_case(8, 5, 1, 1, 9, 14);
+        check_kept_case(2, 3, 1, 3, 66, 15);   /* one image a group: three groups */
+    }
+    fastgemm_set_isa(was);
+}
+
 /* ---- the R step ----------------------------------------------------------- */
 
 static void check_r_is_calibration_map(const float *R, int K, int ss)
@@ -951,6 +1028,7 @@ int main(void)
         cmocka_unit_test(matches_pytorch_reference),
         cmocka_unit_test(k1_matches_convolutional),
         cmocka_unit_test(k1_matches_convolutional_each_path),
+        cmocka_unit_test(kept_products_same_bits_each_path),
         cmocka_unit_test(r_stays_normalised_under_updates),
         cmocka_unit_test(update_steps_weights_and_r),
         cmocka_unit_test(r_init_choices),
