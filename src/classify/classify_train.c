@@ -222,6 +222,13 @@ static void finish(void *ctx)
 {
     image_issue_summary(stdout);
     image_cache_summary(stdout);
+    double seconds;
+    long parts;
+    loader_threads_usage(&seconds, &parts);
+    int limit = loader_threads_limit();
+    printf("loader threads: %.2f CPU seconds for %ld parts of batches, ", seconds, parts);
+    if (limit) printf("at most %d at once\n", limit);
+    else printf("no limit at once\n");
 }
 
 static void describe_task(train_task *t, classify_task *c, const classify_opts *o, network *net)

@@ -20,5 +20,9 @@ int loader_threads_default(void);
 /* A loader thread's start and end (ext_loader_thread_begin and _end). */
 void loader_threads_enter(void);
 void loader_threads_leave(void);
+/* CPU seconds (the threads' own clocks) that loader threads used up to
+ * their leave(), of the threads that have left, and how many there were, since
+ * the last call; the counts start again at 0. */
+void loader_threads_usage(double *seconds, long *parts);
 
 #endif
