@@ -72,6 +72,8 @@ case $flags in
     *) tile=scalar ;;
 esac
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
+fam=$(sed -n 's/^cpu family[^:]*: //p' /proc/cpuinfo | head -1)
+model=$(sed -n 's/^model[^:]*: //p' /proc/cpuinfo | grep -v '[a-zA-Z]' | head -1)
 cache_line=$(grep '^image cache' "$OUT/ours_cached_last.out" || echo "image cache: (no line)")
 loader_line=$(grep '^loader threads' "$OUT/ours_cached_last.out" || echo "loader threads: (no line)")
 cat <<EOM
@@ -91,7 +93,7 @@ the training rows above do.  $ROUNDS rounds, the four runs side by side in
 each; medians over rounds, and medians of the per-round ratios (PyTorch's
 wall time over the row's: above 1, the row is the faster).
 
-Machine: ${cpu:-unknown CPU}, $(nproc) cores; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset (libgomp's default)}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
+Machine: ${cpu:-unknown CPU} (family $fam, model $model), $(nproc) cores; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset (libgomp's default)}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 Last cached run: "$cache_line"; "$loader_line".
 
 | run | wall (median) | CPU, user + system (median) | images/s (wall) | PyTorch from PNG / this (wall) | PyTorch on tensors / this (wall) |
