@@ -62,3 +62,13 @@ expect_error bad_budget "DARKNET_IMAGE_CACHE_MB=lots: expected a number of megab
     env DARKNET_IMAGE_CACHE_MB=lots "$DN" classifier train "$D/c.data" "$D/tiny.cfg"
 expect_error bad_loader_threads "DARKNET_LOADER_THREADS=-2: expected a number of threads >= 0" \
     env DARKNET_LOADER_THREADS=-2 "$DN" classifier train "$D/c.data" "$D/tiny.cfg"
+
+# the command's last line: the loader threads' CPU time and their limit
+# (7 batches of 32 parts: the 6 trained and the one loaded ahead)
+grep -q "^loader threads: [0-9.]* CPU seconds for 224 parts of batches, at most 1 at once$" \
+    "$D/train_one_loader_thread.out" && pass loader_line_limit || fail loader_line_limit
+grep -q "^loader threads: .*, no limit at once$" "$D/train_uncached_32_threads.out" \
+    && pass loader_line_no_limit || fail loader_line_no_limit
+cores=$(getconf _NPROCESSORS_ONLN)
+grep -q "^loader threads: .*, at most $cores at once$" "$D/train_cached.out" \
+    && pass loader_default_one_per_core || fail loader_default_one_per_core
