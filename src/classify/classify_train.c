@@ -25,7 +25,9 @@
 #include "classify/classify.h"
 #include "dist/dist.h"
 #include "ext.h"
+#include "input/image_cache.h"
 #include "input/image_check.h"
+#include "input/loader_threads.h"
 #include "optim/optimizer.h"
 #include "option_list.h"
 #include "optim/upstream_rand.h"
@@ -101,6 +103,8 @@ static void setup_loader(classify_task *c, network *net, int tag)
     memset(a, 0, sizeof *a);
     a->w = net->w;
     a->h = net->h;
+    /* 32 parts, each with its own seeded stream, as upstream split a batch;
+     * how many decode at once is set apart (loader_threads.h) */
     a->threads = 32;
     a->hierarchy = net->hierarchy;
     a->min = net->min_ratio * net->w;
@@ -122,6 +126,19 @@ static void setup_loader(classify_task *c, network *net, int tag)
     /* under mpirun: every rank draws the whole batch alike, decodes its share */
     a->ext_rank = dist_rank();
     a->ext_ranks = dist_size();
+}
+
+/* The loader threads that may run at once: one per core unless
+ * DARKNET_LOADER_THREADS says otherwise (docs/performance.md, "The loader"). */
+static void limit_loader_threads(void)
+{
+    int n = loader_threads_default();
+    if (n < 0) {
+        fprintf(stderr, "darknet: error: DARKNET_LOADER_THREADS=%s: expected a number of threads >= 0"
+                " (0: no limit)\n", getenv("DARKNET_LOADER_THREADS"));
+        exit(1);
+    }
+    loader_threads_set_limit(n);
 }
 
 static void start_loading(void *ctx, network *net)
@@ -204,6 +221,14 @@ static void setup_validation(classify_task *c, list *options, const char *datacf
 static void finish(void *ctx)
 {
     image_issue_summary(stdout);
+    image_cache_summary(stdout);
+    double seconds;
+    long parts;
+    loader_threads_usage(&seconds, &parts);
+    int limit = loader_threads_limit();
+    printf("loader threads: %.2f CPU seconds for %ld parts of batches, ", seconds, parts);
+    if (limit) printf("at most %d at once\n", limit);
+    else printf("no limit at once\n");
 }
 
 static void describe_task(train_task *t, classify_task *c, const classify_opts *o, network *net)
@@ -273,7 +298,9 @@ void classify_train_command(int argc, char **argv)
     describe_task(&t, &c, &o, net);
     augment_set_pad_crop(net_ext_of(net)->pad_crop);
     setup_loader(&c, net, tag);
+    limit_loader_threads();
     train_loop_run(net, &t);
+    loader_threads_set_limit(0);
     augment_set_pad_crop(0);
 
     image_set_replacements(NULL, 0);

@@ -18,6 +18,7 @@
 
 #include "ext.h"
 #include "image.h"
+#include "input/image_cache.h"
 #include "input/image_check.h"
 #include "input/key_set.h"
 #include "stb_image.h"
@@ -250,6 +251,9 @@ void image_set_replacements(char **paths, int n)
 {
     replacements = paths;
     n_replacements = n;
+    /* the images the loader can draw are these: the cache may hold them */
+    if (n > 0) image_cache_open(paths, n);
+    else image_cache_close();
 }
 
 #define MAX_DRAWS 1000
@@ -258,7 +262,12 @@ image ext_load_augment_image(char **paths, int i)
 {
     image im;
     for (int draw = 0; draw < MAX_DRAWS; ++draw) {
-        if (image_load_checked(paths[i], &im) == 0) return im;
+        /* only images that decoded are held: a bad one still meets the checks */
+        if (image_cache_get(paths[i], &im)) return im;
+        if (image_load_checked(paths[i], &im) == 0) {
+            image_cache_offer(paths[i], im);
+            return im;
+        }
         /* a list no command of ours registered: upstream's blank image, but
          * with the warning above */
         if (!n_replacements) return make_image(10, 10, 3);

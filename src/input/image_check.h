@@ -43,7 +43,8 @@ void image_issue_reset(void);
 
 /* The list the training loader draws replacements from (its strings must
  * outlive training); n = 0: none, a bad image then stays upstream's blank
- * image, with its warning. */
+ * image, with its warning.  It also opens the decoded-image cache for
+ * these paths (image_cache.h), and n = 0 closes it. */
 void image_set_replacements(char **paths, int n);
 
 #endif

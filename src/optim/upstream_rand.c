@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ext.h"
+#include "input/loader_threads.h"
 #include "optim/upstream_rand.h"
 #include "utils.h"
 
@@ -83,6 +84,8 @@ size_t ext_loader_next_batch(void)
 
 void ext_loader_thread_begin(size_t batch, int part)
 {
+    /* a part's draws come from its own stream: waiting for a turn changes none */
+    loader_threads_enter();
     if (!batch) return;
     pthread_mutex_lock(&lock);
     uint64_t seed = loader_seed;
@@ -95,6 +98,7 @@ void ext_loader_thread_begin(size_t batch, int part)
 void ext_loader_thread_end(void)
 {
     in_loader = 0;
+    loader_threads_leave();
 }
 
 static rng before_passes;
