@@ -25,7 +25,7 @@ Architectures:
                     average pooling
 
 The Faster R-CNN cfgs train with batch 4 at 800x600 (docs/detection.md,
-section 9); their RPN head and second stage stay [convolutional] and
+section 8); their RPN head and second stage stay [convolutional] and
 [connected] in the twins.
 
 usage: gen_detector_cfgs.py [--out DIR] [--branches K] [--check]

@@ -7,7 +7,7 @@
 # [roipool] and [rcnn] keys are errors naming the file, section and key.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
-MIN_MAP=20      # see docs/detection.md section 9 for the measured values; untrained: about 0
+MIN_MAP=20      # see docs/detection.md section 8 for the measured values; untrained: about 0
 ITERATIONS=${RCNN_ITERATIONS:-200}
 voc_shapes
 D=$WORK/dn
