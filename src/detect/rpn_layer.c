@@ -50,7 +50,8 @@ int rcnn_read_truths(network net, int b, rb_box *out, int *classes, int max)
 
 void rcnn_rng(network net, int index, int b, rng *r)
 {
-    uint64_t seed = net_ext_of(&net)->seed;
+    /* net is a copy: net_ext_of() would attach a new state to it */
+    uint64_t seed = net.ext ? ((net_ext *)net.ext)->seed : 0;
     uint64_t seen = net.seen ? (uint64_t)*net.seen : 0;
     rng_seed(r, seed, rng_hash(rng_hash(0x52434e4e00ULL + (uint64_t)index) ^ (seen * 4096 + (uint64_t)b)));
 }
