@@ -7,7 +7,11 @@
 # [roipool] and [rcnn] keys are errors naming the file, section and key.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
-MIN_MAP=20      # see docs/detection.md section 8 for the measured values; untrained: about 0
+# Measured values: docs/detection.md section 8 (plain 50.9 %); untrained:
+# about 0.  The [gcconv] twin learns more slowly in so few iterations (as
+# tiny-det-gc.cfg does), so its bar is lower.
+MIN_MAP=20
+MIN_MAP_GC=10
 ITERATIONS=${RCNN_ITERATIONS:-200}
 voc_shapes
 D=$WORK/dn
@@ -19,8 +23,9 @@ three_classes() {   # $1 = cfg basename in cfg/
 s/^steps=.*/steps=$((ITERATIONS * 4 / 5))/" "cfg/$1.cfg" > "$WORK/$1.cfg"
 }
 
-train_and_check() {   # $1 = cfg basename in cfg/
+train_and_check() {   # $1 = cfg basename in cfg/, $2 = the mAP to beat
     n=$1
+    MIN_MAP=$2
     three_classes "$n"
     C=$WORK/$n.cfg
     check "train_$n" ./darknet detector train "$D/voc.data" "$C" -map -map_every $ITERATIONS
@@ -71,9 +76,9 @@ bad_key roipool_mode 's/^mode=align/mode=avg/' "[roipool]: mode"
 bad_key rcnn_classes 's/^classes=20/classes=7/' "[rcnn]: classes"
 bad_key rcnn_random 's/^detections=100/random=1/' "[rcnn]: random"
 
-train_and_check faster-rcnn-small-voc
+train_and_check faster-rcnn-small-voc $MIN_MAP
 if gcconv_available; then
-    train_and_check faster-rcnn-small-voc-gc
+    train_and_check faster-rcnn-small-voc-gc $MIN_MAP_GC
 else
     echo "SKIP faster-rcnn-small-voc-gc: ./darknet has no [gcconv] layer yet"
 fi
