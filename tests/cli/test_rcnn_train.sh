@@ -1,15 +1,13 @@
 #!/bin/sh
-# End to end with the two-stage layers on the synthetic VOC set: train a
-# 3-class copy of cfg/faster-rcnn-small-voc.cfg with -map, reach mAP@0.5
-# (VOC2007 11-point) above MIN_MAP on the test list, then run `detector
-# map`, `detector valid` and `detector test` on the trained weights and
-# check what they write.  The same for the [gcconv] twin.  Bad [rpn],
-# [roipool] and [rcnn] keys are errors naming the file, section and key.
+# The two-stage layers end to end on the synthetic VOC set: a 3-class copy
+# of cfg/faster-rcnn-small-voc.cfg trains with -map past MIN_MAP (mAP@0.5,
+# VOC2007 11-point), then `detector map`, `valid` and `test` run on its
+# weights; the same for the [gcconv] twin.  Bad keys are errors naming the
+# file, section and key.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
-# Measured values: docs/detection.md section 8 (plain 50.9 %); untrained:
-# about 0.  The [gcconv] twin learns more slowly in so few iterations (as
-# tiny-det-gc.cfg does), so its bar is lower.
+# Measured: docs/detection.md section 8; untrained: about 0.  The twin
+# learns more slowly (as tiny-det-gc.cfg), so its bar is lower.
 MIN_MAP=20
 MIN_MAP_GC=10
 ITERATIONS=${RCNN_ITERATIONS:-200}
@@ -17,7 +15,7 @@ voc_shapes
 D=$WORK/dn
 convert_to "$D" && pass convert || fail convert "$(tail -3 "$D.convert.out")"
 
-# The cfg for the synthetic set's 3 classes: classes=3, 5 x 3 + 1 = 16 outputs.
+# For the set's 3 classes: classes=3, 5 x 3 + 1 = 16 outputs.
 three_classes() {   # $1 = cfg basename in cfg/
     sed "s/^classes=20/classes=3/; s/^output=101/output=16/; s/^max_batches=.*/max_batches=$ITERATIONS/; \
 s/^steps=.*/steps=$((ITERATIONS * 4 / 5))/" "cfg/$1.cfg" > "$WORK/$1.cfg"
@@ -57,7 +55,7 @@ train_and_check() {   # $1 = cfg basename in cfg/, $2 = the mAP to beat
     [ "$(ls "$WORK/results_$n"/comp4_det_test_*.txt 2>/dev/null | wc -l)" -eq 3 ] && [ "$lines" -gt 0 ] && [ "$bad" -eq 0 ] \
         && pass "${n}_valid_writes_results" || fail "${n}_valid_writes_results" "$lines lines, $bad bad"
 
-    # detector test: boxes drawn on a test image and saved
+    # detector test: boxes drawn and saved
     img=$(head -1 "$D/test.txt")
     check "test_$n" ./darknet detector test "$D/voc.data" "$C" "$W" "$img" -thresh 0.3 -out "$WORK/pred_$n"
     [ "$(od -An -tx1 -N3 "$WORK/pred_$n.jpg" 2>/dev/null | tr -d ' ')" = ffd8ff ] \
