@@ -270,6 +270,28 @@ static void detections_come_out_of_get_network_boxes(void **state)
     free_network(net);
 }
 
+static void images_without_objects_train_the_background(void **state)
+{
+    network *net = two_stage_net("align", 2);
+    rng r;
+    rng_seed(&r, 8, 0);
+    random_fill(net->input, net->inputs * net->batch, &r, 1);
+    memset(net->truth, 0, sizeof(float) * net->truths * net->batch);
+    net->train = 1;
+    *net->seen += net->batch;
+    forward_network(net);
+    roipool_state *pool = net->layers[ROIPOOL].ext_data;
+    int background = 0;
+    for (int i = 0; i < net->layers[ROIPOOL].batch; ++i) {
+        assert_true(pool->labels[i] <= 0);
+        background += pool->labels[i] == 0;
+    }
+    assert_true(background > 0);
+    float cost = net->layers[RCNN].cost[0];
+    assert_true(isfinite(cost) && cost > 0);
+    free_network(net);
+}
+
 /* ---- weights and resume ------------------------------------------------------ */
 
 static data random_batch(network *net, uint64_t seed)
@@ -365,6 +387,7 @@ int main(void)
         cmocka_unit_test(rcnn_gradient_matches_differences),
         cmocka_unit_test(layers_after_roipool_run_per_roi),
         cmocka_unit_test(detections_come_out_of_get_network_boxes),
+        cmocka_unit_test(images_without_objects_train_the_background),
         cmocka_unit_test(weights_round_trip_exactly),
         cmocka_unit_test(training_resumes_exactly),
     };
