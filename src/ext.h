@@ -34,7 +34,9 @@ typedef struct layer_ext {
     int (*batch_out)(layer l, int batch);
     /* Detections for get_network_boxes() (patches/0070), of image 0 of the
      * last forward pass: how many score above thresh, and writing them
-     * into dets (w, h: the image; netw, neth: the letterboxed input). */
+     * into dets (w, h: the image; netw, neth: the letterboxed input).
+     * get_detections returns how many it wrote, which may be fewer; the
+     * entries left stay empty (zero probabilities). */
     int (*num_detections)(layer l, float thresh);
     int (*get_detections)(layer l, int w, int h, int netw, int neth, float thresh,
                           int relative, detection *dets);

@@ -162,7 +162,9 @@ static int rcnn_num_detections(layer l, float thresh)
 }
 
 /* The network saw the image letterboxed (upstream's letterbox_image): scaled
- * by the same factor both ways and centred.  This undoes that. */
+ * by the same factor both ways and centred.  This undoes that and clips to
+ * the image; a box that lies wholly in the padding is dropped, its entry
+ * left empty (zero probabilities, which every reader skips). */
 static int rcnn_get_detections(layer l, int w, int h, int netw, int neth, float thresh, int relative,
                                detection *dets)
 {
@@ -176,8 +178,10 @@ static int rcnn_get_detections(layer l, int w, int h, int netw, int neth, float 
     for (int k = 0; k < s->n_dets[0]; ++k) {
         rcnn_det d = s->dets[k];
         if (!(d.score > thresh)) continue;
-        float x1 = (d.box.x1 - dx) * sx, x2 = (d.box.x2 - dx) * sx;
-        float y1 = (d.box.y1 - dy) * sy, y2 = (d.box.y2 - dy) * sy;
+        rb_box img = rb_clip((rb_box){(d.box.x1 - dx) * sx, (d.box.y1 - dy) * sy,
+                                      (d.box.x2 - dx) * sx, (d.box.y2 - dy) * sy}, w, h);
+        if (!rb_box_usable(img)) continue;
+        float x1 = img.x1, x2 = img.x2, y1 = img.y1, y2 = img.y2;
         box b = {(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1};
         if (relative) {
             b.x /= w; b.w /= w;
