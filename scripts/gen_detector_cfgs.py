@@ -18,6 +18,15 @@ Architectures:
                     and a two-scale YOLO head
   resnet18-yolo-voc ResNet-18 (basic blocks, 2-2-2-2, projection shortcuts
                     where the size halves) and a two-scale YOLO head
+  faster-rcnn-alexnet-voc   Faster R-CNN: AlexNet's five convolutions to
+                    stride 16, the RPN, [roipool] 6x6, fc6 and fc7 (4096)
+  faster-rcnn-resnet18-voc  Faster R-CNN: ResNet-18 to layer3 (stride 16),
+                    the RPN, [roipool] 14x14, layer4 on each ROI and global
+                    average pooling
+
+The Faster R-CNN cfgs train with batch 4 at 800x600 (docs/detection.md,
+section 8); their RPN head and second stage stay [convolutional] and
+[connected] in the twins.
 
 usage: gen_detector_cfgs.py [--out DIR] [--branches K] [--check]
   --check   compare with the files in OUT instead of writing them
@@ -76,6 +85,29 @@ class Net:
                         % (",".join(map(str, mask)), ", ".join("%d,%d" % (anchors[2 * i], anchors[2 * i + 1])
                                                               for i in range(n)), CLASSES, n, ignore))
 
+    def rpn(self, channels, sizes, ratios):
+        """The RPN head (3x3, then 1x1 with 5A outputs) and [rpn]."""
+        a = len(sizes) * len(ratios)
+        self.conv(channels, 3, bn=False, act="relu", backbone=False)
+        self.add("[convolutional]\nfilters=%d\nsize=1\nstride=1\npad=0\nactivation=linear\n" % (5 * a))
+        return self.add("[rpn]\nanchor_sizes=%s\nanchor_ratios=%s\nstride=16\npre_nms_train=12000\n"
+                        "post_nms_train=2000\npre_nms_test=6000\npost_nms_test=300\nnms=0.7\n"
+                        % (",".join(map(str, sizes)), ",".join("%g" % r for r in ratios)))
+
+    def roipool(self, frm, size):
+        return self.add("[roipool]\nfrom=%d\nmode=align\nsize=%d\nrois=128\nfg_fraction=0.25\n" % (frm, size))
+
+    def connected(self, output, act="relu"):
+        return self.add("[connected]\noutput=%d\nactivation=%s\n" % (output, act))
+
+    def dropout(self):
+        return self.add("[dropout]\nprobability=.5\n")
+
+    def rcnn(self):
+        self.connected(5 * CLASSES + 1, "linear")
+        return self.add("[rcnn]\nclasses=%d\nmax=90\njitter=0\nscore_thresh=0.05\nnms=0.3\n"
+                        "detections=100\n" % CLASSES)
+
     def region(self, anchors, jitter):
         return self.add("[region]\nanchors=%s\nbias_match=1\nclasses=%d\ncoords=4\nnum=%d\nsoftmax=1\n"
                         "jitter=%g\nrescore=1\nobject_scale=5\nnoobject_scale=1\nclass_scale=1\n"
@@ -89,6 +121,14 @@ def net_section(max_batches, steps, burn_in=1000, subdivisions=16):
             "decay=0.0005\nangle=0\nsaturation=1.5\nexposure=1.5\nhue=.1\nlearning_rate=0.001\n"
             "burn_in=%d\nmax_batches=%d\npolicy=steps\nsteps=%d,%d\nscales=.1,.1\n"
             % (subdivisions, burn_in, max_batches, steps[0], steps[1]))
+
+
+def rcnn_net_section():
+    return ("[net]\n# Faster R-CNN: 4 images a step; 800x600 keeps VOC's 4:3 images at 600 px on\n"
+            "# the short side when letterboxed; flips come from `detector train`\n"
+            "batch=4\nsubdivisions=1\nwidth=800\nheight=600\nchannels=3\nmomentum=0.9\n"
+            "decay=0.0005\nlearning_rate=0.004\nmax_batches=17500\npolicy=steps\nsteps=12500\n"
+            "scales=.1\n")
 
 
 V3_ANCHORS = [10, 13, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326]
@@ -221,6 +261,62 @@ def resnet18_yolo(n):
     two_scale_head(n, tap)
 
 
+RCNN_SIZES = (64, 128, 256, 512)
+RCNN_RATIOS = (0.5, 1, 2)
+
+
+def alexnet_rcnn(n):
+    n.conv(96, 11, stride=4)
+    n.maxpool(3, 2)
+    n.conv(256, 5)
+    n.maxpool(3, 2)
+    n.conv(384, 3)
+    n.conv(384, 3)
+    features = n.conv(256, 3)
+    n.rpn(256, RCNN_SIZES, RCNN_RATIOS)
+    n.roipool(features, 6)
+    n.connected(4096)
+    n.dropout()
+    n.connected(4096)
+    n.dropout()
+    n.rcnn()
+
+
+def resnet18_rcnn(n):
+    """ResNet-18 to layer3 as the backbone; layer4 (not calibrated: it is
+    the second stage) runs on each 14x14 ROI, then global average pooling."""
+    n.conv(64, 7, stride=2)
+    n.maxpool()
+    for stage, filters in enumerate((64, 128, 256)):
+        for block in range(2):
+            if stage and not block:
+                n.conv(filters, 1, stride=2, act="linear")
+                n.route(-2)
+                n.conv(filters, 3, stride=2)
+                n.conv(filters, 3, act="linear")
+                n.shortcut(-4, "leaky")
+            else:
+                n.conv(filters, 3)
+                n.conv(filters, 3, act="linear")
+                n.shortcut(-3, "leaky")
+    features = n.n - 1
+    n.rpn(256, RCNN_SIZES, RCNN_RATIOS)
+    n.roipool(features, 14)
+    for block in range(2):
+        if not block:
+            n.conv(512, 1, stride=2, act="linear", backbone=False)
+            n.route(-2)
+            n.conv(512, 3, stride=2, backbone=False)
+            n.conv(512, 3, act="linear", backbone=False)
+            n.shortcut(-4, "leaky")
+        else:
+            n.conv(512, 3, backbone=False)
+            n.conv(512, 3, act="linear", backbone=False)
+            n.shortcut(-3, "leaky")
+    n.add("[avgpool]\n")
+    n.rcnn()
+
+
 ARCHS = [
     ("yolov2-voc", yolov2, (80200, (40000, 60000)), "YOLOv2 (Darknet-19 backbone) for VOC"),
     ("yolov3-voc", yolov3, (50200, (40000, 45000)), "YOLOv3 (Darknet-53 backbone) for VOC"),
@@ -230,17 +326,23 @@ ARCHS = [
      "AlexNet backbone (batch-normalised) with a two-scale YOLO head, for VOC"),
     ("resnet18-yolo-voc", resnet18_yolo, (50200, (40000, 45000)),
      "ResNet-18 backbone with a two-scale YOLO head, for VOC"),
+    ("faster-rcnn-alexnet-voc", alexnet_rcnn, None,
+     "Faster R-CNN with an AlexNet backbone (batch-normalised) and an fc6/fc7 head, for VOC"),
+    ("faster-rcnn-resnet18-voc", resnet18_rcnn, None,
+     "Faster R-CNN with a ResNet-18 backbone (to layer3) and a layer4 head on 14x14 ROIs, for VOC"),
 ]
 
 
 def render(name, build, schedule, title, gc, branches):
     n = Net(gc, branches)
     build(n)
-    max_batches, steps = schedule
     what = ("the backbone's convolutions are [gcconv] with branches=%d (twin: %s.cfg)" % (branches, name)
             if gc else "plain convolutions (twin with [gcconv]: %s-gc.cfg)" % name)
     head = ("# %s: %s.\n# Written by scripts/gen_detector_cfgs.py; layer indices match the twin's.\n"
             % (title, what))
+    if schedule is None:
+        return head + rcnn_net_section() + "\n" + "\n".join(n.parts)
+    max_batches, steps = schedule
     return head + net_section(max_batches, steps, subdivisions=32 if gc else 16) + "\n" + "\n".join(n.parts)
 
 

@@ -28,6 +28,18 @@ typedef struct layer_ext {
     void (*load)(layer l, FILE *fp, const char *file, int index);
     void (*resize)(layer *l, int w, int h);
     void (*free)(layer l);
+    /* The batch of the layers after this one when its input has `batch`
+     * rows (patches/0070: the parser and set_batch_network() apply it).
+     * The layer's own l.batch is that output batch.  NULL: unchanged. */
+    int (*batch_out)(layer l, int batch);
+    /* Detections for get_network_boxes() (patches/0070), of image 0 of the
+     * last forward pass: how many score above thresh, and writing them
+     * into dets (w, h: the image; netw, neth: the letterboxed input).
+     * get_detections returns how many it wrote, which may be fewer; the
+     * entries left stay empty (zero probabilities). */
+    int (*num_detections)(layer l, float thresh);
+    int (*get_detections)(layer l, int w, int h, int netw, int neth, float thresh,
+                          int relative, detection *dets);
 } layer_ext;
 
 /* A subcommand: `./darknet WORD [SUBWORD] ...`.  subword NULL matches any. */

@@ -924,5 +924,5 @@ static void free_gcconv(layer l)
 }
 
 const layer_ext gcconv_ext = {
-    "[gcconv]", parse_gcconv, save_gcconv, load_gcconv, resize_gcconv_layer, free_gcconv,
+    "[gcconv]", parse_gcconv, save_gcconv, load_gcconv, resize_gcconv_layer, free_gcconv, NULL, NULL, NULL,
 };

@@ -10,6 +10,7 @@
 #include "deploy/gcfold.h"
 #include "detect/det_eval.h"
 #include "detect/det_train.h"
+#include "detect/rcnn_layers.h"
 #include "ext.h"
 #include "gclayer.h"
 #include "layers/gcmerge.h"
@@ -19,6 +20,9 @@
 static const layer_ext *const layer_table[] = {
     &gcconv_ext,
     &gcmerge_ext,
+    &rpn_ext,
+    &roipool_ext,
+    &rcnn_ext,
     NULL
 };
 

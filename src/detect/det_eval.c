@@ -6,6 +6,7 @@
 
 #include "detect/det_data.h"
 #include "detect/det_eval.h"
+#include "detect/rcnn_layers.h"
 #include "image.h"
 #include "option_list.h"
 #include "utils.h"
@@ -260,8 +261,8 @@ static network *load_detector(char *cfg, char *weights, const char *datacfg, int
     network *net = load_network(cfg, weights, 0);
     set_batch_network(net, 1);
     layer l = net->layers[net->n - 1];
-    if (l.type != YOLO && l.type != REGION) {
-        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", cfg);
+    if (l.type != YOLO && l.type != REGION && !rcnn_is_layer(l, &rcnn_ext)) {
+        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo], [region] or [rcnn]\n", cfg);
         exit(1);
     }
     if (*classes <= 0) *classes = l.classes;

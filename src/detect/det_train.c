@@ -28,6 +28,7 @@
 #include "detect/det_eval.h"
 #include "detect/det_region.h"
 #include "detect/det_train.h"
+#include "detect/rcnn_layers.h"
 #include "dist/dist.h"
 #include "optim/optimizer.h"
 #include "optim/rng.h"
@@ -102,13 +103,13 @@ static det_opts parse_opts(int argc, char **argv)
     return o;
 }
 
-/* The last layer, which must be [yolo] or [region], with classes= checked
- * against the .data file. */
+/* The last layer, which must be [yolo], [region] or [rcnn], with classes=
+ * checked against the .data file. */
 static layer detection_layer_of(network *net, list *options, const det_opts *o)
 {
     layer l = net->layers[net->n - 1];
-    if (l.type != YOLO && l.type != REGION) {
-        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo] or [region]\n", o->cfgfile);
+    if (l.type != YOLO && l.type != REGION && !rcnn_is_layer(l, &rcnn_ext)) {
+        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo], [region] or [rcnn]\n", o->cfgfile);
         exit(1);
     }
     int data_classes = option_find_int_quiet(options, "classes", l.classes);

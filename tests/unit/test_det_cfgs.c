@@ -1,7 +1,9 @@
 /* The detector cfgs in cfg/ (and their [gcconv] twins): each parses, runs a
  * training step (forward, backward, update) at 64x64, then resizes to 96x96
- * as random=1 does and runs another.  The [gcconv] twins are skipped while
- * the layer is not registered. */
+ * as random=1 does and runs another.  The two-stage (Faster R-CNN) cfgs,
+ * which refuse random=1, run a training step at 128x128 with 16 ROIs per
+ * image instead of 128 and 300, then a prediction.  The [gcconv] twins are
+ * skipped while the layer is not registered. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,15 @@ static const char *const names[] = {
     "alexnet-yolo-voc", "resnet18-yolo-voc",
 };
 
+/* In a two-stage cfg's copy: 16 ROIs per image in training and at test. */
+static const char *fewer_rois(const char *line)
+{
+    if (!strncmp(line, "rois=", 5)) return "rois=16\n";
+    if (!strncmp(line, "post_nms_test=", 14)) return "post_nms_test=16\n";
+    if (!strncmp(line, "post_nms_train=", 15)) return "post_nms_train=64\n";
+    return line;
+}
+
 /* A copy of cfg/NAME.cfg with batch 1 and the given input size. */
 static void small_copy(const char *name, int size, char *out, size_t n)
 {
@@ -41,7 +52,7 @@ static void small_copy(const char *name, int size, char *out, size_t n)
         } else if (in_net && (!strncmp(line, "width=", 6) || !strncmp(line, "height=", 7))) {
             fprintf(dst, "%.*s%d\n", (int)(strchr(line, '=') - line + 1), line, size);
         } else {
-            fputs(line, dst);
+            fputs(fewer_rois(line), dst);
         }
     }
     fclose(src);
@@ -98,6 +109,40 @@ static void run_cfg(const char *name, int gc)
     free_network(net);
 }
 
+static const char *const two_stage_names[] = {"faster-rcnn-alexnet-voc", "faster-rcnn-resnet18-voc",
+                                               "faster-rcnn-small-voc"};
+
+static void run_two_stage(const char *name, int gc)
+{
+    char base[128], path[512];
+    snprintf(base, sizeof(base), "%s%s", name, gc ? "-gc" : "");
+    if (gc && !ext_find_layer("[gcconv]")) {
+        fprintf(stderr, "%s: [gcconv] is not available in this build\n", base);
+        skip();
+    }
+    srand(2);
+    small_copy(base, 128, path, sizeof(path));
+    network *net = parse_network_cfg(path);
+    assert_int_equal(net->w, 128);
+    assert_int_equal(net->truths, 90 * 5);
+    float loss = step(net);
+    assert_true(isfinite(loss) && loss > 0);
+    assert_true(delta_mass(net->layers[0]) > 0);
+    float *image = calloc(net->inputs, sizeof(float));
+    for (int i = 0; i < net->inputs; ++i) image[i] = rand() / (float)RAND_MAX;
+    network_predict(net, image);
+    int n = -1;
+    detection *dets = get_network_boxes(net, 200, 100, .005f, .5f, 0, 0, &n);
+    assert_true(n >= 0 && n <= 100);
+    free_detections(dets, n);
+    free(image);
+    free_network(net);
+}
+
+#define TWO_STAGE(i, gc) \
+    static void two_stage_##i##_##gc(void **state) { run_two_stage(two_stage_names[i], gc); }
+TWO_STAGE(0, 0) TWO_STAGE(0, 1) TWO_STAGE(1, 0) TWO_STAGE(1, 1) TWO_STAGE(2, 0) TWO_STAGE(2, 1)
+
 #define CASE(i, gc) \
     static void case_##i##_##gc(void **state) { run_cfg(names[i], gc); }
 CASE(0, 0) CASE(0, 1) CASE(1, 0) CASE(1, 1) CASE(2, 0) CASE(2, 1)
@@ -112,6 +157,9 @@ int main(void)
         cmocka_unit_test(case_3_0), cmocka_unit_test(case_3_1),
         cmocka_unit_test(case_4_0), cmocka_unit_test(case_4_1),
         cmocka_unit_test(case_5_0), cmocka_unit_test(case_5_1),
+        cmocka_unit_test(two_stage_0_0), cmocka_unit_test(two_stage_0_1),
+        cmocka_unit_test(two_stage_1_0), cmocka_unit_test(two_stage_1_1),
+        cmocka_unit_test(two_stage_2_0), cmocka_unit_test(two_stage_2_1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
