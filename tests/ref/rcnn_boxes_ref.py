@@ -39,6 +39,7 @@ import numpy as np
 
 POS_IOU, NEG_IOU = np.float32(0.7), np.float32(0.3)
 CLAMP = math.log(1000.0 / 16.0)
+RPN_BATCH, ROI_BATCH = 256, 128   # anchors and RoIs sampled per image
 
 
 # ---- the reference -----------------------------------------------------------
@@ -316,6 +317,13 @@ def read_result(w, index):
     n = w.int()
     lm = np.array([int(w.word()) for _ in range(2 * n)]).reshape(n, 2)
     r["labels"], r["matched"] = lm[:, 0], lm[:, 1]
+    w.word("sampled")
+    n, r["n_pos"], r["n_neg"] = w.int(), w.int(), w.int()
+    r["sampled"] = np.array([w.int() for _ in range(n)])
+    w.word("rois")
+    n = w.int()
+    rows = w.floats(5 * n, (n, 5))
+    r["roi_labels"], r["rois"] = rows[:, 0].astype(int), rows[:, 1:]
     w.word("encode")
     n = w.int()
     rows = w.floats(5 * n, (n, 5))
@@ -378,6 +386,39 @@ class Checks:
         return failed
 
 
+def check_anchor_sample(chk, i, labels, r):
+    """At most 256 * 0.5 positives and 256 minus those negatives, drawn from
+    the reference's own labels; everything else ignored."""
+    pos, neg = int((labels == 1).sum()), int((labels == 0).sum())
+    want_pos = min(pos, int(RPN_BATCH * 0.5))
+    want_neg = min(neg, RPN_BATCH - want_pos)
+    s = r["sampled"]
+    chk.equal("ref_rpn_sample_counts", i, [r["n_pos"], r["n_neg"], int((s == 1).sum()), int((s == 0).sum())],
+              [want_pos, want_neg, want_pos, want_neg])
+    chk.equal("ref_rpn_sample_subset", i, bool(np.all((s == -1) | (s == labels))), True)
+
+
+def check_roi_sample(chk, i, proposals, truths, r):
+    """Candidates: usable proposals, then usable truths (truth k has class
+    k % 3).  At most round(128 * 0.25) foreground (best IoU >= 0.5) and 128
+    minus those background; each kept RoI labelled by its best truth."""
+    t = np.asarray(truths, np.float64).reshape(-1, 4)
+    good = np.flatnonzero(usable(t)) if len(t) else np.zeros(0, np.int64)
+    cand = np.concatenate([np.asarray(proposals)[usable(proposals)], t[good]])
+    best = iou_matrix(cand, t[good]).max(axis=1) if len(good) else np.zeros(len(cand), np.float32)
+    fg, bg = int((best >= 0.5).sum()), int((best < 0.5).sum())
+    want_fg = min(fg, int(round(ROI_BATCH * 0.25)))
+    want_bg = min(bg, ROI_BATCH - want_fg)
+    got = r["roi_labels"]
+    chk.equal("ref_roi_sample_counts", i, [len(got), int((got > 0).sum())], [want_fg + want_bg, want_fg])
+    want = []
+    for roi in r["rois"]:
+        ious = iou_matrix(roi[None, :], t[good])[0] if len(good) else np.zeros(0, np.float32)
+        k = int(np.argmax(ious)) if len(ious) else -1
+        want.append(int(good[k]) % 3 + 1 if k >= 0 and ious[k] >= 0.5 else 0)
+    chk.equal("ref_roi_sample_labels", i, list(got), want)
+
+
 def compare_case(chk, i, c, r):
     anchors = make_anchors(c["sizes"], c["ratios"], c["stride"], c["h"], c["w"])
     chk.close("ref_anchors", i, r["anchors"], anchors, 1e-3, 0)
@@ -385,6 +426,8 @@ def compare_case(chk, i, c, r):
     labels, matched = rpn_labels(r["anchors"], c["truths"], float(c["img"][0]), float(c["img"][1]))
     chk.equal("ref_rpn_labels", i, r["labels"], labels)
     chk.equal("ref_rpn_matched", i, r["matched"], matched)
+    check_anchor_sample(chk, i, labels, r)
+    check_roi_sample(chk, i, r["anchors"], c["truths"], r)
     enc = [encode(p[:4], p[4:], c["enc_w"]) for p in c["pairs"]]
     chk.equal("ref_encode_status", i, r["enc_status"], [s for s, _ in enc])
     chk.close("ref_encode", i, r["enc"], np.array([d for _, d in enc]), 1e-5, 1e-5)

@@ -616,6 +616,35 @@ static void write_box(FILE *out, rb_box b)
 
 /* Anchors, their IoUs with the truths, and their labels; returns -1 on a
  * malformed case. */
+/* The anchor sample of the labels and the RoI sample with the anchors as
+ * proposals (truth k of class k % 3): counts and what was kept, for the
+ * reference to check against its own labels. */
+static void dump_sampling_part(FILE *out, const rb_box *anchors, int na, const rb_box *truths, int nt,
+                               const int *labels, int seed)
+{
+    int *kept = malloc(sizeof(int) * (na + 1)), n_pos, n_neg;
+    memcpy(kept, labels, sizeof(int) * na);
+    rb_rpn_params p = rb_rpn_defaults();
+    rng r;
+    rng_seed(&r, 17, seed);
+    rb_rpn_sample(kept, na, &p, &r, &n_pos, &n_neg);
+    fprintf(out, "sampled %d %d %d\n", na, n_pos, n_neg);
+    for (int i = 0; i < na; ++i) fprintf(out, "%d\n", kept[i]);
+    free(kept);
+    rb_roi_params rp = rb_roi_defaults();
+    int classes[100];
+    for (int k = 0; k < nt; ++k) classes[k] = k % 3;
+    rb_box *rois = malloc(sizeof(rb_box) * rp.batch), *targets = malloc(sizeof(rb_box) * rp.batch);
+    int *roi_labels = malloc(sizeof(int) * rp.batch);
+    int n = rb_sample_rois(anchors, na, truths, classes, nt, &rp, &r, rois, roi_labels, targets, NULL);
+    fprintf(out, "rois %d\n", n);
+    for (int i = 0; i < n; ++i)
+        fprintf(out, "%d %.9g %.9g %.9g %.9g\n", roi_labels[i], rois[i].x1, rois[i].y1, rois[i].x2, rois[i].y2);
+    free(rois);
+    free(targets);
+    free(roi_labels);
+}
+
 static int dump_anchor_part(reader *rd, FILE *out, float img[2])
 {
     float sizes[16], ratios[16];
@@ -647,6 +676,7 @@ static int dump_anchor_part(reader *rd, FILE *out, float img[2])
     rb_rpn_assign(anchors, na, truths, nt, img[0], img[1], &p, labels, matched);
     fprintf(out, "labels %d\n", na);
     for (int i = 0; i < na; ++i) fprintf(out, "%d %d\n", labels[i], matched[i]);
+    dump_sampling_part(out, anchors, na, truths, nt, labels, na);
     free(anchors);
     free(iou);
     free(labels);
