@@ -131,23 +131,10 @@ static void forward_rcnn(layer l, network net)
     l.cost[0] = loss + (net.train ? rpn->loss : 0);
 }
 
-static void backward_rcnn(layer l, network net)
-{
-    if (net.delta) axpy_cpu(l.batch * l.inputs, 1, l.delta, 1, net.delta, 1);
-}
-
 #ifdef GPU
 static void forward_rcnn_gpu(layer l, network net)
 {
-    cuda_pull_array(net.input_gpu, net.input, l.batch * l.inputs);
-    forward_rcnn(l, net);
-    cuda_push_array(l.output_gpu, l.output, l.batch * l.outputs);
-    cuda_push_array(l.delta_gpu, l.delta, l.batch * l.outputs);
-}
-
-static void backward_rcnn_gpu(layer l, network net)
-{
-    if (net.delta_gpu) axpy_gpu(l.batch * l.inputs, 1, l.delta_gpu, 1, net.delta_gpu, 1);
+    rcnn_forward_on_cpu(l, net, forward_rcnn);
 }
 #endif
 
@@ -277,10 +264,10 @@ static layer parse_rcnn(list *options, ext_params p)
     l.truths = 5 * l.max_boxes;
     alloc_buffers(&l, pool);
     l.forward = forward_rcnn;
-    l.backward = backward_rcnn;
+    l.backward = rcnn_pass_delta;
 #ifdef GPU
     l.forward_gpu = forward_rcnn_gpu;
-    l.backward_gpu = backward_rcnn_gpu;
+    l.backward_gpu = rcnn_pass_delta_gpu;
 #endif
     fprintf(stderr, "rcnn %d classes, %d rows                          ->  %d detections/image\n",
             l.classes, l.batch, s->max_dets);

@@ -106,4 +106,14 @@ int rcnn_read_truths(network net, int b, rb_box *out, int *classes, int max);
  * keyed by the images seen, so that a resumed run draws the same. */
 void rcnn_rng(network net, int index, int b, rng *r);
 
+/* The backward pass of [rpn] and [rcnn], whose output is their input:
+ * net.delta += l.delta. */
+void rcnn_pass_delta(layer l, network net);
+#ifdef GPU
+/* The same in a GPU build, where these layers run on the CPU: forward
+ * takes the input down, runs `forward` and puts output and delta back up. */
+void rcnn_forward_on_cpu(layer l, network net, void (*forward)(layer, network));
+void rcnn_pass_delta_gpu(layer l, network net);
+#endif
+
 #endif

@@ -149,24 +149,28 @@ static void forward_rpn(layer l, network net)
     free(truths);
 }
 
-static void backward_rpn(layer l, network net)
+void rcnn_pass_delta(layer l, network net)
 {
     if (net.delta) axpy_cpu(l.batch * l.inputs, 1, l.delta, 1, net.delta, 1);
 }
 
 #ifdef GPU
-/* The layer runs on the CPU: the input comes down, output and delta go up. */
-static void forward_rpn_gpu(layer l, network net)
+void rcnn_forward_on_cpu(layer l, network net, void (*forward)(layer, network))
 {
     cuda_pull_array(net.input_gpu, net.input, l.batch * l.inputs);
-    forward_rpn(l, net);
+    forward(l, net);
     cuda_push_array(l.output_gpu, l.output, l.batch * l.outputs);
     cuda_push_array(l.delta_gpu, l.delta, l.batch * l.outputs);
 }
 
-static void backward_rpn_gpu(layer l, network net)
+void rcnn_pass_delta_gpu(layer l, network net)
 {
     if (net.delta_gpu) axpy_gpu(l.batch * l.inputs, 1, l.delta_gpu, 1, net.delta_gpu, 1);
+}
+
+static void forward_rpn_gpu(layer l, network net)
+{
+    rcnn_forward_on_cpu(l, net, forward_rpn);
 }
 #endif
 
@@ -334,10 +338,10 @@ static layer parse_rpn(list *options, ext_params p)
     set_geometry(&l, p.w, p.h);
     alloc_buffers(&l);
     l.forward = forward_rpn;
-    l.backward = backward_rpn;
+    l.backward = rcnn_pass_delta;
 #ifdef GPU
     l.forward_gpu = forward_rpn_gpu;
-    l.backward_gpu = backward_rpn_gpu;
+    l.backward_gpu = rcnn_pass_delta_gpu;
 #endif
     fprintf(stderr, "rpn  %d anchors/cell, stride %g   %4d x%4d x%4d   ->  %d proposals\n",
             s->A, s->stride, l.w, l.h, l.c, s->max_proposals);
