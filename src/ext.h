@@ -74,6 +74,10 @@ void ext_loader_thread_end(void);
 int ext_loader_skip_part(load_args *a, int total);
 /* Gives the skipped parts the row sizes of the loaded ones. */
 void ext_loader_fill_skipped(data *parts, const int *skipped, int n);
+/* Runs run(copy of parts[i]) for each of the n parts (run frees its
+ * argument) and returns when all have finished (patches/0080;
+ * loader_threads.c). */
+void ext_loader_run_parts(void *(*run)(void *), const load_args *parts, int n);
 
 /* --- training state beside the weights (train_state.c; patches/0006) ---
  * Called after save_weights_upto() / load_weights_upto() closed the file. */

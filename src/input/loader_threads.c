@@ -1,18 +1,22 @@
-/* loader_threads.c: a counting gate in front of the loader threads (see
- * loader_threads.h).  Waiting threads sleep on a condition variable, so
- * they take no time from the compute threads. */
+/* loader_threads.c: a counting gate in front of the loader threads, and
+ * the long-lived threads that run a batch's parts (see loader_threads.h).
+ * Waiting threads sleep on a condition variable, so they take no time from
+ * the compute threads. */
 #define _POSIX_C_SOURCE 200112L   /* CLOCK_THREAD_CPUTIME_ID */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ext.h"
+#include "utils.h"
 #include "input/loader_threads.h"
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_free = PTHREAD_COND_INITIALIZER;
 static int limit, running;
 static __thread int inside;   /* leave() only undoes an enter() of this thread */
+static __thread double entered_at;   /* the thread's CPU clock at enter() */
 static double cpu_seconds;    /* of the loader threads that have left */
 static long parts_loaded;
 
@@ -44,17 +48,7 @@ int loader_threads_default(void)
     return cores > 0 ? (int)cores : 1;
 }
 
-void loader_threads_enter(void)
-{
-    pthread_mutex_lock(&gate_lock);
-    while (limit > 0 && running >= limit) pthread_cond_wait(&gate_free, &gate_lock);
-    ++running;
-    inside = 1;
-    pthread_mutex_unlock(&gate_lock);
-}
-
-/* A loader thread runs one part and ends: its own time is the part's.
- * The thread's CPU clock, not getrusage(): a part takes well under a
+/* The thread's CPU clock, not getrusage(): a part takes well under a
  * scheduler tick, which tick-sampled usage mostly counts as nothing. */
 static double thread_cpu_seconds(void)
 {
@@ -63,10 +57,21 @@ static double thread_cpu_seconds(void)
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+void loader_threads_enter(void)
+{
+    pthread_mutex_lock(&gate_lock);
+    while (limit > 0 && running >= limit) pthread_cond_wait(&gate_free, &gate_lock);
+    ++running;
+    inside = 1;
+    pthread_mutex_unlock(&gate_lock);
+    entered_at = thread_cpu_seconds();
+}
+
 void loader_threads_leave(void)
 {
     if (!inside) return;
-    double used = thread_cpu_seconds();
+    /* A pool thread runs many parts: the part's time is since its enter(). */
+    double used = thread_cpu_seconds() - entered_at;
     pthread_mutex_lock(&gate_lock);
     cpu_seconds += used;
     ++parts_loaded;
@@ -84,4 +89,107 @@ void loader_threads_usage(double *seconds, long *parts)
     cpu_seconds = 0;
     parts_loaded = 0;
     pthread_mutex_unlock(&gate_lock);
+}
+
+/* ---- the pool (patches/0080) ----------------------------------------------
+ * One queue of parts for all callers; each call waits for its own parts
+ * only (a batch's job), so two batches loading at once do not wait for
+ * each other.  The threads are started when first needed, up to the
+ * limit, and then sleep on the queue for the life of the process. */
+typedef struct {
+    int remaining;
+} part_job;
+
+typedef struct part_task {
+    void *(*run)(void *);
+    void *arg;
+    part_job *job;
+    struct part_task *next;
+} part_task;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t job_done = PTHREAD_COND_INITIALIZER;
+static part_task *queue_head, *queue_tail;
+static int pool_threads;
+
+static void *pool_thread(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&pool_lock);
+    for (;;) {
+        while (!queue_head) pthread_cond_wait(&work_ready, &pool_lock);
+        part_task *t = queue_head;
+        queue_head = t->next;
+        if (!queue_head) queue_tail = NULL;
+        pthread_mutex_unlock(&pool_lock);
+        t->run(t->arg);
+        pthread_mutex_lock(&pool_lock);
+        if (--t->job->remaining == 0) pthread_cond_broadcast(&job_done);
+        free(t);
+    }
+    return NULL;
+}
+
+/* Starts threads up to `want`; how many there are (0: none could start). */
+static int grow_pool(int want)
+{
+    while (pool_threads < want) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, pool_thread, NULL) != 0) break;
+        pthread_detach(thread);
+        ++pool_threads;
+    }
+    return pool_threads;
+}
+
+/* The argument a part's run() takes and frees, as load_data_in_thread()
+ * makes it. */
+static void *part_argument(load_args a)
+{
+    if (!a.ext_batch) a.ext_batch = ext_loader_next_batch();
+    load_args *copy = calloc(1, sizeof *copy);
+    if (!copy) error("data loader: out of memory");
+    *copy = a;
+    return copy;
+}
+
+/* No limit (or no pool thread could start): one new thread a part, as
+ * upstream's load_threads() did. */
+static void run_on_own_threads(void *(*run)(void *), const load_args *parts, int n)
+{
+    pthread_t *threads = calloc(n > 0 ? n : 1, sizeof *threads);
+    if (!threads) error("data loader: out of memory");
+    for (int i = 0; i < n; ++i)
+        if (pthread_create(&threads[i], NULL, run, part_argument(parts[i])) != 0)
+            error("data loader: thread creation failed");
+    for (int i = 0; i < n; ++i) pthread_join(threads[i], NULL);
+    free(threads);
+}
+
+void ext_loader_run_parts(void *(*run)(void *), const load_args *parts, int n)
+{
+    int want = loader_threads_limit();
+    pthread_mutex_lock(&pool_lock);
+    int have = want > 0 ? grow_pool(want) : 0;
+    pthread_mutex_unlock(&pool_lock);
+    if (have == 0) {
+        run_on_own_threads(run, parts, n);
+        return;
+    }
+    part_job job = {n};
+    for (int i = 0; i < n; ++i) {
+        part_task *t = calloc(1, sizeof *t);
+        if (!t) error("data loader: out of memory");
+        *t = (part_task){run, part_argument(parts[i]), &job, NULL};
+        pthread_mutex_lock(&pool_lock);
+        if (queue_tail) queue_tail->next = t;
+        else queue_head = t;
+        queue_tail = t;
+        pthread_cond_signal(&work_ready);
+        pthread_mutex_unlock(&pool_lock);
+    }
+    pthread_mutex_lock(&pool_lock);
+    while (job.remaining > 0) pthread_cond_wait(&job_done, &pool_lock);
+    pthread_mutex_unlock(&pool_lock);
 }

@@ -238,6 +238,65 @@ static void test_loader_threads_limit(void **state)
     assert_true(loader_threads_default() >= 1);
 }
 
+/* A part as load_thread() is one: it takes and frees its load_args. */
+enum { PARTS = 32 };
+static int runs_of_part[PARTS];
+static pthread_t thread_of_part[PARTS];
+
+static void *record_part(void *arg)
+{
+    load_args *a = arg;
+    loader_threads_enter();
+    pthread_mutex_lock(&count_lock);
+    ++runs_of_part[a->ext_part];
+    thread_of_part[a->ext_part] = pthread_self();
+    if (++now_inside > most_inside) most_inside = now_inside;
+    pthread_mutex_unlock(&count_lock);
+    usleep(500);
+    pthread_mutex_lock(&count_lock);
+    --now_inside;
+    pthread_mutex_unlock(&count_lock);
+    loader_threads_leave();
+    free(a);
+    return NULL;
+}
+
+/* Runs PARTS parts under `limit`; how many distinct threads ran them. */
+static int run_parts_once(int limit)
+{
+    load_args parts[PARTS];
+    memset(parts, 0, sizeof parts);
+    memset(runs_of_part, 0, sizeof runs_of_part);
+    for (int i = 0; i < PARTS; ++i) parts[i].ext_part = i;
+    loader_threads_set_limit(limit);
+    most_inside = 0;
+    ext_loader_run_parts(record_part, parts, PARTS);
+    loader_threads_set_limit(0);
+    int distinct = 0;
+    for (int i = 0; i < PARTS; ++i) {
+        assert_int_equal(runs_of_part[i], 1);
+        int seen = 0;
+        for (int j = 0; j < i; ++j) seen |= pthread_equal(thread_of_part[i], thread_of_part[j]);
+        distinct += !seen;
+    }
+    return distinct;
+}
+
+static void test_parts_on_pool_threads(void **state)
+{
+    /* every part runs once, at most `limit` at a time, on the pool's
+     * threads, which a second batch reuses */
+    assert_true(run_parts_once(2) <= 2);
+    assert_true(most_inside <= 2);
+    pthread_t first = thread_of_part[0];
+    assert_true(run_parts_once(2) <= 2);
+    int reused = 0;
+    for (int i = 0; i < PARTS; ++i) reused |= pthread_equal(thread_of_part[i], first);
+    assert_true(reused);
+    /* without a limit: a thread of its own for each part, as upstream */
+    assert_int_equal(run_parts_once(0), PARTS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_not_8bit_not_kept),
         cmocka_unit_test(test_threads_hammer),
         cmocka_unit_test(test_loader_threads_limit),
+        cmocka_unit_test(test_parts_on_pool_threads),
     };
     return cmocka_run_group_tests(tests, scratch_dir_make, scratch_dir_remove);
 }
