@@ -29,6 +29,9 @@ DN := $(BUILD)/darknet
 OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 1,$(GPU)),-gpu)$(if $(filter 1,$(MPI)),-mpi)
 
 PATCHES := $(sort $(wildcard patches/*.patch))
+# The list of patches, rewritten only when it changes, so that removing or
+# renaming a patch (which no timestamp shows) also remakes the patched tree.
+PATCH_LIST := $(BUILD)/patches.list
 
 # Upstream's own object lists (from its Makefile), kept in the same order.
 UP_SRC := gemm utils cuda deconvolutional_layer convolutional_layer list image \
@@ -152,6 +155,7 @@ $(BUILD)/links.stamp: $(BUILD)/tree.mk scripts/link-upstream.sh
 # below can see its files.  Goals that need no source skip this.
 NO_TREE_GOALS := clean distclean deps check-deps
 ifeq ($(filter $(NO_TREE_GOALS),$(MAKECMDGOALS)),)
+$(shell mkdir -p $(BUILD) && echo '$(PATCHES)' | cmp -s - $(PATCH_LIST) || echo '$(PATCHES)' > $(PATCH_LIST))
 include $(BUILD)/tree.mk
 endif
 
@@ -170,7 +174,7 @@ endif
 
 # cp -a keeps the times of files no patch touches, so a changed patch
 # recompiles only the files it patches.
-$(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES)
+$(BUILD)/tree.mk: $(UPSTREAM)/.fetched $(PATCHES) $(PATCH_LIST)
 	@rm -rf $(DN).tmp && cp -a $(UPSTREAM) $(DN).tmp
 	@for p in $(PATCHES); do \
 	  echo "applying $$p"; \

@@ -11,6 +11,10 @@
 #   DEMO_LIMIT=N   convert only the first N images of each split (for tests)
 set -eu
 cd "$(dirname "$0")/.."
+# Idle OpenMP threads sleep instead of spinning, which on a machine with
+# few cores takes the loader's and the other compute thread's time
+# (docs/performance.md, "Wait policy"); a value already set is kept.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 start=$(date +%s)
 OUT=${DEMO_OUT:-data/generated/fashion-mnist}
 BACKUP=$OUT/backup
