@@ -42,12 +42,50 @@
 
 /* ---- im2col / col2im ------------------------------------------------------ */
 
+/* Stride 1 with the output as large as the input: the row of kernel pixel
+ * (kh, kw) is the plane shifted by dy = kh - pad rows and dx = kw - pad
+ * columns.  So the rows of the image that stay inside go in one copy of the
+ * shifted block, and then the dx columns of each row that crossed the edge
+ * (they hold the neighbouring row's pixels) are zeroed.  Upstream's values,
+ * with one memcpy a kernel pixel instead of one an output row. */
+static void im2col_same_size(const float *plane, int height, int width, int ksize, int pad, int c,
+                             float *col, int ldcol)
+{
+    for (int kh = 0; kh < ksize; ++kh) {
+        int dy = kh - pad;
+        int lo = dy < 0 ? -dy : 0, hi = dy > 0 ? height - dy : height;   /* output rows inside */
+        if (lo > height) lo = height;
+        if (hi < lo) hi = lo;
+        size_t n = (size_t)(hi - lo) * width;
+        for (int kw = 0; kw < ksize; ++kw) {
+            int dx = kw - pad, shift = dx < 0 ? -dx : dx, edge = shift < width ? shift : width;
+            float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
+            float *dst = row + (size_t)lo * width;
+            const float *src = plane + (size_t)(lo + dy) * width;
+            memset(row, 0, (size_t)lo * width * sizeof(float));
+            memset(row + (size_t)hi * width, 0, (size_t)(height - hi) * width * sizeof(float));
+            if ((size_t)shift < n) {
+                if (dx < 0) memcpy(dst + shift, src, (n - shift) * sizeof(float));
+                else memcpy(dst, src + shift, (n - shift) * sizeof(float));
+            }
+            for (int r = 0; r < hi - lo; ++r) {
+                float *d = dst + (size_t)r * width + (dx < 0 ? 0 : width - edge);
+                for (int i = 0; i < edge; ++i) d[i] = 0;
+            }
+        }
+    }
+}
+
 /* The ksize*ksize rows of input channel c, whose plane is `plane`. */
 static void im2col_channel(const float *plane, int height, int width, int ksize,
                            int stride, int pad, int c, float *col, int ldcol)
 {
     int oh_n = (height + 2 * pad - ksize) / stride + 1;
     int ow_n = (width + 2 * pad - ksize) / stride + 1;
+    if (stride == 1 && ow_n == width) {
+        im2col_same_size(plane, height, width, ksize, pad, c, col, ldcol);
+        return;
+    }
     for (int kh = 0; kh < ksize; ++kh) {
         for (int kw = 0; kw < ksize; ++kw) {
             float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;

@@ -225,6 +225,7 @@ static void gemm_views_equal_plain_product(void **state)
 static const int geoms[][6] = {   /* c, h, w, ksize, stride, pad */
     {3, 28, 28, 3, 1, 1}, {2, 7, 5, 3, 2, 1}, {4, 9, 11, 5, 1, 2}, {1, 6, 6, 1, 1, 0},
     {3, 8, 8, 3, 1, 0}, {2, 13, 10, 7, 3, 3}, {5, 4, 4, 3, 2, 0}, {1, 3, 3, 5, 1, 2},
+    {2, 5, 1, 3, 1, 1}, {1, 1, 4, 3, 1, 1}, {2, 2, 2, 7, 1, 3}, {3, 7, 7, 3, 1, 1},
 };
 
 static void im2col_col2im_match_reference_bitwise(void **state)
