@@ -28,10 +28,29 @@ image augment_pad_crop(image im, int pad, int size, int dx, int dy)
     return out;
 }
 
+int augment_is_identity(image im, augment_args a)
+{
+    return a.rad == 0 && a.scale == 1 && a.aspect == 1 && a.dx == 0 && a.dy == 0 && a.w == im.w && a.h == im.h;
+}
+
+/* upstream's random_augment_image(): the same draws, then its rotated crop,
+ * which samples every pixel bilinearly.  When the draws make it the
+ * identity (no angle, scale and aspect 1, no shift, the network's size: a
+ * cfg with angle=0, aspect=1 and min_crop = max_crop = the image's size),
+ * each sample lands on a pixel with weight 1 and its neighbours with weight
+ * 0, which gives the pixel's value bit for bit; the copy skips the
+ * arithmetic. */
+static image random_crop(image im, float angle, float aspect, int min, int max, int size)
+{
+    augment_args a = random_augment_args(im, angle, aspect, min, max, size, size);
+    if (augment_is_identity(im, a)) return copy_image(im);
+    return rotate_crop_image(im, a.rad, a.scale, a.w, a.h, a.dx, a.dy, a.aspect);
+}
+
 image ext_augment_crop(image im, float angle, float aspect, int min, int max, int size)
 {
     int pad = pad_crop_pixels;
-    if (pad <= 0) return random_augment_image(im, angle, aspect, min, max, size, size);
+    if (pad <= 0) return random_crop(im, angle, aspect, min, max, size);
     image sized = (im.w == size && im.h == size) ? im : resize_image(im, size, size);
     /* x before y, each from the loader thread's stream (seeded runs stay
      * reproducible whatever the number of threads) */

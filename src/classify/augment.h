@@ -17,5 +17,9 @@ void augment_set_pad_crop(int pad);
  * whose top-left corner is (dx, dy) in the padded image.  dx, dy in
  * 0..im.w + 2 pad - size (and im.h for dy). */
 image augment_pad_crop(image im, int pad, int size, int dx, int dy);
+/* 1 when upstream's rotated crop with these arguments returns im's pixels
+ * unchanged (no angle, scale and aspect 1, no shift, im's size): the
+ * loader then copies the image instead. */
+int augment_is_identity(image im, augment_args a);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "classify/augment.h"
 #include "ext.h"
+#include "image.h"
 
 /* A 5 x 3 image with 2 channels: pixel (c, y, x) holds 100 c + 10 y + x + 1,
  * so no pixel is 0, the padding's value. */
@@ -109,6 +110,65 @@ static void other_size_resized_first(void **state)
     free_image(im);
 }
 
+/* An image of 8-bit values, as the loader decodes them (zeros included). */
+static image byte_image(int w, int h, int c)
+{
+    image im = make_image(w, h, c);
+    for (int i = 0; i < w * h * c; ++i) im.data[i] = (float)((i * 37 + 11) % 256) / 255.f;
+    return im;
+}
+
+/* The copy is what upstream's rotated crop gives for identity arguments,
+ * bit for bit, with +0 and -0 draws alike; other arguments are not taken
+ * for the identity. */
+static void identity_crop_is_the_image(void **state)
+{
+    const int sizes[][3] = {{28, 28, 3}, {5, 3, 2}, {1, 1, 1}, {32, 32, 3}};
+    for (int t = 0; t < 4; ++t) {
+        image im = byte_image(sizes[t][0], sizes[t][1], sizes[t][2]);
+        for (int sign = 0; sign < 2; ++sign) {
+            float zero = sign ? -0.f : 0.f;
+            augment_args a = {.w = im.w, .h = im.h, .scale = 1, .rad = zero, .dx = zero, .dy = zero, .aspect = 1};
+            assert_true(augment_is_identity(im, a));
+            image rot = rotate_crop_image(im, a.rad, a.scale, a.w, a.h, a.dx, a.dy, a.aspect);
+            assert_memory_equal(rot.data, im.data, (size_t)im.w * im.h * im.c * sizeof(float));
+            free_image(rot);
+        }
+        augment_args a = {.w = im.w, .h = im.h, .scale = 1, .aspect = 1};
+        augment_args moved = a, scaled = a, turned = a, smaller = a, wider = a;
+        moved.dx = 0.5f;
+        scaled.scale = 1.01f;
+        turned.rad = 0.01f;
+        smaller.w = im.w + 1;
+        wider.aspect = 0.9f;
+        assert_false(augment_is_identity(im, moved));
+        assert_false(augment_is_identity(im, scaled));
+        assert_false(augment_is_identity(im, turned));
+        assert_false(augment_is_identity(im, smaller));
+        assert_false(augment_is_identity(im, wider));
+        free_image(im);
+    }
+}
+
+/* Through the hook, without pad_crop: angle 0 and the image's size give the
+ * image itself; an angle still rotates (some draw differs from it). */
+static void hook_without_pad_crop(void **state)
+{
+    image im = byte_image(28, 28, 3);
+    size_t bytes = (size_t)28 * 28 * 3 * sizeof(float);
+    image same = ext_augment_crop(im, 0, 1, 28, 28, 28);
+    assert_memory_equal(same.data, im.data, bytes);
+    free_image(same);
+    int differs = 0;
+    for (int draw = 0; draw < 20; ++draw) {
+        image out = ext_augment_crop(im, 15, 1, 28, 28, 28);
+        differs += memcmp(out.data, im.data, bytes) != 0;
+        free_image(out);
+    }
+    assert_true(differs > 0);
+    free_image(im);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +176,8 @@ int main(void)
         cmocka_unit_test(every_offset_matches_padded_image),
         cmocka_unit_test(hook_draws_every_window),
         cmocka_unit_test(other_size_resized_first),
+        cmocka_unit_test(identity_crop_is_the_image),
+        cmocka_unit_test(hook_without_pad_crop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
