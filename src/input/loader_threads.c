@@ -178,18 +178,22 @@ void ext_loader_run_parts(void *(*run)(void *), const load_args *parts, int n)
         return;
     }
     part_job job = {n};
+    part_task *first = NULL, *last = NULL;
     for (int i = 0; i < n; ++i) {
         part_task *t = calloc(1, sizeof *t);
         if (!t) error("data loader: out of memory");
         *t = (part_task){run, part_argument(parts[i]), &job, NULL};
-        pthread_mutex_lock(&pool_lock);
-        if (queue_tail) queue_tail->next = t;
-        else queue_head = t;
-        queue_tail = t;
-        pthread_cond_signal(&work_ready);
-        pthread_mutex_unlock(&pool_lock);
+        if (last) last->next = t;
+        else first = t;
+        last = t;
     }
     pthread_mutex_lock(&pool_lock);
+    if (first) {
+        if (queue_tail) queue_tail->next = first;
+        else queue_head = first;
+        queue_tail = last;
+        pthread_cond_broadcast(&work_ready);
+    }
     while (job.remaining > 0) pthread_cond_wait(&job_done, &pool_lock);
     pthread_mutex_unlock(&pool_lock);
 }

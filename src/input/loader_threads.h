@@ -5,7 +5,10 @@
  * each, and they all run beside the compute threads.  The parts stay (each
  * draws from its own seeded stream, keyed by batch and part, so the images
  * and their augmentation do not change), but at most the limit of them run
- * at a time; the others wait, asleep, for their turn. */
+ * at a time.  With a limit, the parts run on that many threads kept for
+ * the process (ext_loader_run_parts in ext.h, patches/0080); without one,
+ * each part gets a new thread, as upstream, and a gate (enter/leave below)
+ * still holds back any loader thread past the limit. */
 #ifndef LOADER_THREADS_H
 #define LOADER_THREADS_H
 
