@@ -35,3 +35,16 @@ shapes_dataset() {
     SHAPES=$ROOT/build/tests/shapes
     /usr/bin/python3 scripts/gen_shapes_dataset.py "$SHAPES" --train 400 --valid 100 2>/dev/null
 }
+
+# garbled_png GOOD OUT: a copy of the PNG file GOOD whose compressed data is
+# garbage, still whole (IEND at its end): it passes the checks made on a
+# file's start, and the decoder refuses it.
+garbled_png() {
+    /usr/bin/python3 - "$1" "$2" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+i = b.index(b'IDAT') + 8
+b[i:i + 64] = bytes(range(64))
+open(sys.argv[2], 'wb').write(b)
+PYEOF
+}

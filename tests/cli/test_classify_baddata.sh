@@ -13,14 +13,7 @@ good=$(head -1 "$SHAPES/train.list")
 mkdir -p "$D/img"
 head -c 300 "$good" > "$D/img/cut_disc.png"                          # ends inside its data
 printf 'not an image\n' > "$D/img/text_cross.png"                    # a text file named .png
-# a whole PNG (IEND at its end) whose compressed data is garbage
-/usr/bin/python3 - "$good" "$D/img/garbled_vbars.png" <<'EOF'
-import sys
-b = bytearray(open(sys.argv[1], 'rb').read())
-i = b.index(b'IDAT') + 8
-b[i:i + 64] = bytes(range(64))
-open(sys.argv[2], 'wb').write(b)
-EOF
+garbled_png "$good" "$D/img/garbled_vbars.png"                      # whole, its data garbage
 bad="$D/img/cut_disc.png $D/img/text_cross.png $D/img/missing_hbars.png $D/img/garbled_vbars.png"
 
 cfg=$D/tiny.cfg

@@ -10,15 +10,7 @@ D=$WORK
 DN=$ROOT/darknet
 cd "$D" || exit 1
 good=$(head -1 "$SHAPES/train.list")
-# a whole PNG (IEND at its end) whose compressed data is garbage: it passes
-# the checks at the start, and the loader's decoder refuses it
-/usr/bin/python3 - "$good" "$D/garbled_vbars.png" <<'PYEOF'
-import sys
-b = bytearray(open(sys.argv[1], 'rb').read())
-i = b.index(b'IDAT') + 8
-b[i:i + 64] = bytes(range(64))
-open(sys.argv[2], 'wb').write(b)
-PYEOF
+garbled_png "$good" "$D/garbled_vbars.png"   # the loader's decoder refuses it
 { head -24 "$SHAPES/train.list"; echo "$D/garbled_vbars.png"; } > "$D/train.list"
 sed "s#backup=.*#backup=$D/out#; s#^train=.*#train=$D/train.list#" "$SHAPES/shapes.data" > "$D/c.data"
 # random crops and flips, so that every draw of an image is augmented anew
