@@ -42,38 +42,42 @@
 
 /* ---- im2col / col2im ------------------------------------------------------ */
 
+/* dst[r*width + c] = src[(r+dy)*width + c+dx] where that lies inside the
+ * plane, 0 elsewhere.  The rows that stay inside go in one copy of the
+ * shifted block; then the |dx| columns of each row that crossed the edge
+ * (they hold the neighbouring row's pixels) are zeroed. */
+void shift_plane(const float *src, int height, int width, int dy, int dx, float *dst)
+{
+    int lo = dy < 0 ? -dy : 0, hi = dy > 0 ? height - dy : height;   /* rows inside */
+    if (lo > height) lo = height;
+    if (hi < lo) hi = lo;
+    size_t n = (size_t)(hi - lo) * width;
+    int shift = dx < 0 ? -dx : dx, edge = shift < width ? shift : width;
+    float *inside = dst + (size_t)lo * width;
+    const float *from = src + (size_t)(lo + dy) * width;
+    memset(dst, 0, (size_t)lo * width * sizeof(float));
+    memset(dst + (size_t)hi * width, 0, (size_t)(height - hi) * width * sizeof(float));
+    if ((size_t)shift < n) {
+        if (dx < 0) memcpy(inside + shift, from, (n - shift) * sizeof(float));
+        else memcpy(inside, from + shift, (n - shift) * sizeof(float));
+    }
+    for (int r = 0; r < hi - lo; ++r) {
+        float *d = inside + (size_t)r * width + (dx < 0 ? 0 : width - edge);
+        for (int i = 0; i < edge; ++i) d[i] = 0;
+    }
+}
+
 /* Stride 1 with the output as large as the input: the row of kernel pixel
- * (kh, kw) is the plane shifted by dy = kh - pad rows and dx = kw - pad
- * columns.  So the rows of the image that stay inside go in one copy of the
- * shifted block, and then the dx columns of each row that crossed the edge
- * (they hold the neighbouring row's pixels) are zeroed.  Upstream's values,
- * with one memcpy a kernel pixel instead of one an output row. */
+ * (kh, kw) is the plane shifted by kh - pad rows and kw - pad columns.
+ * Upstream's values, with one block copy a kernel pixel instead of one
+ * copy an output row. */
 static void im2col_same_size(const float *plane, int height, int width, int ksize, int pad, int c,
                              float *col, int ldcol)
 {
-    for (int kh = 0; kh < ksize; ++kh) {
-        int dy = kh - pad;
-        int lo = dy < 0 ? -dy : 0, hi = dy > 0 ? height - dy : height;   /* output rows inside */
-        if (lo > height) lo = height;
-        if (hi < lo) hi = lo;
-        size_t n = (size_t)(hi - lo) * width;
-        for (int kw = 0; kw < ksize; ++kw) {
-            int dx = kw - pad, shift = dx < 0 ? -dx : dx, edge = shift < width ? shift : width;
-            float *row = col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol;
-            float *dst = row + (size_t)lo * width;
-            const float *src = plane + (size_t)(lo + dy) * width;
-            memset(row, 0, (size_t)lo * width * sizeof(float));
-            memset(row + (size_t)hi * width, 0, (size_t)(height - hi) * width * sizeof(float));
-            if ((size_t)shift < n) {
-                if (dx < 0) memcpy(dst + shift, src, (n - shift) * sizeof(float));
-                else memcpy(dst, src + shift, (n - shift) * sizeof(float));
-            }
-            for (int r = 0; r < hi - lo; ++r) {
-                float *d = dst + (size_t)r * width + (dx < 0 ? 0 : width - edge);
-                for (int i = 0; i < edge; ++i) d[i] = 0;
-            }
-        }
-    }
+    for (int kh = 0; kh < ksize; ++kh)
+        for (int kw = 0; kw < ksize; ++kw)
+            shift_plane(plane, height, width, kh - pad, kw - pad,
+                        col + (size_t)((c * ksize + kh) * ksize + kw) * ldcol);
 }
 
 /* The ksize*ksize rows of input channel c, whose plane is `plane`. */

@@ -23,6 +23,12 @@ void im2col_planes(const float *im, size_t plane_stride, int channels, int heigh
                    int ksize, int stride, int pad, float *col, int ldcol);
 void col2im_planes(const float *col, int ldcol, int channels, int height, int width,
                    int ksize, int stride, int pad, float *im, size_t plane_stride);
+/* dst = the height x width plane src shifted by dy rows and dx columns:
+ * dst[r*width + c] = src[(r+dy)*width + c+dx] inside the plane, 0 outside.
+ * It is im2col's row of one kernel pixel at stride 1 when the output is as
+ * large as the input; with -dy, -dx it puts such a row back in input
+ * coordinates. */
+void shift_plane(const float *src, int height, int width, int dy, int dx, float *dst);
 /* im2col of one image whose channels interleave K branches (channel c*K+k
  * is plane c of branch k), reading the planes in memory order and writing
  * branch k's rows as one block: its channel c's rows start at row

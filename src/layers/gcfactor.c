@@ -73,20 +73,63 @@ static float *weights_by_pixel(layer l, gcconv_state *s)
     return s->w_by_pixel;
 }
 
+/* The input planes of images [b0, b0+nb) as one planes x nb*P matrix. */
+static gemm_view input_rows(layer l, gcconv_state *s, const float *input, int b0)
+{
+    int P = l.h * l.w;
+    size_t per = (size_t)s->planes * P;
+    return gemm_segmented(input + (size_t)b0 * per, P, P, per);
+}
+
 /* The im2col rows of pixel p for images [b0, b0+nb), as a planes x nb*P
  * matrix: rows p, p+ss, ... of the columns (ld = nb*P), or for a pointwise
  * kernel the input planes themselves. */
 static gemm_view pixel_rows(layer l, gcconv_state *s, const float *input, int b0, int nb, const float *cols, int p)
 {
     int P = l.out_h * l.out_w;
-    size_t per = (size_t)s->planes * l.h * l.w;
-    if (gcconv_is_pointwise(l)) return gemm_segmented(input + (size_t)b0 * per, P, P, per);
+    if (gcconv_is_pointwise(l)) return input_rows(l, s, input, b0);
     return gemm_plain(cols + (size_t)p * nb * P, s->ss * nb * P);
+}
+
+/* At stride 1 with the output as large as the input, z_p is U_p = W_p * x
+ * over the unshifted input, shifted by kernel pixel p (shift_plane).  So
+ * the ss products are one product of the stacked W (ss*N x planes, as
+ * w_by_pixel holds them) with the input, with no im2col; each element of z
+ * is the same chain of FMAs that W_p * cols_p gives, and outside the plane,
+ * where cols_p is 0, both give +0.  The backward pass's dw_p = dz_p *
+ * cols_p^T is likewise one product of dz shifted back with the input: the
+ * extra terms are exact zeros, which leave every chain as it was.  The
+ * stacked rows go in the columns' room, which holds them when planes >= N. */
+static int shifted_products_on = 1;
+
+void gcfactor_set_shifted_products(int on)
+{
+    shifted_products_on = on;
+}
+
+static int takes_shifted_products(layer l, gcconv_state *s)
+{
+    return shifted_products_on && !gcconv_is_pointwise(l) && l.stride == 1 && l.out_h == l.h
+        && l.out_w == l.w && s->planes >= s->N;
+}
+
+/* Row (p*N + o) of image b, at from + ((p*N + o)*nb + b)*P, shifted by kernel
+ * pixel p into the same place of `to`; with back set, shifted the other
+ * way, from output to input coordinates. */
+static void shift_rows(layer l, gcconv_state *s, const float *from, float *to, int nb, int back)
+{
+    int P = l.h * l.w, rows = s->ss * s->N * nb, sign = back ? -1 : 1;
+    #pragma omp parallel for schedule(static) if ((long)rows * P >= 65536)
+    for (int r = 0; r < rows; ++r) {
+        int p = r / (s->N * nb);
+        shift_plane(from + (size_t)r * P, l.h, l.w, sign * (p / l.size - l.pad), sign * (p % l.size - l.pad),
+                    to + (size_t)r * P);
+    }
 }
 
 static void im2col_group(layer l, gcconv_state *s, const float *input, int b0, int nb, float *cols)
 {
-    if (gcconv_is_pointwise(l)) return;
+    if (gcconv_is_pointwise(l) || takes_shifted_products(l, s)) return;
     int P = l.out_h * l.out_w;
     size_t per = (size_t)s->planes * l.h * l.w;
     #pragma omp parallel for schedule(static) if (nb > 1)
@@ -95,11 +138,18 @@ static void im2col_group(layer l, gcconv_state *s, const float *input, int b0, i
                     nb * P);
 }
 
-/* z[(p*N + o)*ld + i] = (W_p * cols_p)[o, i] for every p; ld = nb*P. */
+/* z[(p*N + o)*ld + i] = (W_p * cols_p)[o, i] for every p; ld = nb*P.  The
+ * shifted products use the columns' room for U. */
 static void pixel_products(layer l, gcconv_state *s, const float *wp, const float *input, int b0, int nb,
-                          const float *cols, float *z)
+                          float *cols, float *z)
 {
     int ld = nb * l.out_h * l.out_w;
+    if (takes_shifted_products(l, s)) {
+        fast_gemm_view(0, 0, s->ss * s->N, ld, s->planes, 1, gemm_plain(wp, s->planes),
+                       input_rows(l, s, input, b0), 0, gemm_plain(cols, ld));
+        shift_rows(l, s, cols, z, nb, 0);
+        return;
+    }
     for (int p = 0; p < s->ss; ++p)
         fast_gemm_view(0, 0, s->N, ld, s->planes, 1, gemm_plain(wp + (size_t)p * s->N * s->planes, s->planes),
                        pixel_rows(l, s, input, b0, nb, cols, p), 0, gemm_plain(z + (size_t)p * s->N * ld, ld));
@@ -195,16 +245,23 @@ static void mix_delta(layer l, gcconv_state *s, float *dz, int b0, int nb)
                                   s->ss, s->K, P);
 }
 
-/* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T, and the columns'
- * gradients W_p^T * dz_p into the columns' room, then into input_delta. */
+/* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T (or the shifted
+ * products' one product), and the columns' gradients W_p^T * dz_p into the
+ * columns' room, then into input_delta. */
 static void backward_products(layer l, gcconv_state *s, const float *wp, const float *input, float *input_delta,
                               int b0, int nb, float *cols, const float *dz, float *dw)
 {
     int P = l.out_h * l.out_w, ld = nb * P;
     size_t wsize = (size_t)s->N * s->planes, per = (size_t)s->planes * l.h * l.w;
-    for (int p = 0; p < s->ss; ++p)
-        fast_gemm_view(0, 1, s->N, s->planes, ld, 1, gemm_plain(dz + (size_t)p * s->N * ld, ld),
-                       pixel_rows(l, s, input, b0, nb, cols, p), 1, gemm_plain(dw + p * wsize, s->planes));
+    if (takes_shifted_products(l, s)) {
+        shift_rows(l, s, dz, cols, nb, 1);
+        fast_gemm_view(0, 1, s->ss * s->N, s->planes, ld, 1, gemm_plain(cols, ld), input_rows(l, s, input, b0), 1,
+                       gemm_plain(dw, s->planes));
+    } else {
+        for (int p = 0; p < s->ss; ++p)
+            fast_gemm_view(0, 1, s->N, s->planes, ld, 1, gemm_plain(dz + (size_t)p * s->N * ld, ld),
+                           pixel_rows(l, s, input, b0, nb, cols, p), 1, gemm_plain(dw + p * wsize, s->planes));
+    }
     if (!input_delta) return;
     if (gcconv_is_pointwise(l)) {
         /* Added, as col2im adds the other kernels' gradients. */

@@ -13,6 +13,11 @@ size_t gcfactor_workspace(layer l, gcconv_state *s);
 /* Whether the layer takes the factored passes: full mixing, K > 1, the
  * fast path, and a workspace that holds a group of images. */
 int gcfactor_applies(layer l, gcconv_state *s);
+/* Whether stride-1 layers whose output is as large as the input compute
+ * their per-pixel products as one product on the unshifted input (on by
+ * default; the same bits either way, which the tests check by turning it
+ * off). */
+void gcfactor_set_shifted_products(int on);
 /* l.output = the convolution with H (before bias and batch norm).  With
  * train set, the products may stay for the next gcfactor_backward. */
 void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *workspace, int train);

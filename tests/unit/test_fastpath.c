@@ -246,6 +246,31 @@ static void im2col_col2im_match_reference_bitwise(void **state)
     }
 }
 
+/* shift_plane against its definition, for shifts inside, across and past
+ * the plane (a shift past the edge gives all zeros). */
+static void shift_plane_matches_definition(void **state)
+{
+    static const int sizes[][2] = {{4, 5}, {1, 6}, {7, 1}, {3, 3}};
+    for (size_t g = 0; g < sizeof sizes / sizeof *sizes; ++g) {
+        int h = sizes[g][0], w = sizes[g][1];
+        float *src = randv((size_t)h * w), *dst = randv((size_t)h * w);
+        for (int dy = -h - 1; dy <= h + 1; ++dy)
+            for (int dx = -w - 1; dx <= w + 1; ++dx) {
+                shift_plane(src, h, w, dy, dx, dst);
+                for (int r = 0; r < h; ++r)
+                    for (int c = 0; c < w; ++c) {
+                        int inside = r + dy >= 0 && r + dy < h && c + dx >= 0 && c + dx < w;
+                        float want = inside ? src[(r + dy) * w + c + dx] : 0;
+                        if (memcmp(&dst[r * w + c], &want, sizeof want))
+                            fail_msg("%dx%d shifted by (%d, %d): [%d, %d] = %g, want %g", h, w, dy, dx, r, c,
+                                     dst[r * w + c], want);
+                    }
+            }
+        free(src);
+        free(dst);
+    }
+}
+
 /* ---- activations ----------------------------------------------------------------- */
 
 static void activations_match_reference_bitwise(void **state)
@@ -908,6 +933,7 @@ int main(void)
         cmocka_unit_test_setup(gemm_bits_independent_of_splits_and_threads, setup),
         cmocka_unit_test_setup(gemm_views_equal_plain_product, setup),
         cmocka_unit_test_setup(im2col_col2im_match_reference_bitwise, setup),
+        cmocka_unit_test_setup(shift_plane_matches_definition, setup),
         cmocka_unit_test_setup(activations_match_reference_bitwise, setup),
         cmocka_unit_test_setup(batchnorm_matches_reference, setup),
         cmocka_unit_test_setup(pooling_matches_reference_bitwise, setup),

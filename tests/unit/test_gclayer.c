@@ -413,7 +413,7 @@ typedef struct k1_case {
 
 static void assert_same_floats(const float *a, const float *b, size_t n, const char *what, const char *name)
 {
-    if (memcmp(a, b, n * sizeof(float)) != 0) fail_msg("%s: %s differs from [convolutional]", what, name);
+    if (memcmp(a, b, n * sizeof(float)) != 0) fail_msg("%s: %s differs", what, name);
 }
 
 /* Forward, backward and three SGD steps with momentum and decay; every
@@ -572,6 +572,62 @@ static void kept_products_same_bits_each_path(void **state)
         check_kept_case(3, 1, 1, 2, 9, 13);
         check_kept_case(8, 5, 1, 1, 9, 14);
         check_kept_case(2, 3, 1, 3, 66, 15);   /* one image a group: three groups */
+    }
+    fastgemm_set_isa(was);
+}
+
+/* The shifted products (stride 1, output as large as the input) give the
+ * bits of the products over im2col columns: output, weight and R
+ * gradients and the input's gradient, with z kept from the forward pass
+ * and computed again in the backward pass. */
+static void check_shifted_case(int K, int size, int expand, int batch, int hw, uint64_t seed)
+{
+    rig r = make_rig(options(K, 4, size, 1, size / 2, GC_MIX_FULL, expand, 0, LEAKY), batch, hw, hw - 2,
+                     3 * (expand ? 1 : K), seed);
+    gcconv_state *s = gcconv_state_of(r.l);
+    rng g;
+    rng_seed(&g, seed, 9);
+    randomize_parameters(&r, &g);
+    fill_normal(r.l.weights, r.l.nweights, &g, 0.3f);
+    fill_normal(r.net.input, (size_t)batch * r.l.inputs, &g, 1);
+    for (size_t i = 0; i < (size_t)batch * r.l.inputs; i += 3) r.net.input[i] = 0;   /* as after a ReLU */
+    float *grad = calloc(out_count(r.l), sizeof(float));
+    fill_normal(grad, out_count(r.l), &g, 1);
+    assert_true(gcfactor_applies(r.l, s));
+    gcfactor_set_shifted_products(0);
+    run_backward(&r, grad);
+    pass_bits cols = copy_pass(&r);
+    gcfactor_set_shifted_products(1);
+    for (int train = 1; train >= 0; --train) {
+        r.net.train = train;
+        run_backward(&r, grad);
+        pass_bits shifted = copy_pass(&r);
+        const char *what = train ? "shifted, z kept" : "shifted, z again";
+        assert_same_floats(cols.output, shifted.output, out_count(r.l), "output", what);
+        assert_same_floats(cols.weight_updates, shifted.weight_updates, r.l.nweights, "weight_updates", what);
+        assert_same_floats(cols.R_updates, shifted.R_updates, s->K * s->ss, "R_updates", what);
+        assert_same_floats(cols.input_delta, shifted.input_delta, (size_t)batch * r.l.inputs, "input delta", what);
+        free_pass(&shifted);
+    }
+    free_pass(&cols);
+    free(grad);
+    free_rig(&r);
+}
+
+static void shifted_products_same_bits_each_path(void **state)
+{
+    static const char *const env[] = {"scalar", "avx2", "avx512"};
+    int was = fastgemm_isa();
+    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
+        if (!fastgemm_set_isa(isa)) {
+            print_message("SKIP shifted_%s: this CPU cannot run the %s tile\n", env[isa], fastgemm_isa_name(isa));
+            continue;
+        }
+        check_shifted_case(2, 3, 1, 3, 9, 21);
+        check_shifted_case(4, 3, 0, 5, 8, 22);
+        check_shifted_case(8, 5, 1, 2, 7, 23);
+        check_shifted_case(2, 3, 1, 3, 66, 24);   /* one image a group: three groups */
+        check_shifted_case(3, 7, 1, 2, 5, 25);    /* a kernel larger than the plane */
     }
     fastgemm_set_isa(was);
 }
@@ -1029,6 +1085,7 @@ int main(void)
         cmocka_unit_test(k1_matches_convolutional),
         cmocka_unit_test(k1_matches_convolutional_each_path),
         cmocka_unit_test(kept_products_same_bits_each_path),
+        cmocka_unit_test(shifted_products_same_bits_each_path),
         cmocka_unit_test(r_stays_normalised_under_updates),
         cmocka_unit_test(update_steps_weights_and_r),
         cmocka_unit_test(r_init_choices),
