@@ -67,6 +67,17 @@ void shift_plane(const float *src, int height, int width, int dy, int dx, float 
     }
 }
 
+void add_reached(const float *src, int height, int width, int dy, int dx, float *dst)
+{
+    int y0 = dy > 0 ? dy : 0, y1 = dy < 0 ? height + dy : height;
+    int x0 = dx > 0 ? dx : 0, x1 = dx < 0 ? width + dx : width;
+    for (int y = y0; y < y1; ++y) {
+        const float *s = src + (size_t)y * width;
+        float *d = dst + (size_t)y * width;
+        for (int x = x0; x < x1; ++x) d[x] += s[x];
+    }
+}
+
 /* Stride 1 with the output as large as the input: the row of kernel pixel
  * (kh, kw) is the plane shifted by kh - pad rows and kw - pad columns.
  * Upstream's values, with one block copy a kernel pixel instead of one

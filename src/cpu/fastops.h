@@ -29,6 +29,11 @@ void col2im_planes(const float *col, int ldcol, int channels, int height, int wi
  * large as the input; with -dy, -dx it puts such a row back in input
  * coordinates. */
 void shift_plane(const float *src, int height, int width, int dy, int dx, float *dst);
+/* dst += src (both height x width planes) at the positions that
+ * shift_plane(., dy, dx) reads from inside the plane: rows [dy, height+dy)
+ * and columns [dx, width+dx), clipped to the plane.  This is what col2im
+ * adds for one kernel pixel, with its row already in input coordinates. */
+void add_reached(const float *src, int height, int width, int dy, int dx, float *dst);
 /* im2col of one image whose channels interleave K branches (channel c*K+k
  * is plane c of branch k), reading the planes in memory order and writing
  * branch k's rows as one block: its channel c's rows start at row

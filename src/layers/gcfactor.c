@@ -245,23 +245,16 @@ static void mix_delta(layer l, gcconv_state *s, float *dz, int b0, int nb)
                                   s->ss, s->K, P);
 }
 
-/* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T (or the shifted
- * products' one product), and the columns' gradients W_p^T * dz_p into the
- * columns' room, then into input_delta. */
+/* dw (by pixel, as w_by_pixel) += dz_p * cols_p^T, and the columns'
+ * gradients W_p^T * dz_p into the columns' room, then into input_delta. */
 static void backward_products(layer l, gcconv_state *s, const float *wp, const float *input, float *input_delta,
                               int b0, int nb, float *cols, const float *dz, float *dw)
 {
     int P = l.out_h * l.out_w, ld = nb * P;
     size_t wsize = (size_t)s->N * s->planes, per = (size_t)s->planes * l.h * l.w;
-    if (takes_shifted_products(l, s)) {
-        shift_rows(l, s, dz, cols, nb, 1);
-        fast_gemm_view(0, 1, s->ss * s->N, s->planes, ld, 1, gemm_plain(cols, ld), input_rows(l, s, input, b0), 1,
-                       gemm_plain(dw, s->planes));
-    } else {
-        for (int p = 0; p < s->ss; ++p)
-            fast_gemm_view(0, 1, s->N, s->planes, ld, 1, gemm_plain(dz + (size_t)p * s->N * ld, ld),
-                           pixel_rows(l, s, input, b0, nb, cols, p), 1, gemm_plain(dw + p * wsize, s->planes));
-    }
+    for (int p = 0; p < s->ss; ++p)
+        fast_gemm_view(0, 1, s->N, s->planes, ld, 1, gemm_plain(dz + (size_t)p * s->N * ld, ld),
+                       pixel_rows(l, s, input, b0, nb, cols, p), 1, gemm_plain(dw + p * wsize, s->planes));
     if (!input_delta) return;
     if (gcconv_is_pointwise(l)) {
         /* Added, as col2im adds the other kernels' gradients. */
@@ -276,6 +269,34 @@ static void backward_products(layer l, gcconv_state *s, const float *wp, const f
     for (int b = 0; b < nb; ++b)
         col2im_rows(cols + (size_t)b * P, ld, s->planes, l.h, l.w, l.size, l.stride, l.pad,
                     input_delta + (b0 + b) * per);
+}
+
+/* The shifted products' backward_products.  dz shifted back to input
+ * coordinates (dzu, in the columns' room) gives dw in one product with the
+ * input.  Then, pixel by pixel, V = W_p^T * dzu_p is added to input_delta
+ * over the positions that pixel p reaches: each element gets the values
+ * col2im would add, in col2im's order of pixels, while V is still in the
+ * cache.  V goes where dz was (no longer needed) or, when that is too
+ * small, after dzu in the columns' room, which then holds it. */
+static void shifted_backward_products(layer l, gcconv_state *s, const float *wp, const float *input,
+                                      float *input_delta, int b0, int nb, float *cols, float *dz, float *dw)
+{
+    int P = l.h * l.w, ld = nb * P;
+    size_t wsize = (size_t)s->N * s->planes, per = (size_t)s->planes * P;
+    float *dzu = cols, *v = (size_t)s->planes <= (size_t)s->ss * s->N ? dz : cols + (size_t)s->ss * s->N * ld;
+    shift_rows(l, s, dz, dzu, nb, 1);
+    fast_gemm_view(0, 1, s->ss * s->N, s->planes, ld, 1, gemm_plain(dzu, ld), input_rows(l, s, input, b0), 1,
+                   gemm_plain(dw, s->planes));
+    if (!input_delta) return;
+    for (int p = 0; p < s->ss; ++p) {
+        fast_gemm_view(1, 0, s->planes, ld, s->N, 1, gemm_plain(wp + p * wsize, s->planes),
+                       gemm_plain(dzu + (size_t)p * s->N * ld, ld), 0, gemm_plain(v, ld));
+        int dy = p / l.size - l.pad, dx = p % l.size - l.pad;
+        #pragma omp parallel for schedule(static) if ((long)s->planes * ld >= 65536)
+        for (int r = 0; r < s->planes * nb; ++r)
+            add_reached(v + (size_t)(r / nb) * ld + (size_t)(r % nb) * P, l.h, l.w, dy, dx,
+                        input_delta + (size_t)(b0 + r % nb) * per + (size_t)(r / nb) * P);
+    }
 }
 
 /* The slots' sums in slot order: weight_updates[o, j, p] += their
@@ -322,7 +343,9 @@ void gcfactor_backward(layer l, gcconv_state *s, const float *input, float *inpu
             else pixel_products(l, s, wp, input, b0, nb, cols, z);
             calibration_gradient(l, s, z, b0, nb, dr);
             mix_delta(l, s, z, b0, nb);
-            backward_products(l, s, wp, input, input_delta, b0, nb, cols, z, dw);
+            if (takes_shifted_products(l, s))
+                shifted_backward_products(l, s, wp, input, input_delta, b0, nb, cols, z, dw);
+            else backward_products(l, s, wp, input, input_delta, b0, nb, cols, z, dw);
         }
     }
     add_slot_sums(l, s, partial, slots, slot_floats);

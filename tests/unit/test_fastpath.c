@@ -246,17 +246,21 @@ static void im2col_col2im_match_reference_bitwise(void **state)
     }
 }
 
-/* shift_plane against its definition, for shifts inside, across and past
- * the plane (a shift past the edge gives all zeros). */
+/* shift_plane and add_reached against their definitions, for shifts
+ * inside, across and past the plane (a shift past the edge gives all
+ * zeros, and adds nothing). */
 static void shift_plane_matches_definition(void **state)
 {
     static const int sizes[][2] = {{4, 5}, {1, 6}, {7, 1}, {3, 3}};
     for (size_t g = 0; g < sizeof sizes / sizeof *sizes; ++g) {
         int h = sizes[g][0], w = sizes[g][1];
         float *src = randv((size_t)h * w), *dst = randv((size_t)h * w);
+        float *base = randv((size_t)h * w), *sum = randv((size_t)h * w);
         for (int dy = -h - 1; dy <= h + 1; ++dy)
             for (int dx = -w - 1; dx <= w + 1; ++dx) {
                 shift_plane(src, h, w, dy, dx, dst);
+                memcpy(sum, base, (size_t)h * w * sizeof(float));
+                add_reached(src, h, w, dy, dx, sum);
                 for (int r = 0; r < h; ++r)
                     for (int c = 0; c < w; ++c) {
                         int inside = r + dy >= 0 && r + dy < h && c + dx >= 0 && c + dx < w;
@@ -264,10 +268,14 @@ static void shift_plane_matches_definition(void **state)
                         if (memcmp(&dst[r * w + c], &want, sizeof want))
                             fail_msg("%dx%d shifted by (%d, %d): [%d, %d] = %g, want %g", h, w, dy, dx, r, c,
                                      dst[r * w + c], want);
+                        int reached = r - dy >= 0 && r - dy < h && c - dx >= 0 && c - dx < w;
+                        want = reached ? base[r * w + c] + src[r * w + c] : base[r * w + c];
+                        if (memcmp(&sum[r * w + c], &want, sizeof want))
+                            fail_msg("%dx%d added as reached by (%d, %d): [%d, %d] = %g, want %g", h, w, dy, dx,
+                                     r, c, sum[r * w + c], want);
                     }
             }
-        free(src);
-        free(dst);
+        free(src); free(dst); free(base); free(sum);
     }
 }
 

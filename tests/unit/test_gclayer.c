@@ -109,17 +109,25 @@ static double loss(rig *r, const float *g)
 }
 
 /* After this every *_updates buffer and net.delta hold minus dL/d(that). */
-static void run_backward(rig *r, const float *g)
+/* The same, with the input's gradient starting from delta0 instead of 0
+ * (as when other layers have added theirs). */
+static void run_backward_onto(rig *r, const float *g, const float *delta0)
 {
     gcconv_state *s = gcconv_state_of(r->l);
     zero(r->l.weight_updates, r->l.nweights);
     zero(r->l.bias_updates, r->l.n);
     zero(r->l.scale_updates, r->l.n);
     zero(s->R_updates, s->K * s->ss);
-    zero(r->net.delta, (size_t)r->l.batch * r->l.inputs);
+    if (delta0) memcpy(r->net.delta, delta0, (size_t)r->l.batch * r->l.inputs * sizeof(float));
+    else zero(r->net.delta, (size_t)r->l.batch * r->l.inputs);
     forward_gcconv_layer(r->l, r->net);
     for (size_t i = 0; i < out_count(r->l); ++i) r->l.delta[i] = -g[i];
     backward_gcconv_layer(r->l, r->net);
+}
+
+static void run_backward(rig *r, const float *g)
+{
+    run_backward_onto(r, g, NULL);
 }
 
 /* ---- finite differences ------------------------------------------------------ */
@@ -578,8 +586,9 @@ static void kept_products_same_bits_each_path(void **state)
 
 /* The shifted products (stride 1, output as large as the input) give the
  * bits of the products over im2col columns: output, weight and R
- * gradients and the input's gradient, with z kept from the forward pass
- * and computed again in the backward pass. */
+ * gradients and the input's gradient (added onto one that other layers
+ * began), with z kept from the forward pass and computed again in the
+ * backward pass. */
 static void check_shifted_case(int K, int size, int expand, int batch, int hw, uint64_t seed)
 {
     rig r = make_rig(options(K, 4, size, 1, size / 2, GC_MIX_FULL, expand, 0, LEAKY), batch, hw, hw - 2,
@@ -591,16 +600,17 @@ static void check_shifted_case(int K, int size, int expand, int batch, int hw, u
     fill_normal(r.l.weights, r.l.nweights, &g, 0.3f);
     fill_normal(r.net.input, (size_t)batch * r.l.inputs, &g, 1);
     for (size_t i = 0; i < (size_t)batch * r.l.inputs; i += 3) r.net.input[i] = 0;   /* as after a ReLU */
-    float *grad = calloc(out_count(r.l), sizeof(float));
+    float *grad = calloc(out_count(r.l), sizeof(float)), *delta0 = calloc((size_t)batch * r.l.inputs, sizeof(float));
     fill_normal(grad, out_count(r.l), &g, 1);
+    fill_normal(delta0, (size_t)batch * r.l.inputs, &g, 1);
     assert_true(gcfactor_applies(r.l, s));
     gcfactor_set_shifted_products(0);
-    run_backward(&r, grad);
+    run_backward_onto(&r, grad, delta0);
     pass_bits cols = copy_pass(&r);
     gcfactor_set_shifted_products(1);
     for (int train = 1; train >= 0; --train) {
         r.net.train = train;
-        run_backward(&r, grad);
+        run_backward_onto(&r, grad, delta0);
         pass_bits shifted = copy_pass(&r);
         const char *what = train ? "shifted, z kept" : "shifted, z again";
         assert_same_floats(cols.output, shifted.output, out_count(r.l), "output", what);
@@ -611,6 +621,7 @@ static void check_shifted_case(int K, int size, int expand, int batch, int hw, u
     }
     free_pass(&cols);
     free(grad);
+    free(delta0);
     free_rig(&r);
 }
 
