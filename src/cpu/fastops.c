@@ -755,17 +755,31 @@ void fast_bias_activate_forward(layer l)
     }
 }
 
-/* delta *= act'(o) over one plane, then its sum in upstream's order (one
- * float chain, as sum_array). */
+/* delta *= act'(o) over n values. */
 static inline __attribute__((always_inline))
-float grad_sum_plane(float *d, const float *o, int n, ACTIVATION act)
+void grad_values(float *d, const float *o, int n, ACTIVATION act)
 {
     int i = 0;
     for (; i + 4 <= n; i += 4) store4(d + i, load4(d + i) * grad4(load4(o + i), act));
     for (; i < n; ++i) d[i] = d[i] * grad1(o[i], act);
-    float s = 0;
-    for (i = 0; i < n; ++i) s += d[i];
-    return s;
+}
+
+#define SUM_CHAINS 8
+
+/* The sums of count <= SUM_CHAINS consecutive planes of n floats, each one
+ * float chain in index order, as sum_array adds.  The chains run side by
+ * side, so that their additions' latencies overlap. */
+static void plane_sums(const float *x, int count, int n, float *sums)
+{
+    float s[SUM_CHAINS] = {0};
+    if (count == SUM_CHAINS) {
+        for (int i = 0; i < n; ++i)
+            for (int k = 0; k < SUM_CHAINS; ++k) s[k] += x[(size_t)k * n + i];
+    } else {
+        for (int k = 0; k < count; ++k)
+            for (int i = 0; i < n; ++i) s[k] += x[(size_t)k * n + i];
+    }
+    for (int k = 0; k < count; ++k) sums[k] = s[k];
 }
 
 void fast_bias_activate_backward(layer l)
@@ -777,16 +791,19 @@ void fast_bias_activate_backward(layer l)
         backward_bias(l.bias_updates, l.delta, B, C, S);
         return;
     }
-    /* Each channel's images in order, as backward_bias adds them. */
+    /* Blocks of SUM_CHAINS channels; each channel's images in order, as
+     * backward_bias adds them. */
     #pragma omp parallel for schedule(static) if ((long)B * C * S >= PAR_MIN)
-    for (int f = 0; f < C; ++f) {
+    for (int f0 = 0; f0 < C; f0 += SUM_CHAINS) {
+        int nf = C - f0 < SUM_CHAINS ? C - f0 : SUM_CHAINS;
         for (int b = 0; b < B; ++b) {
-            long q = ((long)b * C + f) * S;
-            float s;
-            if (act == LEAKY) s = grad_sum_plane(l.delta + q, l.output + q, S, LEAKY);
-            else if (act == RELU) s = grad_sum_plane(l.delta + q, l.output + q, S, RELU);
-            else s = grad_sum_plane(l.delta + q, l.output + q, S, LINEAR);
-            l.bias_updates[f] += s;
+            size_t q = ((size_t)b * C + f0) * S;
+            float sums[SUM_CHAINS];
+            if (act == LEAKY) grad_values(l.delta + q, l.output + q, nf * S, LEAKY);
+            else if (act == RELU) grad_values(l.delta + q, l.output + q, nf * S, RELU);
+            else grad_values(l.delta + q, l.output + q, nf * S, LINEAR);
+            plane_sums(l.delta + q, nf, S, sums);
+            for (int k = 0; k < nf; ++k) l.bias_updates[f0 + k] += sums[k];
         }
     }
 }
