@@ -492,20 +492,31 @@ static void k1_matches_convolutional(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) check_k1_case(cases[i], 40 + i);
 }
 
-/* The same on each gemm tile the CPU has (both layers on one tile); the
- * others are reported as skipped. */
-static void k1_matches_convolutional_each_path(void **state)
+/* Runs cases() on each gemm tile the CPU has, and reports the others as
+ * skipped ("SKIP <name>_<tile>"). */
+static void on_each_tile(const char *name, void (*cases)(void))
 {
     static const char *const env[] = {"scalar", "avx2", "avx512"};
     int was = fastgemm_isa();
     for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
         if (!fastgemm_set_isa(isa)) {
-            print_message("SKIP k1_%s: this CPU cannot run the %s tile\n", env[isa], fastgemm_isa_name(isa));
+            print_message("SKIP %s_%s: this CPU cannot run the %s tile\n", name, env[isa], fastgemm_isa_name(isa));
             continue;
         }
-        k1_matches_convolutional(state);
+        cases();
     }
     fastgemm_set_isa(was);
+}
+
+static void k1_cases(void)
+{
+    k1_matches_convolutional(NULL);
+}
+
+/* The same on each gemm tile the CPU has (both layers on one tile). */
+static void k1_matches_convolutional_each_path(void **state)
+{
+    on_each_tile("k1", k1_cases);
 }
 
 /* ---- the factored passes keep their products ------------------------------ */
@@ -534,19 +545,37 @@ static void free_pass(pass_bits *b)
     free(b->output); free(b->weight_updates); free(b->R_updates); free(b->input_delta);
 }
 
+static void assert_same_pass(const pass_bits *a, const pass_bits *b, rig *r, const char *what)
+{
+    gcconv_state *s = gcconv_state_of(r->l);
+    assert_same_floats(a->output, b->output, out_count(r->l), "output", what);
+    assert_same_floats(a->weight_updates, b->weight_updates, r->l.nweights, "weight_updates", what);
+    assert_same_floats(a->R_updates, b->R_updates, s->K * s->ss, "R_updates", what);
+    assert_same_floats(a->input_delta, b->input_delta, (size_t)r->l.batch * r->l.inputs, "input delta", what);
+}
+
+/* A full-mixing layer of N=4 filters a branch, stride 1, on an hw x hw-2
+ * input, with random parameters and input drawn from stream `stream` of
+ * seed, which g then continues. */
+static rig factored_rig(int K, int size, int expand, int batch, int hw, uint64_t seed, int stream, rng *g)
+{
+    rig r = make_rig(options(K, 4, size, 1, size / 2, GC_MIX_FULL, expand, 0, LEAKY), batch, hw, hw - 2,
+                     3 * (expand ? 1 : K), seed);
+    rng_seed(g, seed, stream);
+    randomize_parameters(&r, g);
+    fill_normal(r.l.weights, r.l.nweights, g, 0.3f);
+    fill_normal(r.net.input, (size_t)batch * r.l.inputs, g, 1);
+    return r;
+}
+
 /* A training forward pass keeps z for the backward pass; a forward pass
  * outside training does not, and the backward pass computes z again.  Both
  * must give the same bits. */
 static void check_kept_case(int K, int size, int expand, int batch, int hw, uint64_t seed)
 {
-    rig r = make_rig(options(K, 4, size, 1, size / 2, GC_MIX_FULL, expand, 0, LEAKY), batch, hw, hw - 2,
-                     3 * (expand ? 1 : K), seed);
-    gcconv_state *s = gcconv_state_of(r.l);
     rng g;
-    rng_seed(&g, seed, 7);
-    randomize_parameters(&r, &g);
-    fill_normal(r.l.weights, r.l.nweights, &g, 0.3f);
-    fill_normal(r.net.input, (size_t)batch * r.l.inputs, &g, 1);
+    rig r = factored_rig(K, size, expand, batch, hw, seed, 7, &g);
+    gcconv_state *s = gcconv_state_of(r.l);
     float *grad = calloc(out_count(r.l), sizeof(float));
     fill_normal(grad, out_count(r.l), &g, 1);
     assert_true(gcfactor_applies(r.l, s));
@@ -556,32 +585,25 @@ static void check_kept_case(int K, int size, int expand, int batch, int hw, uint
     r.net.train = 0;
     run_backward(&r, grad);
     pass_bits again = copy_pass(&r);
-    assert_same_floats(kept.output, again.output, out_count(r.l), "output", "kept z");
-    assert_same_floats(kept.weight_updates, again.weight_updates, r.l.nweights, "weight_updates", "kept z");
-    assert_same_floats(kept.R_updates, again.R_updates, s->K * s->ss, "R_updates", "kept z");
-    assert_same_floats(kept.input_delta, again.input_delta, (size_t)batch * r.l.inputs, "input delta", "kept z");
+    assert_same_pass(&kept, &again, &r, "kept z");
     free_pass(&kept);
     free_pass(&again);
     free(grad);
     free_rig(&r);
 }
 
+static void kept_cases(void)
+{
+    check_kept_case(2, 3, 1, 3, 9, 11);
+    check_kept_case(4, 3, 0, 5, 9, 12);
+    check_kept_case(3, 1, 1, 2, 9, 13);
+    check_kept_case(8, 5, 1, 1, 9, 14);
+    check_kept_case(2, 3, 1, 3, 66, 15);   /* one image a group: three groups */
+}
+
 static void kept_products_same_bits_each_path(void **state)
 {
-    static const char *const env[] = {"scalar", "avx2", "avx512"};
-    int was = fastgemm_isa();
-    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
-        if (!fastgemm_set_isa(isa)) {
-            print_message("SKIP kept_%s: this CPU cannot run the %s tile\n", env[isa], fastgemm_isa_name(isa));
-            continue;
-        }
-        check_kept_case(2, 3, 1, 3, 9, 11);
-        check_kept_case(4, 3, 0, 5, 9, 12);
-        check_kept_case(3, 1, 1, 2, 9, 13);
-        check_kept_case(8, 5, 1, 1, 9, 14);
-        check_kept_case(2, 3, 1, 3, 66, 15);   /* one image a group: three groups */
-    }
-    fastgemm_set_isa(was);
+    on_each_tile("kept", kept_cases);
 }
 
 /* The shifted products (stride 1, output as large as the input) give the
@@ -591,14 +613,9 @@ static void kept_products_same_bits_each_path(void **state)
  * backward pass. */
 static void check_shifted_case(int K, int size, int expand, int batch, int hw, uint64_t seed)
 {
-    rig r = make_rig(options(K, 4, size, 1, size / 2, GC_MIX_FULL, expand, 0, LEAKY), batch, hw, hw - 2,
-                     3 * (expand ? 1 : K), seed);
-    gcconv_state *s = gcconv_state_of(r.l);
     rng g;
-    rng_seed(&g, seed, 9);
-    randomize_parameters(&r, &g);
-    fill_normal(r.l.weights, r.l.nweights, &g, 0.3f);
-    fill_normal(r.net.input, (size_t)batch * r.l.inputs, &g, 1);
+    rig r = factored_rig(K, size, expand, batch, hw, seed, 9, &g);
+    gcconv_state *s = gcconv_state_of(r.l);
     for (size_t i = 0; i < (size_t)batch * r.l.inputs; i += 3) r.net.input[i] = 0;   /* as after a ReLU */
     float *grad = calloc(out_count(r.l), sizeof(float)), *delta0 = calloc((size_t)batch * r.l.inputs, sizeof(float));
     fill_normal(grad, out_count(r.l), &g, 1);
@@ -612,11 +629,7 @@ static void check_shifted_case(int K, int size, int expand, int batch, int hw, u
         r.net.train = train;
         run_backward_onto(&r, grad, delta0);
         pass_bits shifted = copy_pass(&r);
-        const char *what = train ? "shifted, z kept" : "shifted, z again";
-        assert_same_floats(cols.output, shifted.output, out_count(r.l), "output", what);
-        assert_same_floats(cols.weight_updates, shifted.weight_updates, r.l.nweights, "weight_updates", what);
-        assert_same_floats(cols.R_updates, shifted.R_updates, s->K * s->ss, "R_updates", what);
-        assert_same_floats(cols.input_delta, shifted.input_delta, (size_t)batch * r.l.inputs, "input delta", what);
+        assert_same_pass(&cols, &shifted, &r, train ? "shifted, z kept" : "shifted, z again");
         free_pass(&shifted);
     }
     free_pass(&cols);
@@ -625,22 +638,18 @@ static void check_shifted_case(int K, int size, int expand, int batch, int hw, u
     free_rig(&r);
 }
 
+static void shifted_cases(void)
+{
+    check_shifted_case(2, 3, 1, 3, 9, 21);
+    check_shifted_case(4, 3, 0, 5, 8, 22);
+    check_shifted_case(8, 5, 1, 2, 7, 23);
+    check_shifted_case(2, 3, 1, 3, 66, 24);   /* one image a group: three groups */
+    check_shifted_case(3, 7, 1, 2, 5, 25);    /* a kernel larger than the plane */
+}
+
 static void shifted_products_same_bits_each_path(void **state)
 {
-    static const char *const env[] = {"scalar", "avx2", "avx512"};
-    int was = fastgemm_isa();
-    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
-        if (!fastgemm_set_isa(isa)) {
-            print_message("SKIP shifted_%s: this CPU cannot run the %s tile\n", env[isa], fastgemm_isa_name(isa));
-            continue;
-        }
-        check_shifted_case(2, 3, 1, 3, 9, 21);
-        check_shifted_case(4, 3, 0, 5, 8, 22);
-        check_shifted_case(8, 5, 1, 2, 7, 23);
-        check_shifted_case(2, 3, 1, 3, 66, 24);   /* one image a group: three groups */
-        check_shifted_case(3, 7, 1, 2, 5, 25);    /* a kernel larger than the plane */
-    }
-    fastgemm_set_isa(was);
+    on_each_tile("shifted", shifted_cases);
 }
 
 /* ---- the R step ----------------------------------------------------------- */
