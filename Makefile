@@ -199,6 +199,8 @@ RENAME_convolutional_layer := make_convolutional_layer resize_convolutional_laye
   forward_convolutional_layer backward_convolutional_layer
 RENAME_maxpool_layer := make_maxpool_layer forward_maxpool_layer backward_maxpool_layer
 RENAME_avgpool_layer := make_avgpool_layer forward_avgpool_layer backward_avgpool_layer
+RENAME_shortcut_layer := make_shortcut_layer forward_shortcut_layer backward_shortcut_layer
+RENAME_blas := fill_cpu
 rename_flags = $(foreach f,$(RENAME_$(1)),-D$(f)=upstream_$(f))
 
 

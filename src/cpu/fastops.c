@@ -9,7 +9,8 @@
  * The fast versions run on OpenMP threads over images and channels, in loops
  * the compiler can vectorise.
  *
- * im2col, col2im, the activations, bias and the pooling layers give
+ * im2col, col2im, the activations, bias, the pooling and shortcut layers
+ * and fill_cpu give
  * upstream's bits exactly (every output element is computed with the same
  * operations in the same order).  Batch normalization sums in a different
  * order and multiplies by reciprocals, so it agrees with upstream to float
@@ -28,6 +29,7 @@
 #include "convolutional_layer.h"
 #include "im2col.h"
 #include "maxpool_layer.h"
+#include "shortcut_layer.h"
 #include "cpu/fastops.h"
 #include "cpu/parallel.h"
 #include "cpu/upstream_ref.h"
@@ -37,8 +39,7 @@
 #define HAVE_X86 1
 #endif
 
-/* Below this many elements a loop stays on one thread. */
-#define PAR_MIN 65536
+#define PAR_MIN DN_PAR_MIN
 
 /* ---- im2col / col2im ------------------------------------------------------ */
 
@@ -916,4 +917,99 @@ avgpool_layer make_avgpool_layer(int batch, int w, int h, int c)
     l.forward = forward_avgpool_layer;
     l.backward = backward_avgpool_layer;
     return l;
+}
+
+/* ---- shortcut layers and fills ------------------------------------------------ */
+
+/* Elements per block of the element-wise passes below: whole vectors. */
+#define ELEMENT_BLOCK 16384
+
+/* out = act(alpha*in + beta*add): upstream's copy, shortcut_cpu and
+ * activate_array in one pass, each element rounded as there. */
+static void shortcut_forward_block(const float *in, const float *add, float alpha, float beta,
+                                   float *out, int n, ACTIVATION act)
+{
+    const v4f a4 = {alpha, alpha, alpha, alpha}, b4 = {beta, beta, beta, beta};
+    int i = 0;
+    for (; i + 4 <= n; i += 4) store4(out + i, act4(a4 * load4(in + i) + b4 * load4(add + i), act));
+    for (; i < n; ++i) out[i] = act1(alpha * in[i] + beta * add[i], act);
+}
+
+/* delta *= act'(out); prev += alpha*delta; from = 1*from + beta*delta:
+ * upstream's gradient_array, axpy_cpu and shortcut_cpu, element by element
+ * in that order, so that prev and from may be the same array (from=-1). */
+static void shortcut_backward_block(float *delta, const float *out, float alpha, float beta,
+                                    float *prev, float *from, int n, ACTIVATION act)
+{
+    const v4f a4 = {alpha, alpha, alpha, alpha}, b4 = {beta, beta, beta, beta};
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f d = load4(delta + i) * grad4(load4(out + i), act);
+        store4(delta + i, d);
+        store4(prev + i, load4(prev + i) + a4 * d);
+        store4(from + i, load4(from + i) + b4 * d);
+    }
+    for (; i < n; ++i) {
+        float d = delta[i] * grad1(out[i], act);
+        delta[i] = d;
+        prev[i] += alpha * d;
+        from[i] = from[i] + beta * d;
+    }
+}
+
+/* The fused passes take a shortcut between layers of one shape. */
+static int shortcut_fusable(const layer *l)
+{
+    return !dn_reference() && fusable(l->activation) && l->w == l->out_w && l->h == l->out_h
+        && l->c == l->out_c;
+}
+
+void forward_shortcut_layer(const layer l, network net)
+{
+    if (!shortcut_fusable(&l)) { upstream_forward_shortcut_layer(l, net); return; }
+    const int n = l.outputs * l.batch, nb = (n + ELEMENT_BLOCK - 1) / ELEMENT_BLOCK;
+    const float *add = net.layers[l.index].output;
+    #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (int b = 0; b < nb; ++b) {
+        size_t at = (size_t)b * ELEMENT_BLOCK;
+        int len = n - at < ELEMENT_BLOCK ? (int)(n - at) : ELEMENT_BLOCK;
+        if (l.activation == RELU) shortcut_forward_block(net.input + at, add + at, l.alpha, l.beta, l.output + at, len, RELU);
+        else if (l.activation == LEAKY) shortcut_forward_block(net.input + at, add + at, l.alpha, l.beta, l.output + at, len, LEAKY);
+        else shortcut_forward_block(net.input + at, add + at, l.alpha, l.beta, l.output + at, len, LINEAR);
+    }
+}
+
+void backward_shortcut_layer(const layer l, network net)
+{
+    if (!net.delta || !shortcut_fusable(&l)) { upstream_backward_shortcut_layer(l, net); return; }
+    const int n = l.outputs * l.batch, nb = (n + ELEMENT_BLOCK - 1) / ELEMENT_BLOCK;
+    float *from = net.layers[l.index].delta;
+    #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (int b = 0; b < nb; ++b) {
+        size_t at = (size_t)b * ELEMENT_BLOCK;
+        int len = n - at < ELEMENT_BLOCK ? (int)(n - at) : ELEMENT_BLOCK;
+        float *d = l.delta + at, *prev = net.delta + at, *f = from + at;
+        if (l.activation == RELU) shortcut_backward_block(d, l.output + at, l.alpha, l.beta, prev, f, len, RELU);
+        else if (l.activation == LEAKY) shortcut_backward_block(d, l.output + at, l.alpha, l.beta, prev, f, len, LEAKY);
+        else shortcut_backward_block(d, l.output + at, l.alpha, l.beta, prev, f, len, LINEAR);
+    }
+}
+
+layer make_shortcut_layer(int batch, int index, int w, int h, int c, int w2, int h2, int c2)
+{
+    layer l = upstream_make_shortcut_layer(batch, index, w, h, c, w2, h2, c2);
+    l.forward = forward_shortcut_layer;
+    l.backward = backward_shortcut_layer;
+    return l;
+}
+
+/* Zeros (+0, whose bits are all clear) are one memset; upstream stores them
+ * one float at a time, in the serial loop before every layer's pass. */
+void fill_cpu(int N, float ALPHA, float *X, int INCX)
+{
+    if (dn_reference() || INCX != 1 || ALPHA != 0 || signbit(ALPHA) || N <= 0) {
+        upstream_fill_cpu(N, ALPHA, X, INCX);
+        return;
+    }
+    memset(X, 0, (size_t)N * sizeof(float));
 }

@@ -14,6 +14,9 @@
 
 #include <stddef.h>
 
+/* Below this many elements an element-wise loop stays on one thread. */
+#define DN_PAR_MIN 65536
+
 /* Nonzero when upstream's reference kernels are selected. */
 int dn_reference(void);
 void dn_set_reference(int on);

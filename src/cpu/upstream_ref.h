@@ -23,6 +23,10 @@ void upstream_backward_maxpool_layer(const layer l, network net);
 layer upstream_make_avgpool_layer(int batch, int w, int h, int c);
 void upstream_forward_avgpool_layer(const layer l, network net);
 void upstream_backward_avgpool_layer(const layer l, network net);
+layer upstream_make_shortcut_layer(int batch, int index, int w, int h, int c, int w2, int h2, int c2);
+void upstream_forward_shortcut_layer(const layer l, network net);
+void upstream_backward_shortcut_layer(const layer l, network net);
+void upstream_fill_cpu(int N, float ALPHA, float *X, int INCX);
 layer upstream_make_convolutional_layer(int batch, int h, int w, int c, int n,
         int groups, int size, int stride, int padding, ACTIVATION activation,
         int batch_normalize, int binary, int xnor, int adam);

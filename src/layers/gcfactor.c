@@ -119,7 +119,7 @@ static int takes_shifted_products(layer l, gcconv_state *s)
 static void shift_rows(layer l, gcconv_state *s, const float *from, float *to, int nb, int back)
 {
     int P = l.h * l.w, rows = s->ss * s->N * nb, sign = back ? -1 : 1;
-    #pragma omp parallel for schedule(static) if ((long)rows * P >= 65536)
+    #pragma omp parallel for schedule(static) if ((long)rows * P >= DN_PAR_MIN)
     for (int r = 0; r < rows; ++r) {
         int p = r / (s->N * nb);
         shift_plane(from + (size_t)r * P, l.h, l.w, sign * (p / l.size - l.pad), sign * (p % l.size - l.pad),
@@ -159,7 +159,7 @@ static void pixel_products(layer l, gcconv_state *s, const float *wp, const floa
 static void mix_output(layer l, gcconv_state *s, const float *z, int b0, int nb)
 {
     int P = l.out_h * l.out_w, ld = nb * P;
-    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
+    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= DN_PAR_MIN)
     for (int o = 0; o < s->N; ++o)
         for (int k = 0; k < s->K; ++k)
             for (int b = 0; b < nb; ++b)
@@ -220,7 +220,7 @@ void gcfactor_forward(layer l, gcconv_state *s, const float *input, float *works
 static void calibration_gradient(layer l, gcconv_state *s, const float *z, int b0, int nb, float *dr)
 {
     int P = l.out_h * l.out_w, ld = nb * P;
-    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
+    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= DN_PAR_MIN)
     for (int k = 0; k < s->K; ++k) {
         double sum[s->ss];
         for (int p = 0; p < s->ss; ++p) sum[p] = 0;
@@ -236,7 +236,7 @@ static void calibration_gradient(layer l, gcconv_state *s, const float *z, int b
 static void mix_delta(layer l, gcconv_state *s, float *dz, int b0, int nb)
 {
     int P = l.out_h * l.out_w, ld = nb * P;
-    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= 65536)
+    #pragma omp parallel for schedule(static) if ((long)s->N * s->K * ld * s->ss >= DN_PAR_MIN)
     for (int p = 0; p < s->ss; ++p)
         for (int o = 0; o < s->N; ++o)
             for (int b = 0; b < nb; ++b)
@@ -292,7 +292,7 @@ static void shifted_backward_products(layer l, gcconv_state *s, const float *wp,
         fast_gemm_view(1, 0, s->planes, ld, s->N, 1, gemm_plain(wp + p * wsize, s->planes),
                        gemm_plain(dzu + (size_t)p * s->N * ld, ld), 0, gemm_plain(v, ld));
         int dy = p / l.size - l.pad, dx = p % l.size - l.pad;
-        #pragma omp parallel for schedule(static) if ((long)s->planes * ld >= 65536)
+        #pragma omp parallel for schedule(static) if ((long)s->planes * ld >= DN_PAR_MIN)
         for (int r = 0; r < s->planes * nb; ++r)
             add_reached(v + (size_t)(r / nb) * ld + (size_t)(r % nb) * P, l.h, l.w, dy, dx,
                         input_delta + (size_t)(b0 + r % nb) * per + (size_t)(r / nb) * P);

@@ -20,6 +20,7 @@
 #include "gemm.h"
 #include "im2col.h"
 #include "maxpool_layer.h"
+#include "shortcut_layer.h"
 #include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
 #include "cpu/rowops.h"
@@ -431,6 +432,89 @@ static void pooling_matches_reference_bitwise(void **state)
     for (size_t i = 0; i < sizeof ls / sizeof *ls; ++i) {
         check_against_reference(ls[i], 1, 1, 0);
     }
+}
+
+/* A shortcut of layer `from` onto layer 1 (the previous one), fast path
+ * against upstream's copy, shortcut_cpu and activation: the output and the
+ * three deltas it writes, bit for bit.  from = 1 makes the previous layer's
+ * delta and the added layer's delta one array. */
+typedef struct { int batch, w, h, c, w2, h2, c2, from; ACTIVATION act; float alpha, beta; } shortcut_case;
+
+static float **shortcut_run(const shortcut_case *k, float *const *init, int reference)
+{
+    size_t n1 = (size_t)k->batch * k->w * k->h * k->c, n0 = (size_t)k->batch * k->w2 * k->h2 * k->c2;
+    layer ls[3] = {{0}};
+    ls[0].output = copyv(init[0], n0);
+    ls[0].delta = copyv(init[1], n0);
+    ls[1].output = copyv(init[2], n1);
+    ls[1].delta = copyv(init[3], n1);
+    ls[2] = make_shortcut_layer(k->batch, k->from, k->w, k->h, k->c, k->from == 1 ? k->w : k->w2,
+                                k->from == 1 ? k->h : k->h2, k->from == 1 ? k->c : k->c2);
+    ls[2].activation = k->act;
+    ls[2].alpha = k->alpha;
+    ls[2].beta = k->beta;
+    network net = {0};
+    net.layers = ls;
+    net.n = 3;
+    net.input = ls[1].output;
+    net.delta = ls[1].delta;
+    net.train = 1;
+    dn_set_reference(reference);
+    ls[2].forward(ls[2], net);
+    memcpy(ls[2].delta, init[4], n1 * sizeof(float));
+    ls[2].backward(ls[2], net);
+    dn_set_reference(0);
+    float **res = malloc(4 * sizeof(float *));
+    res[0] = ls[2].output;
+    res[1] = ls[2].delta;
+    res[2] = ls[1].delta;
+    res[3] = ls[0].delta;   /* untouched when from = 1 */
+    free(ls[0].output);
+    free(ls[1].output);
+    return res;
+}
+
+static void shortcut_matches_reference_bitwise(void **state)
+{
+    static const shortcut_case cases[] = {
+        {4, 32, 32, 32, 32, 32, 32, 0, RELU, 1, 1},       /* parallel blocks */
+        {3, 7, 5, 6, 7, 5, 6, 1, LEAKY, .5f, -2},         /* from = the previous layer */
+        {2, 9, 9, 3, 9, 9, 3, 0, LINEAR, 1.5f, .25f},
+        {2, 8, 8, 4, 16, 16, 4, 0, RELU, 1, 1},           /* from is larger: upstream's path */
+        {2, 8, 8, 4, 8, 8, 6, 0, LINEAR, 1, 1},           /* other channel counts */
+        {2, 6, 6, 3, 6, 6, 3, 0, LOGISTIC, 1, 1},         /* not a fused activation */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        const shortcut_case *k = &cases[i];
+        size_t n1 = (size_t)k->batch * k->w * k->h * k->c, n0 = (size_t)k->batch * k->w2 * k->h2 * k->c2;
+        float *init[5] = {randv(n0), randv(n0), randv(n1), randv(n1), randv(n1)};
+        float **fast = shortcut_run(k, init, 0), **ref = shortcut_run(k, init, 1);
+        size_t sizes[4] = {n1, n1, n1, n0};
+        for (int f = 0; f < 4; ++f) {
+            assert_same_bits(fast[f], ref[f], sizes[f]);
+            free(fast[f]);
+            free(ref[f]);
+        }
+        free(fast);
+        free(ref);
+        for (int f = 0; f < 5; ++f) free(init[f]);
+    }
+}
+
+/* fill_cpu writes upstream's values: zeros as one memset, -0 and other
+ * values or strides as upstream does. */
+static void fill_matches_reference_bitwise(void **state)
+{
+    static const float values[] = {0, -0.0f, 3.5f};
+    for (int v = 0; v < 3; ++v)
+        for (int inc = 1; inc <= 2; ++inc) {
+            float *fast = randv(1001), *ref = copyv(fast, 1001);
+            fill_cpu(1001 / inc, values[v], fast, inc);
+            upstream_fill_cpu(1001 / inc, values[v], ref, inc);
+            assert_same_bits(fast, ref, 1001);
+            free(fast);
+            free(ref);
+        }
 }
 
 static const int convs[][9] = {  /* batch, h, w, c, n, size, stride, pad, bn */
@@ -945,6 +1029,8 @@ int main(void)
         cmocka_unit_test_setup(activations_match_reference_bitwise, setup),
         cmocka_unit_test_setup(batchnorm_matches_reference, setup),
         cmocka_unit_test_setup(pooling_matches_reference_bitwise, setup),
+        cmocka_unit_test_setup(shortcut_matches_reference_bitwise, setup),
+        cmocka_unit_test_setup(fill_matches_reference_bitwise, setup),
         cmocka_unit_test_setup(conv_layer_matches_reference, setup),
         cmocka_unit_test_setup(conv_batched_equals_per_image_bitwise, setup),
         cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
