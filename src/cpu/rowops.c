@@ -80,28 +80,36 @@ static void weighted_sum_avx2(float *y, const float *x, size_t stride, const flo
     weighted_sum_plain(y + i, x + i, stride, c, step, taps, n - i);
 }
 
-/* Four dot products against one row at a time: four independent chains
- * of additions instead of one. */
+/* m (at most four) dot products against one row at a time: m independent
+ * chains of additions instead of one.  Inlined with m constant, so that the
+ * sums stay in registers. */
+__attribute__((target("avx2"), always_inline))
+static inline void dots_block_avx2(const float *a, const float *x, size_t stride, int m, int n, double *sums)
+{
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 va = _mm256_loadu_ps(a + i);
+        for (int u = 0; u < m; ++u) s[u] = _mm256_add_ps(s[u], _mm256_mul_ps(va, _mm256_loadu_ps(x + (size_t)u * stride + i)));
+    }
+    for (int u = 0; u < m; ++u) {
+        float lane[8];
+        _mm256_storeu_ps(lane, s[u]);
+        sums[u] += finish_dot(lane, a, x + (size_t)u * stride, i, n);
+    }
+}
+
+/* Blocks of four taps, then the last one to three together. */
 __attribute__((target("avx2")))
 static void dots_avx2(const float *a, const float *x, size_t stride, int taps, int n, double *sums)
 {
     int t = 0;
-    for (; t + 4 <= taps; t += 4) {
-        const float *b[4] = {x + (size_t)t * stride, x + (size_t)(t + 1) * stride,
-                             x + (size_t)(t + 2) * stride, x + (size_t)(t + 3) * stride};
-        __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            __m256 va = _mm256_loadu_ps(a + i);
-            for (int u = 0; u < 4; ++u) s[u] = _mm256_add_ps(s[u], _mm256_mul_ps(va, _mm256_loadu_ps(b[u] + i)));
-        }
-        for (int u = 0; u < 4; ++u) {
-            float lane[8];
-            _mm256_storeu_ps(lane, s[u]);
-            sums[t + u] += finish_dot(lane, a, b[u], i, n);
-        }
+    for (; t + 4 <= taps; t += 4) dots_block_avx2(a, x + (size_t)t * stride, stride, 4, n, sums + t);
+    switch (taps - t) {
+    case 3: dots_block_avx2(a, x + (size_t)t * stride, stride, 3, n, sums + t); break;
+    case 2: dots_block_avx2(a, x + (size_t)t * stride, stride, 2, n, sums + t); break;
+    case 1: dots_block_avx2(a, x + (size_t)t * stride, stride, 1, n, sums + t); break;
     }
-    for (; t < taps; ++t) sums[t] += dot_plain(a, x + (size_t)t * stride, n);
 }
 #endif
 
