@@ -30,6 +30,7 @@
 #include "im2col.h"
 #include "maxpool_layer.h"
 #include "shortcut_layer.h"
+#include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
 #include "cpu/parallel.h"
 #include "cpu/upstream_ref.h"
@@ -354,6 +355,33 @@ static inline void store4(float *p, v4f v)
     memcpy(p, &v, sizeof v);
 }
 
+/* Eight floats: on the AVX2 and AVX-512 paths one ymm register, elsewhere
+ * two SSE ones.  The batch-norm loops hold their pairs of four-float sums in
+ * one of these; each lane gets the same operations either way. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+/* The v8f helpers are always inlined, so no call passes one across a
+ * function boundary, where the ABI without AVX would differ.  (GCC gives
+ * this warning at the end of the file, so it stays off for the file.) */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#define V8_INLINE static inline __attribute__((always_inline))
+
+V8_INLINE v8f load8(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+V8_INLINE void store8(float *p, v8f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+V8_INLINE v4f low4(v8f v) { return (v4f){v[0], v[1], v[2], v[3]}; }
+V8_INLINE v4f high4(v8f v) { return (v4f){v[4], v[5], v[6], v[7]}; }
+
 static inline float hsum16(v4f a, v4f b, v4f c, v4f d)
 {
     v4f v = (a + b) + (c + d);
@@ -393,6 +421,28 @@ static inline float act1(float v, ACTIVATION a)
     return v;
 }
 
+static inline v4f act4(v4f v, ACTIVATION a);
+
+V8_INLINE v8f grad8(v8f o, ACTIVATION a)
+{
+    const v8f zero = {0}, one = {1, 1, 1, 1, 1, 1, 1, 1};
+    const v8f tenth = {.1f, .1f, .1f, .1f, .1f, .1f, .1f, .1f};
+    v8i pos = o > zero;
+    if (a == RELU) return (v8f)(pos & (v8i)one);
+    if (a == LEAKY) return (v8f)((pos & (v8i)one) | (~pos & (v8i)tenth));
+    return one;
+}
+
+V8_INLINE v8f act8(v8f v, ACTIVATION a)
+{
+    if (a == RELU) return v * grad8(v, RELU);
+    if (a == LEAKY) {
+        v4f lo = act4(low4(v), a), hi = act4(high4(v), a);
+        return (v8f){lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]};
+    }
+    return v;
+}
+
 static inline v4f act4(v4f v, ACTIVATION a)
 {
     if (a == RELU) return v * grad4(v, RELU);
@@ -409,36 +459,32 @@ static inline v4f act4(v4f v, ACTIVATION a)
     return v;
 }
 
-/* Sum of one plane. */
-static float sum_plane(const float *x, int n)
+/* Sum of one plane: four chains of four-float sums, in two v8f. */
+static inline __attribute__((always_inline)) float sum_plane(const float *x, int n)
 {
-    v4f a = {0}, b = {0}, c = {0}, d = {0};
+    v8f ab = {0}, cd = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        a += load4(x + i);
-        b += load4(x + i + 4);
-        c += load4(x + i + 8);
-        d += load4(x + i + 12);
+        ab += load8(x + i);
+        cd += load8(x + i + 8);
     }
-    float s = hsum16(a, b, c, d);
+    float s = hsum16(low4(ab), high4(ab), low4(cd), high4(cd));
     for (; i < n; ++i) s += x[i];
     return s;
 }
 
 /* Sums of x - c and of (x - c)^2. */
-static void dev_sums(const float *x, float c, int n, float *t, float *q)
+static inline __attribute__((always_inline)) void dev_sums(const float *x, float c, int n, float *t, float *q)
 {
-    v4f a = {0}, b = {0}, e = {0}, f = {0};
+    v8f ab = {0}, ef = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        v4f u0 = load4(x + i) - c, u1 = load4(x + i + 4) - c;
-        a += u0;
-        b += u1;
-        e += u0 * u0;
-        f += u1 * u1;
+        v8f u = load8(x + i) - c;
+        ab += u;
+        ef += u * u;
     }
     v4f z = {0};
-    float st = hsum16(a, b, z, z), sq = hsum16(e, f, z, z);
+    float st = hsum16(low4(ab), high4(ab), z, z), sq = hsum16(low4(ef), high4(ef), z, z);
     for (; i < n; ++i) { float u = x[i] - c; st += u; sq += u * u; }
     *t = st;
     *q = sq;
@@ -456,7 +502,7 @@ typedef struct { double n, mu, m2; } moments;
  * so far, or for the first values their own mean (one more pass over them,
  * while they are in cache).  The parts are merged in double as Chan et al.
  * merge partial variances. */
-static void add_values(moments *m, const float *p, int n)
+static inline __attribute__((always_inline)) void add_values(moments *m, const float *p, int n)
 {
     float c = m->n > 0 ? (float)m->mu : sum_plane(p, n) / n, t, q;
     dev_sums(p, c, n, &t, &q);
@@ -467,7 +513,7 @@ static void add_values(moments *m, const float *p, int n)
     m->n = total;
 }
 
-static void add_plane(moments *m, const float *p, int S)
+static inline __attribute__((always_inline)) void add_plane(moments *m, const float *p, int S)
 {
     for (int i = 0; i < S; i += SPAN) add_values(m, p + i, S - i < SPAN ? S - i : SPAN);
 }
@@ -479,11 +525,9 @@ void norm_plane(const float *x, float *xs, float *y, int n, float mean, float a,
 {
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        v4f u0 = load4(x + i), u1 = load4(x + i + 4);
-        store4(xs + i, u0);
-        store4(xs + i + 4, u1);
-        store4(y + i, act4((u0 - mean) * a + bias, act));
-        store4(y + i + 4, act4((u1 - mean) * a + bias, act));
+        v8f u = load8(x + i);
+        store8(xs + i, u);
+        store8(y + i, act8((u - mean) * a + bias, act));
     }
     for (; i < n; ++i) {
         float v = x[i];
@@ -511,19 +555,16 @@ static inline __attribute__((always_inline))
 void grad_sums(const float *d, const float *x, float mean, float a, float bias, int n, ACTIVATION act,
                float *s0, float *s1)
 {
-    v4f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
+    v8f sg = {0}, sgu = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        v4f u0 = load4(x + i) - mean, u1 = load4(x + i + 4) - mean;
-        v4f g0 = load4(d + i) * grad4(u0 * a + bias, act);
-        v4f g1 = load4(d + i + 4) * grad4(u1 * a + bias, act);
-        a0 += g0;
-        b0 += g1;
-        a1 += g0 * u0;
-        b1 += g1 * u1;
+        v8f u = load8(x + i) - mean;
+        v8f g = load8(d + i) * grad8(u * a + bias, act);
+        sg += g;
+        sgu += g * u;
     }
     v4f z = {0};
-    float r0 = hsum16(a0, b0, z, z), r1 = hsum16(a1, b1, z, z);
+    float r0 = hsum16(low4(sg), high4(sg), z, z), r1 = hsum16(low4(sgu), high4(sgu), z, z);
     for (; i < n; ++i) {
         float u = x[i] - mean, g = d[i] * grad1(u * a + bias, act);
         r0 += g;
@@ -539,10 +580,10 @@ void grad_plane(float *d, const float *x, float mean, float a, float bias, int n
                 float ad, float k, float m)
 {
     int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4f u = load4(x + i) - mean;
-        v4f g = load4(d + i) * grad4(u * a + bias, act);
-        store4(d + i, g * ad + k * u + m);
+    for (; i + 8 <= n; i += 8) {
+        v8f u = load8(x + i) - mean;
+        v8f g = load8(d + i) * grad8(u * a + bias, act);
+        store8(d + i, g * ad + k * u + m);
     }
     for (; i < n; ++i) {
         float u = x[i] - mean, g = d[i] * grad1(u * a + bias, act);
@@ -563,7 +604,7 @@ static int channel_blocks(const layer *l)
 
 /* Batch mean and variance (divided by m - 1, as upstream) of channels
  * [c0, c1), and the rolling averages. */
-static void batch_stats(const layer *l, const float *in, int c0, int c1)
+static inline __attribute__((always_inline)) void batch_stats(const layer *l, const float *in, int c0, int c1)
 {
     const int S = l->out_h * l->out_w;
     const long CS = (long)l->out_c * S;
@@ -601,15 +642,50 @@ void bn_forward_block(const layer *l, const float *in, int train, int c0, int c1
     free(a);
 }
 
+/* One copy of the loops per activation, compiled for the target at hand. */
+#define BN_FORWARD_BY_ACTIVATION                                                   \
+    if (act == LEAKY) bn_forward_block(l, in, train, c0, c1, LEAKY);               \
+    else if (act == RELU) bn_forward_block(l, in, train, c0, c1, RELU);            \
+    else bn_forward_block(l, in, train, c0, c1, LINEAR);
+#define BN_BACKWARD_BY_ACTIVATION                                                  \
+    if (act == LEAKY) bn_backward_block(l, mean, var, c0, c1, LEAKY);              \
+    else if (act == RELU) bn_backward_block(l, mean, var, c0, c1, RELU);           \
+    else bn_backward_block(l, mean, var, c0, c1, LINEAR);
+
+static void bn_forward_sse(const layer *l, const float *in, int train, int c0, int c1, ACTIVATION act)
+{
+    BN_FORWARD_BY_ACTIVATION
+}
+
+/* The same loops in ymm registers (x86-64's baseline has SSE only); the
+ * same lanes, so the same bits, and the AVX-512 path takes them too. */
+#ifdef HAVE_X86
+__attribute__((target("avx2")))
+static void bn_forward_avx2(const layer *l, const float *in, int train, int c0, int c1, ACTIVATION act)
+{
+    BN_FORWARD_BY_ACTIVATION
+}
+#endif
+
+static int bn_wide(void)
+{
+#ifdef HAVE_X86
+    return fastgemm_isa() >= FASTGEMM_AVX2;
+#else
+    return 0;
+#endif
+}
+
 static void bn_forward(const layer *l, const float *in, int train, ACTIVATION act)
 {
-    const int C = l->out_c, nb = channel_blocks(l);
+    const int C = l->out_c, nb = channel_blocks(l), wide = bn_wide();
     #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int k = 0; k < nb; ++k) {
         int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
-        if (act == LEAKY) bn_forward_block(l, in, train, c0, c1, LEAKY);
-        else if (act == RELU) bn_forward_block(l, in, train, c0, c1, RELU);
-        else bn_forward_block(l, in, train, c0, c1, LINEAR);
+#ifdef HAVE_X86
+        if (wide) { bn_forward_avx2(l, in, train, c0, c1, act); continue; }
+#endif
+        bn_forward_sse(l, in, train, c0, c1, act);
     }
 }
 
@@ -673,17 +749,31 @@ void bn_backward_block(const layer *l, const float *mean, const float *var, int 
     free(cs);
 }
 
+static void bn_backward_sse(const layer *l, const float *mean, const float *var, int c0, int c1, ACTIVATION act)
+{
+    BN_BACKWARD_BY_ACTIVATION
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2")))
+static void bn_backward_avx2(const layer *l, const float *mean, const float *var, int c0, int c1, ACTIVATION act)
+{
+    BN_BACKWARD_BY_ACTIVATION
+}
+#endif
+
 static void bn_backward(const layer *l, int train, ACTIVATION act)
 {
     const float *mean = train ? l->mean : l->rolling_mean;
     const float *var = train ? l->variance : l->rolling_variance;
-    const int C = l->out_c, nb = channel_blocks(l);
+    const int C = l->out_c, nb = channel_blocks(l), wide = bn_wide();
     #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int k = 0; k < nb; ++k) {
         int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
-        if (act == LEAKY) bn_backward_block(l, mean, var, c0, c1, LEAKY);
-        else if (act == RELU) bn_backward_block(l, mean, var, c0, c1, RELU);
-        else bn_backward_block(l, mean, var, c0, c1, LINEAR);
+#ifdef HAVE_X86
+        if (wide) { bn_backward_avx2(l, mean, var, c0, c1, act); continue; }
+#endif
+        bn_backward_sse(l, mean, var, c0, c1, act);
     }
 }
 
@@ -1003,13 +1093,21 @@ layer make_shortcut_layer(int batch, int index, int w, int h, int c, int w2, int
     return l;
 }
 
-/* Zeros (+0, whose bits are all clear) are one memset; upstream stores them
- * one float at a time, in the serial loop before every layer's pass. */
+/* Zeros (+0, whose bits are all clear) are memsets, on every thread for
+ * large arrays; upstream stores them one float at a time, in the serial loop
+ * before every layer's pass. */
+#define FILL_BLOCK 65536
+
 void fill_cpu(int N, float ALPHA, float *X, int INCX)
 {
     if (dn_reference() || INCX != 1 || ALPHA != 0 || signbit(ALPHA) || N <= 0) {
         upstream_fill_cpu(N, ALPHA, X, INCX);
         return;
     }
-    memset(X, 0, (size_t)N * sizeof(float));
+    const int nb = (N + FILL_BLOCK - 1) / FILL_BLOCK;
+    #pragma omp parallel for schedule(static) if (nb >= 4)
+    for (int b = 0; b < nb; ++b) {
+        size_t at = (size_t)b * FILL_BLOCK;
+        memset(X + at, 0, (N - at < FILL_BLOCK ? N - at : FILL_BLOCK) * sizeof(float));
+    }
 }

@@ -878,6 +878,32 @@ static void bn_activate_fused_equals_separate_bitwise(void **state)
     for_each_bn_case(1, 0, bn_case_separate);
 }
 
+/* The SSE loops (the scalar path) and the ymm ones (the AVX2 and AVX-512
+ * paths) give the same bits, training and inference. */
+static void bn_case_paths(layer *l, field *f, int nf)
+{
+    int was = fastgemm_isa();
+    for (int train = 0; train < 2; ++train) {
+        fastgemm_set_isa(FASTGEMM_SCALAR);
+        float **narrow = bn_run(l, f, nf, train, BN_FUSED);
+        for (int isa = FASTGEMM_AVX2; isa <= FASTGEMM_AVX512; ++isa) {
+            if (!fastgemm_set_isa(isa)) continue;
+            float **wide = bn_run(l, f, nf, train, BN_FUSED);
+            for (int i = 0; i < nf; ++i) assert_same_bits(narrow[i], wide[i], f[i].n);
+            bn_free(wide, nf);
+        }
+        bn_free(narrow, nf);
+    }
+    fastgemm_set_isa(was);
+}
+
+static void bn_activate_same_bits_each_path(void **state)
+{
+    use_isa(FASTGEMM_AVX2);
+    for_each_bn_case(1, 0, bn_case_paths);
+    for_each_bn_case(1, 1000, bn_case_paths);
+}
+
 /* Without batch norm: add_bias, the activation, its gradient and
  * backward_bias are reproduced to the bit, upstream's kernels included. */
 static void bias_case(layer *l, field *f, int nf)
@@ -1045,6 +1071,7 @@ int main(void)
         cmocka_unit_test_setup(row_loops_same_bits_each_path, setup),
         cmocka_unit_test_setup(bn_activate_matches_reference, setup),
         cmocka_unit_test_setup(bn_activate_fused_equals_separate_bitwise, setup),
+        cmocka_unit_test_setup(bn_activate_same_bits_each_path, setup),
         cmocka_unit_test_setup(bias_activate_matches_reference_bitwise, setup),
         cmocka_unit_test_setup(bn_activate_bits_independent_of_threads, setup),
         cmocka_unit_test_setup(bn_statistics_precise_far_from_zero, setup),
