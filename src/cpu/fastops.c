@@ -361,10 +361,8 @@ static inline void store4(float *p, v4f v)
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
 
-/* The v8f helpers are always inlined, so no call passes one across a
- * function boundary, where the ABI without AVX would differ.  (GCC gives
- * this warning at the end of the file, so it stays off for the file.) */
-#pragma GCC diagnostic ignored "-Wpsabi"
+/* Always inlined: no call passes a v8f across a function boundary, where
+ * the ABI without AVX would differ (hence -Wno-psabi in the Makefile). */
 #define V8_INLINE static inline __attribute__((always_inline))
 
 V8_INLINE v8f load8(const float *p)
@@ -379,8 +377,8 @@ V8_INLINE void store8(float *p, v8f v)
     memcpy(p, &v, sizeof v);
 }
 
-V8_INLINE v4f low4(v8f v) { return (v4f){v[0], v[1], v[2], v[3]}; }
-V8_INLINE v4f high4(v8f v) { return (v4f){v[4], v[5], v[6], v[7]}; }
+#define low4(v) ((v4f){(v)[0], (v)[1], (v)[2], (v)[3]})
+#define high4(v) ((v4f){(v)[4], (v)[5], (v)[6], (v)[7]})
 
 static inline float hsum16(v4f a, v4f b, v4f c, v4f d)
 {
