@@ -42,6 +42,17 @@
 
 #define PAR_MIN DN_PAR_MIN
 
+/* Elements per block of the element-wise passes split over threads: whole
+ * vectors. */
+#define ELEMENT_BLOCK 16384
+
+/* The length of block b of `block` elements, of n in all. */
+static inline int block_length(long n, int b, int block)
+{
+    long left = n - (long)b * block;
+    return left < block ? (int)left : block;
+}
+
 /* ---- im2col / col2im ------------------------------------------------------ */
 
 /* dst[r*width + c] = src[(r+dy)*width + c+dx] where that lies inside the
@@ -283,13 +294,10 @@ static void leaky_block(float *x, int n)
 
 static void leaky(float *x, int n)
 {
-    const int block = 16384;   /* a multiple of 8: whole vectors per block */
-    const int nb = (n + block - 1) / block;
+    const int nb = (n + ELEMENT_BLOCK - 1) / ELEMENT_BLOCK;
     #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (int b = 0; b < nb; ++b) {
-        int len = n - b * block < block ? n - b * block : block;
-        leaky_block(x + (size_t)b * block, len);
-    }
+    for (int b = 0; b < nb; ++b)
+        leaky_block(x + (size_t)b * ELEMENT_BLOCK, block_length(n, b, ELEMENT_BLOCK));
 }
 
 void activate_array(float *x, const int n, const ACTIVATION a)
@@ -419,7 +427,21 @@ static inline float act1(float v, ACTIVATION a)
     return v;
 }
 
-static inline v4f act4(v4f v, ACTIVATION a);
+static inline v4f act4(v4f v, ACTIVATION a)
+{
+    if (a == RELU) return v * grad4(v, RELU);
+#ifdef HAVE_X86
+    if (a == LEAKY) {
+        const __m128d k = _mm_set1_pd(.1);
+        __m128 lo = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd((__m128)v), k));
+        __m128 hi = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v)), k));
+        return (v4f)_mm_max_ps((__m128)v, _mm_movelh_ps(lo, hi));   /* as in leaky_avx */
+    }
+#else
+    if (a == LEAKY) return (v4f){act1(v[0], a), act1(v[1], a), act1(v[2], a), act1(v[3], a)};
+#endif
+    return v;
+}
 
 V8_INLINE v8f grad8(v8f o, ACTIVATION a)
 {
@@ -438,22 +460,6 @@ V8_INLINE v8f act8(v8f v, ACTIVATION a)
         v4f lo = act4(low4(v), a), hi = act4(high4(v), a);
         return (v8f){lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]};
     }
-    return v;
-}
-
-static inline v4f act4(v4f v, ACTIVATION a)
-{
-    if (a == RELU) return v * grad4(v, RELU);
-#ifdef HAVE_X86
-    if (a == LEAKY) {
-        const __m128d k = _mm_set1_pd(.1);
-        __m128 lo = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd((__m128)v), k));
-        __m128 hi = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v)), k));
-        return (v4f)_mm_max_ps((__m128)v, _mm_movelh_ps(lo, hi));   /* as in leaky_avx */
-    }
-#else
-    if (a == LEAKY) return (v4f){act1(v[0], a), act1(v[1], a), act1(v[2], a), act1(v[3], a)};
-#endif
     return v;
 }
 
@@ -1009,9 +1015,6 @@ avgpool_layer make_avgpool_layer(int batch, int w, int h, int c)
 
 /* ---- shortcut layers and fills ------------------------------------------------ */
 
-/* Elements per block of the element-wise passes below: whole vectors. */
-#define ELEMENT_BLOCK 16384
-
 /* out = act(alpha*in + beta*add): upstream's copy, shortcut_cpu and
  * activate_array in one pass, each element rounded as there. */
 static void shortcut_forward_block(const float *in, const float *add, float alpha, float beta,
@@ -1060,7 +1063,7 @@ void forward_shortcut_layer(const layer l, network net)
     #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (int b = 0; b < nb; ++b) {
         size_t at = (size_t)b * ELEMENT_BLOCK;
-        int len = n - at < ELEMENT_BLOCK ? (int)(n - at) : ELEMENT_BLOCK;
+        int len = block_length(n, b, ELEMENT_BLOCK);
         if (l.activation == RELU) shortcut_forward_block(net.input + at, add + at, l.alpha, l.beta, l.output + at, len, RELU);
         else if (l.activation == LEAKY) shortcut_forward_block(net.input + at, add + at, l.alpha, l.beta, l.output + at, len, LEAKY);
         else shortcut_forward_block(net.input + at, add + at, l.alpha, l.beta, l.output + at, len, LINEAR);
@@ -1075,7 +1078,7 @@ void backward_shortcut_layer(const layer l, network net)
     #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (int b = 0; b < nb; ++b) {
         size_t at = (size_t)b * ELEMENT_BLOCK;
-        int len = n - at < ELEMENT_BLOCK ? (int)(n - at) : ELEMENT_BLOCK;
+        int len = block_length(n, b, ELEMENT_BLOCK);
         float *d = l.delta + at, *prev = net.delta + at, *f = from + at;
         if (l.activation == RELU) shortcut_backward_block(d, l.output + at, l.alpha, l.beta, prev, f, len, RELU);
         else if (l.activation == LEAKY) shortcut_backward_block(d, l.output + at, l.alpha, l.beta, prev, f, len, LEAKY);
@@ -1105,7 +1108,6 @@ void fill_cpu(int N, float ALPHA, float *X, int INCX)
     const int nb = (N + FILL_BLOCK - 1) / FILL_BLOCK;
     #pragma omp parallel for schedule(static) if (nb >= 4)
     for (int b = 0; b < nb; ++b) {
-        size_t at = (size_t)b * FILL_BLOCK;
-        memset(X + at, 0, (N - at < FILL_BLOCK ? N - at : FILL_BLOCK) * sizeof(float));
+        memset(X + (size_t)b * FILL_BLOCK, 0, block_length(N, b, FILL_BLOCK) * sizeof(float));
     }
 }
