@@ -368,6 +368,7 @@ static inline void store4(float *p, v4f v)
  * one of these; each lane gets the same operations either way. */
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 /* Always inlined: no call passes a v8f across a function boundary, where
  * the ABI without AVX would differ (hence -Wno-psabi in the Makefile). */
@@ -457,8 +458,15 @@ V8_INLINE v8f act8(v8f v, ACTIVATION a)
 {
     if (a == RELU) return v * grad8(v, RELU);
     if (a == LEAKY) {
-        v4f lo = act4(low4(v), a), hi = act4(high4(v), a);
-        return (v8f){lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]};
+        /* act1's operations on eight lanes: the product in double, rounded
+         * to float, chosen where v is not above 0.  Written as vector
+         * conversions, so that each target gets its own widest registers
+         * (two ymm products on the AVX2 path) rather than lane shuffles. */
+        const v8d tenth = {.1, .1, .1, .1, .1, .1, .1, .1};
+        const v8f zero = {0};
+        v8f s = __builtin_convertvector(__builtin_convertvector(v, v8d) * tenth, v8f);
+        v8i pos = v > zero;
+        return (v8f)((pos & (v8i)v) | (~pos & (v8i)s));
     }
     return v;
 }
