@@ -601,16 +601,19 @@ void forward_gcconv_layer(layer l, network net)
     if (s->K > 1 && !factored) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
     s->z_kept = 0;
 
+    /* The passes below write their products where batch norm reads them. */
+    layer to = l;
+    if (l.batch_normalize) to.output = fast_bn_products(l);
     if (s->mixing == GC_MIX_FULL) {
         float *input = net.input;
         if (s->wide_input) {
             replicate_input(l, s, net.input);
             input = s->wide_input;
         }
-        if (factored) gcfactor_forward(l, s, input, net.workspace, net.train);
-        else forward_full(l, s, input, net.workspace);
+        if (factored) gcfactor_forward(to, s, input, net.workspace, net.train);
+        else forward_full(to, s, input, net.workspace);
     } else {
-        forward_branch(l, s, net.input, net.workspace);
+        forward_branch(to, s, net.input, net.workspace);
     }
 
     if (l.batch_normalize) fast_bn_activate_forward(l, net);

@@ -530,22 +530,31 @@ static inline __attribute__((always_inline)) void add_plane(moments *m, const fl
     for (int i = 0; i < S; i += SPAN) add_values(m, p + i, S - i < SPAN ? S - i : SPAN);
 }
 
-/* One plane: x kept in xs, y = act((x - mean) * a + bias).  x may be y. */
+/* One plane: y = act((x - mean) * a + bias), and x kept in xs when copy.
+ * x may be y, or (without copy) xs. */
 static inline __attribute__((always_inline))
-void norm_plane(const float *x, float *xs, float *y, int n, float mean, float a, float bias,
-                ACTIVATION act)
+void norm_values(const float *x, float *xs, float *y, int n, float mean, float a, float bias,
+                 ACTIVATION act, int copy)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         v8f u = load8(x + i);
-        store8(xs + i, u);
+        if (copy) store8(xs + i, u);
         store8(y + i, act8((u - mean) * a + bias, act));
     }
     for (; i < n; ++i) {
         float v = x[i];
-        xs[i] = v;
+        if (copy) xs[i] = v;
         y[i] = act1((v - mean) * a + bias, act);
     }
+}
+
+static inline __attribute__((always_inline))
+void norm_plane(const float *x, float *xs, float *y, int n, float mean, float a, float bias,
+                ACTIVATION act)
+{
+    if (x == xs) norm_values(x, xs, y, n, mean, a, bias, act, 0);
+    else norm_values(x, xs, y, n, mean, a, bias, act, 1);
 }
 
 /* The backward pass takes the activation's gradient from y = (x - mean) *
@@ -808,6 +817,14 @@ void backward_batchnorm_layer(layer l, network net)
     if (l.type == BATCHNORM) memcpy(net.delta, l.delta, (size_t)l.outputs * l.batch * sizeof(float));
 }
 
+/* The fused pass keeps the products in l.x for the backward pass.  Written
+ * there by the convolution, they need no copy: the pass reads them and
+ * writes the output only, one store stream fewer than in place. */
+float *fast_bn_products(layer l)
+{
+    return l.batch_normalize && l.x && !dn_reference() && fusable(l.activation) ? l.x : l.output;
+}
+
 void fast_bn_activate_forward(layer l, network net)
 {
     if (dn_reference() || !fusable(l.activation)) {
@@ -815,7 +832,7 @@ void fast_bn_activate_forward(layer l, network net)
         activate_array(l.output, l.outputs * l.batch, l.activation);
         return;
     }
-    bn_forward(&l, l.output, net.train, l.activation);
+    bn_forward(&l, fast_bn_products(l), net.train, l.activation);
 }
 
 void fast_bn_activate_backward(layer l, network net)

@@ -785,6 +785,10 @@ static float **bn_run(layer *l, field *f, int nf, int train, int how)
     net.train = train;
     if (how == BN_FUSED) {
         if (l->batch_normalize) {
+            /* The products go where the fused pass reads them, as the
+             * convolutions write them. */
+            float *products = fast_bn_products(*l);
+            if (products != l->output) memcpy(products, l->output, n * sizeof(float));
             fast_bn_activate_forward(*l, net);
             fast_bn_activate_backward(*l, net);
         } else {
