@@ -1,6 +1,7 @@
 /* Tests for the fast CPU kernels (src/cpu/fastgemm.c, fastops.c, fastconv.c)
  * against upstream's reference kernels, which the build keeps callable as
  * upstream_* and which dn_set_reference(1) selects. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -432,6 +433,102 @@ static void pooling_matches_reference_bitwise(void **state)
     for (size_t i = 0; i < sizeof ls / sizeof *ls; ++i) {
         check_against_reference(ls[i], 1, 1, 0);
     }
+}
+
+/* The 2x2 stride-2 [maxpool] on each path against upstream's loops: the
+ * outputs, the indexes and the input delta, bit for bit.  The input has
+ * ties (the first maximum wins), NaN, infinities, -FLT_MAX and signed
+ * zeros; the input delta starts with -0 in places (only the chosen inputs
+ * are added to).  Widths leave 0 to 7 outputs after the vector rows. */
+static void maxpool_case(int batch, int h, int w, int c)
+{
+    static const float special[] = {NAN, INFINITY, -INFINITY, -FLT_MAX, 0.f, -0.f, 1e30f, -1e30f};
+    layer l = make_maxpool_layer(batch, h, w, c, 2, 2, 0), r = make_maxpool_layer(batch, h, w, c, 2, 2, 0);
+    const size_t nin = (size_t)batch * h * w * c, nout = (size_t)l.outputs * batch;
+    float *in = randv(nin), *dx0 = randv(nin), *dy = randv(nout);
+    for (size_t i = 0; i < nin; ++i) {
+        unsigned u = (unsigned)(rng_uniform_range(&gen, 0, 16));
+        if (u < 8) in[i] = special[u];
+        else if (u < 11 && i > 0) in[i] = in[i - 1];   /* a tie with the left neighbour */
+        if (i % 5 == 0) dx0[i] = -0.f;
+    }
+    /* Upstream's backward writes before the input for a window whose index
+     * is -1 (nothing above -FLT_MAX), so each window here keeps one value
+     * above it; maxpool_without_maximum checks that case. */
+    for (size_t t = 0; t < nin; t += 2) {
+        size_t row = t / w;
+        if (row % 2) continue;
+        float *v[4] = {in + t, in + t + 1, in + t + w, in + t + w + 1};
+        int any = 0;
+        for (int k = 0; k < 4; ++k) any |= *v[k] > -FLT_MAX;
+        if (!any) *v[3] = .25f;
+    }
+    float *dx = copyv(dx0, nin), *rdx = copyv(dx0, nin);
+    memcpy(l.delta, dy, nout * sizeof(float));
+    memcpy(r.delta, dy, nout * sizeof(float));
+    network net = {0};
+    net.input = in;
+    net.delta = rdx;
+    upstream_forward_maxpool_layer(r, net);
+    upstream_backward_maxpool_layer(r, net);
+    net.delta = dx;
+    forward_maxpool_layer(l, net);
+    backward_maxpool_layer(l, net);
+    assert_same_bits(l.output, r.output, nout);
+    assert_memory_equal(l.indexes, r.indexes, nout * sizeof(int));
+    assert_same_bits(dx, rdx, nin);
+    free(in); free(dx0); free(dy); free(dx); free(rdx);
+    free_layer(l);
+    free_layer(r);
+}
+
+/* A window with nothing above -FLT_MAX (NaN, -inf, -FLT_MAX) gives
+ * upstream's -FLT_MAX and index -1 on each path, and its delta goes
+ * nowhere. */
+static void maxpool_without_maximum(void)
+{
+    layer l = make_maxpool_layer(1, 2, 32, 1, 2, 2, 0);
+    float in[64], room[65], *dx = room + 1;   /* room[0]: where index -1 would add */
+    room[0] = 7;
+    for (int i = 0; i < 64; ++i) {
+        in[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? -INFINITY : -FLT_MAX;
+        dx[i] = -0.f;
+    }
+    in[2 * 5 + 33] = 1;   /* window 5 has a maximum, bottom right */
+    for (int j = 0; j < 16; ++j) l.delta[j] = 1 + j;
+    network net = {0};
+    net.input = in;
+    net.delta = dx;
+    forward_maxpool_layer(l, net);
+    backward_maxpool_layer(l, net);
+    for (int j = 0; j < 16; ++j) {
+        assert_int_equal(l.indexes[j], j == 5 ? 43 : -1);
+        assert_true(l.output[j] == (j == 5 ? 1 : -FLT_MAX));
+    }
+    for (int i = 0; i < 64; ++i) {
+        assert_true(dx[i] == (i == 43 ? 6 : 0));
+        if (i != 43) assert_true(signbit(dx[i]));
+    }
+    assert_true(room[0] == 7);
+    free_layer(l);
+}
+
+static void maxpool_2x2_matches_reference_each_path(void **state)
+{
+    static const int shapes[][4] = {   /* batch, h, w, channels */
+        {2, 4, 4, 3}, {3, 28, 28, 4}, {2, 14, 14, 5}, {1, 2, 32, 2}, {2, 6, 34, 3}, {1, 8, 46, 2}, {130, 2, 16, 1},
+    };
+    int was = fastgemm_isa();
+    for (int isa = FASTGEMM_SCALAR; isa <= FASTGEMM_AVX512; ++isa) {
+        if (!fastgemm_set_isa(isa)) {
+            print_message("SKIP maxpool on %s: this CPU cannot run it\n", fastgemm_isa_name(isa));
+            continue;
+        }
+        for (size_t k = 0; k < sizeof shapes / sizeof *shapes; ++k)
+            maxpool_case(shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3]);
+        maxpool_without_maximum();
+    }
+    fastgemm_set_isa(was);
 }
 
 /* A shortcut of layer `from` onto layer 1 (the previous one), fast path
@@ -1059,6 +1156,7 @@ int main(void)
         cmocka_unit_test_setup(activations_match_reference_bitwise, setup),
         cmocka_unit_test_setup(batchnorm_matches_reference, setup),
         cmocka_unit_test_setup(pooling_matches_reference_bitwise, setup),
+        cmocka_unit_test_setup(maxpool_2x2_matches_reference_each_path, setup),
         cmocka_unit_test_setup(shortcut_matches_reference_bitwise, setup),
         cmocka_unit_test_setup(fill_matches_reference_bitwise, setup),
         cmocka_unit_test_setup(conv_layer_matches_reference, setup),
