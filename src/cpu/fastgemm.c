@@ -9,8 +9,8 @@
  * The fast path packs blocks of A and B into panels and runs a 6x16 register
  * tile, on OpenMP threads that split the rows or the columns of C.  The tile
  * is chosen at run time from the CPU's features, or by DARKNET_ISA
- * (fastgemm.h): AVX-512F (which also takes two A panels at once, 12x16, where
- * a block is whole), AVX2+FMA, or portable C.  The AVX-512 and AVX2 tiles
+ * (fastgemm.h): AVX-512F (with panels of 8 rows, and two at once, 16x16,
+ * where a block is whole), AVX2+FMA (6x16), or portable C (6x16).  The AVX-512 and AVX2 tiles
  * make the same FMAs in the same order, so they give the same bits; the
  * portable one rounds each product before adding it.
  *
@@ -43,13 +43,20 @@
 #define HAVE_X86 1
 #endif
 
-#define MR 6
+#define MR 6       /* rows of an A panel: portable and AVX2 tiles */
+#define MR512 8    /* the AVX-512 tiles: channel counts are mostly multiples of 8 */
+#define MR_MAX 8
 #define NR 16
 #define KC 256
-#define MC 96      /* multiple of MR */
+#define MC 96      /* multiple of MR and of 2*MR512 */
 #define NC 2048    /* multiple of NR */
 
 typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, int ldc, int zero);
+/* Two consecutive A panels against one B panel, in place. */
+typedef void (*tile2_fn)(int kc, const float *a, const float *a2, const float *b, float *c, int ldc, int zero);
+
+/* A path's tiles and the height of its A panels. */
+typedef struct { tile_fn one; tile2_fn two; int mr; } tile_set;
 
 /* C tile (MR x NR, row stride ldc) += packed A panel (kc x MR) * packed B
  * panel (kc x NR), one k at a time.  With zero, the chains start from 0
@@ -109,39 +116,41 @@ static void tile_avx2(int kc, const float *a, const float *b, float *c, int ldc,
 #ifdef HAVE_X86
 /* The AVX-512 tiles hold one row of 16 columns per zmm register.  Each lane
  * gets the FMA the AVX2 tile gives it, in the same order of k, so both tiles
- * give the same bits; only the number of rows per B load differs. */
+ * give the same bits; only the panels' height and the number of rows per B
+ * load differ. */
 #define ROW512(r) cz[r] = zero ? _mm512_setzero_ps() : _mm512_loadu_ps(c + (r) * ldc)
 
 __attribute__((target("avx512f")))
 static void tile_avx512(int kc, const float *a, const float *b, float *c, int ldc, int zero)
 {
-    __m512 cz[MR];
-    for (int r = 0; r < MR; ++r) ROW512(r);
+    __m512 cz[MR512];
+    for (int r = 0; r < MR512; ++r) ROW512(r);
     for (int p = 0; p < kc; ++p) {
         __m512 bv = _mm512_loadu_ps(b);
-        for (int r = 0; r < MR; ++r) cz[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, cz[r]);
-        a += MR;
+        for (int r = 0; r < MR512; ++r) cz[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, cz[r]);
+        a += MR512;
         b += NR;
     }
-    for (int r = 0; r < MR; ++r) _mm512_storeu_ps(c + r * ldc, cz[r]);
+    for (int r = 0; r < MR512; ++r) _mm512_storeu_ps(c + r * ldc, cz[r]);
 }
 
-/* Two consecutive packed A panels (a, and a2 = the next MR rows) against one
- * B panel: 2*MR rows of C, in place, each B row loaded once for 12 FMAs. */
+/* Two consecutive packed A panels (a, and a2 = the next MR512 rows) against
+ * one B panel: 16 rows of C, in place, each B row loaded once for 16 FMAs. */
 __attribute__((target("avx512f")))
 static void tile2_avx512(int kc, const float *a, const float *a2, const float *b, float *c, int ldc, int zero)
 {
-    __m512 cz[2 * MR];
-    for (int r = 0; r < 2 * MR; ++r) ROW512(r);
+    __m512 cz[2 * MR512];
+    for (int r = 0; r < 2 * MR512; ++r) ROW512(r);
     for (int p = 0; p < kc; ++p) {
         __m512 bv = _mm512_loadu_ps(b);
-        for (int r = 0; r < MR; ++r) cz[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, cz[r]);
-        for (int r = 0; r < MR; ++r) cz[MR + r] = _mm512_fmadd_ps(_mm512_set1_ps(a2[r]), bv, cz[MR + r]);
-        a += MR;
-        a2 += MR;
+        for (int r = 0; r < MR512; ++r) cz[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), bv, cz[r]);
+        for (int r = 0; r < MR512; ++r)
+            cz[MR512 + r] = _mm512_fmadd_ps(_mm512_set1_ps(a2[r]), bv, cz[MR512 + r]);
+        a += MR512;
+        a2 += MR512;
         b += NR;
     }
-    for (int r = 0; r < 2 * MR; ++r) _mm512_storeu_ps(c + r * ldc, cz[r]);
+    for (int r = 0; r < 2 * MR512; ++r) _mm512_storeu_ps(c + r * ldc, cz[r]);
 }
 #undef ROW512
 #endif
@@ -226,15 +235,15 @@ int fastgemm_set_isa(int which)
     return 1;
 }
 
-static tile_fn tile_kernel(void)
+static tile_set tile_kernels(void)
 {
 #ifdef HAVE_X86
     switch (fastgemm_isa()) {
-    case FASTGEMM_AVX2: return tile_avx2;
-    case FASTGEMM_AVX512: return tile_avx512;
+    case FASTGEMM_AVX2: return (tile_set){tile_avx2, NULL, MR};
+    case FASTGEMM_AVX512: return (tile_set){tile_avx512, tile2_avx512, MR512};
     }
 #endif
-    return tile_portable;
+    return (tile_set){tile_portable, NULL, MR};
 }
 
 const char *fastgemm_kernel_name(void)
@@ -358,19 +367,19 @@ static void interleave(const gemm_view *v, int row0, int rows, int c, int len, f
     }
 }
 
-/* Panels of MR rows of alpha*op(A)[i0.., p0..], zero-padded to MR rows. */
-static void pack_a(int TA, const gemm_view *A, int i0, int p0, int mc, int kc, float alpha, float *out)
+/* Panels of h rows of alpha*op(A)[i0.., p0..], zero-padded to h rows. */
+static void pack_a(int TA, const gemm_view *A, int i0, int p0, int mc, int kc, float alpha, int h, float *out)
 {
-    for (int i = 0; i < mc; i += MR) {
-        int mr = mc - i < MR ? mc - i : MR;
+    for (int i = 0; i < mc; i += h) {
+        int mr = mc - i < h ? mc - i : h;
         float *o = out + (size_t)i * kc;
         if (!TA) {
-            interleave(A, i0 + i, mr, p0, kc, alpha, o, MR);
+            interleave(A, i0 + i, mr, p0, kc, alpha, o, h);
         } else {
-            for (int p = 0; p < kc; ++p) read_row(A, p0 + p, i0 + i, mr, alpha, o + p * MR, 1);
+            for (int p = 0; p < kc; ++p) read_row(A, p0 + p, i0 + i, mr, alpha, o + p * h, 1);
         }
-        for (int r = mr; r < MR; ++r)
-            for (int p = 0; p < kc; ++p) o[p * MR + r] = 0;
+        for (int r = mr; r < h; ++r)
+            for (int p = 0; p < kc; ++p) o[p * h + r] = 0;
     }
 }
 
@@ -416,43 +425,42 @@ static int buffers(void)
     return 1;
 }
 
-/* One MR x NR block of C at row i, columns at offsets off (contiguous or
- * not): in place when whole and contiguous, else through a small buffer. */
-static inline void run_tile(tile_fn tile, int kc, const float *ap, const float *bp, const gemm_view *C,
+/* One block of C (up to ts->mr x NR) at row i, columns at offsets off
+ * (contiguous or not): in place when whole and contiguous, else through a
+ * small buffer. */
+static inline void run_tile(const tile_set *ts, int kc, const float *ap, const float *bp, const gemm_view *C,
                             int i, const size_t *off, int contiguous, int mr, int nr, int zero)
 {
     float *base = (float *)C->p + (size_t)i * C->ld;
-    if (mr == MR && nr == NR && contiguous) {
-        tile(kc, ap, bp, base + off[0], C->ld, zero);
+    if (mr == ts->mr && nr == NR && contiguous) {
+        ts->one(kc, ap, bp, base + off[0], C->ld, zero);
         return;
     }
-    float tmp[MR * NR] __attribute__((aligned(64)));
+    float tmp[MR_MAX * NR] __attribute__((aligned(64)));
     if (!zero)
         for (int r = 0; r < mr; ++r)
             for (int c = 0; c < nr; ++c) tmp[r * NR + c] = base[(size_t)r * C->ld + off[c]];
-    tile(kc, ap, bp, tmp, NR, zero);
+    ts->one(kc, ap, bp, tmp, NR, zero);
     for (int r = 0; r < mr; ++r)
         for (int c = 0; c < nr; ++c) base[(size_t)r * C->ld + off[c]] = tmp[r * NR + c];
 }
 
 /* The tiles of one column panel of C (B panel bp) over the mc rows of the
- * packed A block from row i.  On the AVX-512 path, whole contiguous blocks
- * go two A panels at a time, in place; the rest as run_tile() takes them. */
-static void run_column(tile_fn tile, int pairs, int kc, int mc, const float *pa, const float *bp,
+ * packed A block from row i.  Where the path has a two-panel tile, whole
+ * contiguous blocks go two A panels at a time, in place; the rest as
+ * run_tile() takes them. */
+static void run_column(const tile_set *ts, int kc, int mc, const float *pa, const float *bp,
                        const gemm_view *C, int i, const size_t *off, int contiguous, int nr, int zero)
 {
+    const int h = ts->mr;
     int ir = 0;
-#ifdef HAVE_X86
-    if (pairs && nr == NR && contiguous)
-        for (; ir + 2 * MR <= mc; ir += 2 * MR)
-            tile2_avx512(kc, pa + (size_t)ir * kc, pa + (size_t)(ir + MR) * kc, bp,
-                         (float *)C->p + (size_t)(i + ir) * C->ld + off[0], C->ld, zero);
-#else
-    (void)pairs;
-#endif
-    for (; ir < mc; ir += MR) {
-        int mr = mc - ir < MR ? mc - ir : MR;
-        run_tile(tile, kc, pa + (size_t)ir * kc, bp, C, i + ir, off, contiguous, mr, nr, zero);
+    if (ts->two && nr == NR && contiguous)
+        for (; ir + 2 * h <= mc; ir += 2 * h)
+            ts->two(kc, pa + (size_t)ir * kc, pa + (size_t)(ir + h) * kc, bp,
+                    (float *)C->p + (size_t)(i + ir) * C->ld + off[0], C->ld, zero);
+    for (; ir < mc; ir += h) {
+        int mr = mc - ir < h ? mc - ir : h;
+        run_tile(ts, kc, pa + (size_t)ir * kc, bp, C, i + ir, off, contiguous, mr, nr, zero);
     }
 }
 
@@ -461,8 +469,7 @@ static void run_column(tile_fn tile, int pairs, int kc, int mc, const float *pa,
 static void gemm_serial(int TA, int TB, int i0, int M, int j0, int N, int K, float alpha,
                         const gemm_view *A, const gemm_view *B, const gemm_view *C, int zero)
 {
-    tile_fn tile = tile_kernel();
-    int pairs = fastgemm_isa() == FASTGEMM_AVX512;
+    const tile_set ts = tile_kernels();
     if (!buffers()) error("fast gemm: no memory for the packing buffers");
     float *pa = buf_a, *pb = buf_b;
     for (int jc = 0; jc < N; jc += NC) {
@@ -472,12 +479,12 @@ static void gemm_serial(int TA, int TB, int i0, int M, int j0, int N, int K, flo
             pack_b(TB, B, pc, j0 + jc, kc, nc, pb);
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
-                pack_a(TA, A, i0 + ic, pc, mc, kc, alpha, pa);
+                pack_a(TA, A, i0 + ic, pc, mc, kc, alpha, ts.mr, pa);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     size_t off[NR];
                     int contiguous = column_offsets(C, j0 + jc + jr, nr, off);
-                    run_column(tile, pairs, kc, mc, pa, pb + (size_t)jr * kc, C, i0 + ic, off, contiguous, nr,
+                    run_column(&ts, kc, mc, pa, pb + (size_t)jr * kc, C, i0 + ic, off, contiguous, nr,
                                zero && pc == 0);
                 }
             }
@@ -516,8 +523,9 @@ void fast_gemm_view(int TA, int TB, int M, int N, int K, float ALPHA,
     if (!omp_in_parallel() && (double)M * N * K >= 2e6) nt = omp_get_max_threads();
 #endif
     /* Split C into nt slabs of whole tiles, along the longer usable side. */
-    int split_n = N >= M || M < 2 * MR;
-    int tiles = split_n ? (N + NR - 1) / NR : (M + MR - 1) / MR;
+    const int h = tile_kernels().mr;
+    int split_n = N >= M || M < 2 * h;
+    int tiles = split_n ? (N + NR - 1) / NR : (M + h - 1) / h;
     if (nt > tiles) nt = tiles;
     if (nt <= 1) {
         gemm_serial(TA, TB, 0, M, 0, N, K, ALPHA, &A, &B, &C, zero);
@@ -532,7 +540,7 @@ void fast_gemm_view(int TA, int TB, int M, int N, int K, float ALPHA,
             int j0 = t0 * NR, j1 = t1 * NR < N ? t1 * NR : N;
             if (j1 > j0) gemm_serial(TA, TB, 0, M, j0, j1 - j0, K, ALPHA, &A, &B, &C, zero);
         } else {
-            int i0 = t0 * MR, i1 = t1 * MR < M ? t1 * MR : M;
+            int i0 = t0 * h, i1 = t1 * h < M ? t1 * h : M;
             if (i1 > i0) gemm_serial(TA, TB, i0, i1 - i0, 0, N, K, ALPHA, &A, &B, &C, zero);
         }
     }
