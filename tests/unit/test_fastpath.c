@@ -251,16 +251,19 @@ static void im2col_col2im_match_reference_bitwise(void **state)
 /* shift_plane and add_reached against their definitions, for shifts
  * inside, across and past the plane (a shift past the edge gives all
  * zeros, and adds nothing). */
+/* Nothing is written past the plane (dst[h*w] stays). */
 static void shift_plane_matches_definition(void **state)
 {
-    static const int sizes[][2] = {{4, 5}, {1, 6}, {7, 1}, {3, 3}};
+    static const int sizes[][2] = {{4, 5}, {1, 6}, {7, 1}, {3, 3}, {2, 8}, {3, 9}, {2, 16}, {3, 17}, {4, 28}, {2, 33}};
     for (size_t g = 0; g < sizeof sizes / sizeof *sizes; ++g) {
         int h = sizes[g][0], w = sizes[g][1];
-        float *src = randv((size_t)h * w), *dst = randv((size_t)h * w);
+        float *src = randv((size_t)h * w), *dst = randv((size_t)h * w + 1);
+        const float guard = dst[h * w];
         float *base = randv((size_t)h * w), *sum = randv((size_t)h * w);
         for (int dy = -h - 1; dy <= h + 1; ++dy)
             for (int dx = -w - 1; dx <= w + 1; ++dx) {
                 shift_plane(src, h, w, dy, dx, dst);
+                assert_true(dst[h * w] == guard);
                 memcpy(sum, base, (size_t)h * w * sizeof(float));
                 add_reached(src, h, w, dy, dx, sum);
                 for (int r = 0; r < h; ++r)
