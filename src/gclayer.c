@@ -603,7 +603,7 @@ void forward_gcconv_layer(layer l, network net)
 
     /* The passes below write their products where batch norm reads them. */
     layer to = l;
-    if (l.batch_normalize) to.output = fast_bn_products(l);
+    to.output = fast_bn_products(l);
     if (s->mixing == GC_MIX_FULL) {
         float *input = net.input;
         if (s->wide_input) {

@@ -242,7 +242,7 @@ void forward_convolutional_layer(convolutional_layer l, network net)
     int chunk = chunk_of(&l);
     if (!chunk) { upstream_forward_convolutional_layer(l, net); return; }
     fastconv_shape g = shape_of(&l);
-    float *products = l.batch_normalize ? fast_bn_products(l) : l.output;
+    float *products = fast_bn_products(l);
     fastconv_forward(&g, chunk, l.weights, net.input, products, net.workspace);
     if (l.batch_normalize) fast_bn_activate_forward(l, net);
     else fast_bias_activate_forward(l);

@@ -6,13 +6,13 @@
  * compiles upstream's gemm.c with its two functions renamed) and are used
  * when the reference path is selected (parallel.h).
  *
- * The fast path packs blocks of A and B into panels and runs a 6x16 register
+ * The fast path packs blocks of A and B into panels and runs a register
  * tile, on OpenMP threads that split the rows or the columns of C.  The tile
  * is chosen at run time from the CPU's features, or by DARKNET_ISA
  * (fastgemm.h): AVX-512F (with panels of 8 rows, and two at once, 16x16,
- * where a block is whole), AVX2+FMA (6x16), or portable C (6x16).  The AVX-512 and AVX2 tiles
- * make the same FMAs in the same order, so they give the same bits; the
- * portable one rounds each product before adding it.
+ * where a block is whole), AVX2+FMA (6x16), or portable C (6x16).  The
+ * AVX-512 and AVX2 tiles make the same FMAs in the same order, so they give
+ * the same bits; the portable one rounds each product before adding it.
  *
  * Every element of C is one chain, in increasing k:
  *     c = BETA*c (or 0);  for k: c = fma(ALPHA*a[i,k], b[k,j], c)

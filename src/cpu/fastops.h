@@ -50,8 +50,9 @@ void col2im_interleaved(const float *col, int ldcol, int channels, int K, int he
  * normalization's last pass; other activations and the reference path make
  * the separate calls. */
 void fast_bn_activate_forward(layer l, network net);
-/* Where a layer with batch normalization writes its products before
- * fast_bn_activate_forward(): l.x or l.output, as the pass reads them. */
+/* Where a layer writes its products before fast_bn_activate_forward(): l.x
+ * when the fused pass reads them there, else l.output (also for a layer
+ * without batch normalization). */
 float *fast_bn_products(layer l);
 void fast_bn_activate_backward(layer l, network net);
 /* The same for a layer without batch normalization: add_bias then
