@@ -2,9 +2,11 @@
  *
  * For each shape and mixing, times forward + backward + update of a
  * [gcconv] layer and of a plain [convolutional] layer with the shapes of H
- * (N*K outputs from C*K inputs; for branch mixing groups=K), and prints
- * the ratio.  What the ratio adds is building H, folding dL/dH onto w and
- * R, the R step, and for branch mixing the gathering of strided planes.
+ * (N*K outputs from C*K inputs; for branch mixing groups=K, which runs
+ * upstream's per-image, per-group products through the same fast gemm),
+ * and prints the ratio.  What the ratio adds is building H, folding dL/dH
+ * onto w and R, the R step, and for branch mixing the gathering of strided
+ * planes.
  *
  * Build and run from the repository root, after `make`:
  *   cc -O3 -Ibuild/darknet/include -Ibuild/darknet/src -Isrc bench/gcconv_overhead.c \
@@ -51,6 +53,18 @@ static void free_state(network net)
     free(net.workspace);
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, n, sizeof(double), compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* One training step of layer l: forward, a delta, backward, update. */
 static double time_step(layer l, network net, update_args a)
 {
@@ -80,16 +94,22 @@ static void run_shape(shape s, gc_mixing mixing, int reps, network *owner)
     network gnet = state_for(gc, g), cnet = state_for(conv, g);
     update_args a = {.batch = s.batch, .learning_rate = 1e-4f, .momentum = 0.9f, .decay = 5e-4f};
 
-    double best_gc = 1e30, best_conv = 1e30;
-    for (int r = 0; r < reps; ++r) {   /* interleaved, best of reps: robust to noise */
-        double t = time_step(conv, cnet, a);
-        if (t < best_conv) best_conv = t;
-        t = time_step(gc, gnet, a);
-        if (t < best_gc) best_gc = t;
+    /* Steps interleaved, one of each at a time; the best of each, and the
+     * median of the steps' paired ratios, which moves least when the
+     * machine is busy. */
+    double best_gc = 1e30, best_conv = 1e30, *paired = malloc(reps * sizeof(double));
+    for (int r = 0; r < reps; ++r) {
+        double tc = time_step(conv, cnet, a);
+        if (tc < best_conv) best_conv = tc;
+        double tg = time_step(gc, gnet, a);
+        if (tg < best_gc) best_gc = tg;
+        paired[r] = tg / tc;
     }
-    printf("%-6s batch %2d  %3dx%-3d C %3d N %3d K %d  %dx%d   conv on H %8.2f ms   gcconv %8.2f ms   ratio %.3f\n",
+    printf("%-6s batch %2d  %3dx%-3d C %3d N %3d K %d  %dx%d   conv on H %8.2f ms   gcconv %8.2f ms   ratio %.3f"
+           "   step ratio %.3f\n",
            mixing == GC_MIX_FULL ? "full" : "branch", s.batch, s.size_hw, s.size_hw, s.C, s.N, s.K, s.ksize,
-           s.ksize, 1e3 * best_conv, 1e3 * best_gc, best_gc / best_conv);
+           s.ksize, 1e3 * best_conv, 1e3 * best_gc, best_gc / best_conv, median(paired, reps));
+    free(paired);
     fflush(stdout);
     free_state(gnet);
     free_state(cnet);
@@ -99,7 +119,7 @@ static void run_shape(shape s, gc_mixing mixing, int reps, network *owner)
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 && !strcmp(argv[1], "quick") ? 2 : 15;
+    int reps = argc > 1 && !strcmp(argv[1], "quick") ? 2 : 41;
     static const shape shapes[] = {
         {8, 32, 16, 16, 4, 3},   /* CIFAR first stage, K=4 */
         {8, 16, 32, 32, 4, 3},   /* CIFAR second stage */

@@ -182,14 +182,10 @@ static size_t workspace_bytes(layer l, gcconv_state *s)
  * path (fastconv.c) sees it: with full mixing the one [convolutional] runs,
  * so that K = 1 gives its bits.  The input delta of a pointwise kernel is
  * added, as col2im adds the others. */
-static int branches_together(layer l, gcconv_state *s);
-
 static fastconv_shape conv_shape(layer l, gcconv_state *s)
 {
     int full = s->mixing == GC_MIX_FULL;
-    /* Branch mixing may keep every branch's im2col rows of a group at once. */
-    int planes = full || s->expand || !branches_together(l, s) ? s->planes : s->planes * s->K;
-    fastconv_shape g = {l.batch, planes, l.h, l.w, full ? l.n : s->N, l.size,
+    fastconv_shape g = {l.batch, s->planes, l.h, l.w, full ? l.n : s->N, l.size,
                         l.stride, l.pad, l.out_h, l.out_w, gcconv_is_pointwise(l), 1};
     return g;
 }
@@ -432,26 +428,29 @@ static void backward_full(layer l, gcconv_state *s, float *input, float *input_d
  * no copies.  Every element is still one chain over the images in order,
  * so a group gives the bits of per-image products.
  *
- * When one image's im2col rows for all K branches take at most twice a
- * group's budget (measured: beyond that they fall out of the cache and the
- * strided reads win), im2col reads each image's planes once, in memory order, and writes each
- * branch's rows as one block ("together"); otherwise each branch gathers
- * its own strided planes in turn.  With expand all branches share one
- * block of rows. */
+ * Each branch gathers its own C strided planes into its im2col rows, and
+ * its products use them at once, while they are in the cache: a group
+ * holds at most BRANCH_GROUP_BYTES of one branch's rows.  (Rows of every
+ * branch written in one pass and used branch after branch, 1.2 MB for the
+ * 16x16 K=4 shape of bench/gcconv_overhead.c, ran 7 % slower on the Intel
+ * Xeon; so did groups of 3 images, with 0.9 MB of rows.)  With expand all
+ * branches share one block of rows, built once per group. */
 
-static int branches_together(layer l, gcconv_state *s)
-{
-    size_t all = (size_t)s->C * s->K * s->ss * l.out_h * l.out_w * sizeof(float);
-    return s->expand || all <= 2 * fastconv_group_bytes();
-}
+#define BRANCH_GROUP_BYTES ((size_t)512 << 10)
 
-/* Images per product: a group the workspace holds (one on the reference
+/* Images per product: as many as keep one branch's rows of the group
+ * within BRANCH_GROUP_BYTES and the workspace holds (one on the reference
  * path, where the products are upstream's per-image gemm). */
 static int branch_chunk(layer l, gcconv_state *s)
 {
     fastconv_shape g = conv_shape(l, s);
     int chunk = fastconv_chunk(&g, l.workspace_size);
-    return chunk ? chunk : 1;
+    if (!gcconv_is_pointwise(l)) {
+        size_t rows = (size_t)s->C * s->ss * l.out_h * l.out_w * sizeof(float);
+        int cached = (int)(BRANCH_GROUP_BYTES / rows);
+        if (chunk > cached) chunk = cached;
+    }
+    return chunk > 0 ? chunk : 1;
 }
 
 /* Where branch br's planes start in an image, and how far apart they lie. */
@@ -465,8 +464,8 @@ static size_t branch_stride(layer l, gcconv_state *s)
     return (size_t)(s->expand ? 1 : s->K) * l.h * l.w;
 }
 
-/* The im2col rows of images [b0, b0+nb): every branch's block (br < 0, when
- * together), or branch br's alone. */
+/* Branch br's im2col rows of images [b0, b0+nb), side by side in cols (with
+ * expand, every branch's). */
 static void branch_columns(layer l, gcconv_state *s, int br, const float *input, int b0, int nb, float *cols)
 {
     if (gcconv_is_pointwise(l)) return;
@@ -474,34 +473,22 @@ static void branch_columns(layer l, gcconv_state *s, int br, const float *input,
     #pragma omp parallel for schedule(static) if (nb > 1)
     for (int b = 0; b < nb; ++b) {
         const float *im = input + (size_t)(b0 + b) * l.inputs;
-        float *col = cols + (size_t)b * n;
-        if (br >= 0)
-            im2col_planes(im + branch_first(l, s, br), branch_stride(l, s), s->C, l.h, l.w, l.size, l.stride,
-                          l.pad, col, ld);
-        else if (s->expand)
-            im2col_rows(im, s->C, l.h, l.w, l.size, l.stride, l.pad, col, ld);
-        else
-            im2col_interleaved(im, s->C * s->K, s->K, l.h, l.w, l.size, l.stride, l.pad, col, ld);
+        im2col_planes(im + branch_first(l, s, br), branch_stride(l, s), s->C, l.h, l.w, l.size, l.stride,
+                      l.pad, cols + (size_t)b * n, ld);
     }
 }
 
-/* Branch br's block of the columns (ld = nb*n). */
-static float *branch_block(gcconv_state *s, int br, int together, float *cols, int ld)
-{
-    return together && !s->expand ? cols + (size_t)br * s->C * s->ss * ld : cols;
-}
-
 /* Branch br's input for images [b0, b0+nb) as the C*ss x nb*n matrix of
- * the product: its block of the columns, or for a pointwise kernel its
- * input planes themselves. */
+ * the product: its im2col rows, or for a pointwise kernel its input planes
+ * themselves. */
 static gemm_view branch_input(layer l, gcconv_state *s, int br, const float *input, int b0, int nb,
-                              float *block)
+                              float *cols)
 {
     int n = l.out_h * l.out_w;
     if (gcconv_is_pointwise(l))
         return gemm_segmented(input + (size_t)b0 * l.inputs + branch_first(l, s, br), (int)branch_stride(l, s), n,
                               l.inputs);
-    return gemm_plain(block, nb * n);
+    return gemm_plain(cols, nb * n);
 }
 
 /* Branch br's rows (output channels o*K+br) of the outputs or deltas of
@@ -521,74 +508,51 @@ static gemm_view branch_kernel(gcconv_state *s, const float *h, int br)
 
 static void forward_branch(layer l, gcconv_state *s, float *input, float *workspace)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s), together = branches_together(l, s);
+    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s);
     for (int b0 = 0; b0 < l.batch; b0 += chunk) {
         int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
-        if (together) branch_columns(l, s, -1, input, b0, nb, workspace);
         for (int br = 0; br < s->K; ++br) {
-            if (!together) branch_columns(l, s, br, input, b0, nb, workspace);
-            gemm_view cols = branch_input(l, s, br, input, b0, nb, branch_block(s, br, together, workspace, nb * n));
-            gemm_view_cpu(0, 0, s->N, nb * n, k, 1, branch_kernel(s, s->H, br), cols, 0,
-                          branch_rows(l, s, br, l.output, b0));
+            if (br == 0 || !s->expand) branch_columns(l, s, br, input, b0, nb, workspace);
+            gemm_view_cpu(0, 0, s->N, nb * n, k, 1, branch_kernel(s, s->H, br),
+                          branch_input(l, s, br, input, b0, nb, workspace), 0, branch_rows(l, s, br, l.output, b0));
         }
     }
 }
 
-/* Column gradients of a block (C planes of images [b0, b0+nb), branch br's
- * or, with all, every branch's) added into input_delta, as col2im adds. */
-static void add_branch_gradients(layer l, gcconv_state *s, int br, int all, const float *block, int b0, int nb,
-                                 float *input_delta)
-{
-    int n = l.out_h * l.out_w, ld = nb * n;
-    #pragma omp parallel for schedule(static) if (nb > 1)
-    for (int b = 0; b < nb; ++b) {
-        float *dx = input_delta + (size_t)(b0 + b) * l.inputs;
-        if (all)
-            col2im_interleaved(block + (size_t)b * n, ld, s->C * s->K, s->K, l.h, l.w, l.size, l.stride, l.pad, dx);
-        else
-            col2im_planes(block + (size_t)b * n, ld, s->C, l.h, l.w, l.size, l.stride, l.pad,
-                          dx + branch_first(l, s, br), branch_stride(l, s));
-    }
-}
-
-/* dL/dinput of branch br for images [b0, b0+nb): H_br^T delta, into its
- * block of the columns (spent by now), then added into input_delta; with
- * every branch's blocks together, the adding waits for the last branch. */
-static void branch_input_delta(layer l, gcconv_state *s, int br, int together, int b0, int nb,
-                               float *input_delta, float *cols)
+/* dL/dinput of branch br for images [b0, b0+nb): H_br^T delta, into the
+ * columns' room (spent by now), then added into input_delta as col2im
+ * adds. */
+static void branch_input_delta(layer l, gcconv_state *s, int br, int b0, int nb, float *input_delta, float *cols)
 {
     int n = l.out_h * l.out_w, k = s->C * s->ss, ld = nb * n;
     gemm_view delta = branch_rows(l, s, br, l.delta, b0), h = branch_kernel(s, s->H, br);
+    float *dx = input_delta + (size_t)b0 * l.inputs + branch_first(l, s, br);
     if (gcconv_is_pointwise(l)) {
-        gemm_view_cpu(1, 0, k, ld, s->N, 1, h, delta, 1,
-                      gemm_segmented(input_delta + (size_t)b0 * l.inputs + branch_first(l, s, br),
-                                     (int)branch_stride(l, s), n, l.inputs));
+        gemm_view_cpu(1, 0, k, ld, s->N, 1, h, delta, 1, gemm_segmented(dx, (int)branch_stride(l, s), n, l.inputs));
         return;
     }
-    float *block = branch_block(s, br, together, cols, ld);
-    gemm_view_cpu(1, 0, k, ld, s->N, 1, h, delta, 0, gemm_plain(block, ld));
-    int all = together && !s->expand;
-    if (!all) add_branch_gradients(l, s, br, 0, block, b0, nb, input_delta);
-    else if (br == s->K - 1) add_branch_gradients(l, s, br, 1, cols, b0, nb, input_delta);
+    gemm_view_cpu(1, 0, k, ld, s->N, 1, h, delta, 0, gemm_plain(cols, ld));
+    #pragma omp parallel for schedule(static) if (nb > 1)
+    for (int b = 0; b < nb; ++b)
+        col2im_planes(cols + (size_t)b * n, ld, s->C, l.h, l.w, l.size, l.stride, l.pad,
+                      dx + (size_t)b * l.inputs, branch_stride(l, s));
 }
 
+/* With expand the branches share the group's columns, so the input deltas
+ * (which take over their room) wait for every branch's weight gradient. */
 static void backward_branch(layer l, gcconv_state *s, float *input, float *input_delta, float *workspace)
 {
-    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s), together = branches_together(l, s);
+    int n = l.out_h * l.out_w, k = s->C * s->ss, chunk = branch_chunk(l, s);
     for (int b0 = 0; b0 < l.batch; b0 += chunk) {
         int nb = l.batch - b0 < chunk ? l.batch - b0 : chunk;
-        if (together) branch_columns(l, s, -1, input, b0, nb, workspace);
         for (int br = 0; br < s->K; ++br) {
-            if (!together) branch_columns(l, s, br, input, b0, nb, workspace);
-            gemm_view cols = branch_input(l, s, br, input, b0, nb, branch_block(s, br, together, workspace, nb * n));
-            gemm_view_cpu(0, 1, s->N, k, nb * n, 1, branch_rows(l, s, br, l.delta, b0), cols, 1,
-                          branch_kernel(s, s->G, br));
-            /* With every block together the input delta waits: the other
-             * branches' products still read their columns. */
-            if (input_delta && !together) branch_input_delta(l, s, br, 0, b0, nb, input_delta, workspace);
+            if (br == 0 || !s->expand) branch_columns(l, s, br, input, b0, nb, workspace);
+            gemm_view_cpu(0, 1, s->N, k, nb * n, 1, branch_rows(l, s, br, l.delta, b0),
+                          branch_input(l, s, br, input, b0, nb, workspace), 1, branch_kernel(s, s->G, br));
+            if (input_delta && !s->expand) branch_input_delta(l, s, br, b0, nb, input_delta, workspace);
         }
-        if (input_delta && together)
-            for (int br = 0; br < s->K; ++br) branch_input_delta(l, s, br, 1, b0, nb, input_delta, workspace);
+        if (input_delta && s->expand)
+            for (int br = 0; br < s->K; ++br) branch_input_delta(l, s, br, b0, nb, input_delta, workspace);
     }
 }
 

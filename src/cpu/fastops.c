@@ -149,15 +149,6 @@ void im2col_planes(const float *im, size_t plane_stride, int channels, int heigh
         im2col_channel(im + c * plane_stride, height, width, ksize, stride, pad, c, col, ldcol);
 }
 
-void im2col_interleaved(const float *im, int channels, int K, int height, int width,
-                        int ksize, int stride, int pad, float *col, int ldcol)
-{
-    size_t plane = (size_t)height * width;
-    int per_branch = channels / K;
-    for (int ch = 0; ch < channels; ++ch)
-        im2col_channel(im + ch * plane, height, width, ksize, stride, pad, (ch % K) * per_branch + ch / K, col, ldcol);
-}
-
 void im2col_rows(const float *im, int channels, int height, int width,
                  int ksize, int stride, int pad, float *col, int ldcol)
 {
@@ -210,15 +201,6 @@ void col2im_planes(const float *col, int ldcol, int channels, int height, int wi
     #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
     for (int c = 0; c < channels; ++c)
         col2im_channel(col, ldcol, height, width, ksize, stride, pad, c, im + c * plane_stride);
-}
-
-void col2im_interleaved(const float *col, int ldcol, int channels, int K, int height, int width,
-                        int ksize, int stride, int pad, float *im)
-{
-    size_t plane = (size_t)height * width;
-    int per_branch = channels / K;
-    for (int ch = 0; ch < channels; ++ch)
-        col2im_channel(col, ldcol, height, width, ksize, stride, pad, (ch % K) * per_branch + ch / K, im + ch * plane);
 }
 
 void col2im_rows(const float *col, int ldcol, int channels, int height, int width,

@@ -34,14 +34,6 @@ void shift_plane(const float *src, int height, int width, int dy, int dx, float 
  * and columns [dx, width+dx), clipped to the plane.  This is what col2im
  * adds for one kernel pixel, with its row already in input coordinates. */
 void add_reached(const float *src, int height, int width, int dy, int dx, float *dst);
-/* im2col of one image whose channels interleave K branches (channel c*K+k
- * is plane c of branch k), reading the planes in memory order and writing
- * branch k's rows as one block: its channel c's rows start at row
- * (k*channels/K + c)*ksize*ksize.  col2im_interleaved() adds them back. */
-void im2col_interleaved(const float *im, int channels, int K, int height, int width,
-                        int ksize, int stride, int pad, float *col, int ldcol);
-void col2im_interleaved(const float *col, int ldcol, int channels, int K, int height, int width,
-                        int ksize, int stride, int pad, float *im);
 
 /* A layer's batch normalization (forward_batchnorm_layer) then its
  * activation (activate_array), and the gradients back (gradient_array then

@@ -680,6 +680,20 @@ static void conv_bits_independent_of_threads(void **state)
     free_run(&r, many);
 }
 
+/* The network that owns a layer's random streams. */
+static network *seeded_owner(void)
+{
+    network *owner = calloc(1, sizeof(network));
+    rng_seed(net_rng(owner, RNG_INIT), 1, RNG_INIT);
+    return owner;
+}
+
+static void free_owner(network *owner)
+{
+    free(owner->ext);
+    free(owner);
+}
+
 /* [gcconv] with mixing=full runs the batched convolution on H: against the
  * per-image loop of the reference path (upstream's im2col and gemm), with
  * and without expand, 1x1 and strided kernels included. */
@@ -689,8 +703,7 @@ static void gcconv_matches_reference(void **state)
         {3, 10, 9, 8, 3, 4, 3, 1, 0}, {2, 9, 9, 3, 4, 4, 3, 1, 1}, {3, 8, 8, 8, 5, 4, 3, 2, 0},
         {4, 7, 6, 8, 3, 4, 1, 1, 0}, {2, 8, 8, 4, 3, 2, 1, 2, 0}, {2, 6, 6, 6, 4, 1, 3, 1, 0},
     };
-    network *owner = calloc(1, sizeof(network));
-    rng_seed(net_rng(owner, RNG_INIT), 1, RNG_INIT);
+    network *owner = seeded_owner();
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
         const int *g = cases[i];
         for (int bn = 0; bn < 2; ++bn) {
@@ -704,8 +717,66 @@ static void gcconv_matches_reference(void **state)
             free_layer(l);
         }
     }
-    free(owner->ext);
-    free(owner);
+    free_owner(owner);
+}
+
+/* [gcconv] with mixing=branch: one product per branch and group of images
+ * against the per-image products of the reference path.  The 27x27 cases
+ * hold two images per group (a branch's rows take 210 kB of the 512 kB a
+ * group may), so batch 5 runs groups of 2, 2 and 1. */
+static const int branch_cases[][9] = {   /* batch, h, w, c, N, K, size, stride, expand */
+    {5, 27, 27, 32, 4, 4, 3, 1, 0}, {5, 27, 27, 8, 4, 2, 3, 1, 1}, {3, 8, 8, 8, 3, 4, 3, 2, 0},
+    {2, 9, 9, 3, 4, 4, 3, 1, 1}, {4, 7, 6, 8, 3, 4, 1, 1, 0}, {2, 8, 8, 4, 3, 2, 1, 2, 0},
+    {3, 10, 9, 3, 2, 3, 3, 1, 1},
+};
+
+static layer branch_layer(const int *g, int bn, network *owner)
+{
+    gcconv_options o = {
+        .branches = g[5], .filters = g[4], .size = g[6], .stride = g[7],
+        .padding = g[6] / 2, .mixing = GC_MIX_BRANCH, .expand = g[8],
+        .r_init = GC_R_RANDOM, .calib_rate = 1, .batch_normalize = bn, .activation = LEAKY,
+    };
+    return make_gcconv_layer(o, g[0], g[1], g[2], g[3], owner);
+}
+
+static void gcconv_branch_matches_reference(void **state)
+{
+    network *owner = seeded_owner();
+    for (size_t i = 0; i < sizeof branch_cases / sizeof *branch_cases; ++i)
+        for (int bn = 0; bn < 2; ++bn) {
+            layer l = branch_layer(branch_cases[i], bn, owner);
+            check_against_reference(l, 1, 0, 2e-4f);
+            free_layer(l);
+        }
+    free_owner(owner);
+}
+
+/* The same bits with one image per product as with the groups, and with
+ * one thread as with several: each element stays one chain. */
+static void gcconv_branch_bits_independent_of_groups(void **state)
+{
+    network *owner = seeded_owner();
+    int nt = omp_get_max_threads();
+    for (size_t i = 0; i < 2; ++i) {
+        const int *g = branch_cases[i];
+        rig r;
+        rig_init(&r, branch_layer(g, 1, owner), 1);
+        float **grouped = rig_run(&r, 0);
+        size_t workspace = r.l.workspace_size;
+        /* fastconv_chunk(): the workspace holds one image's rows and products. */
+        int k = (g[8] ? g[3] : g[3] / g[5]) * g[6] * g[6];
+        r.l.workspace_size = (size_t)(k + g[4]) * r.l.out_h * r.l.out_w * sizeof(float);
+        omp_set_num_threads(1);
+        float **single = rig_run(&r, 0);
+        omp_set_num_threads(nt);
+        r.l.workspace_size = workspace;
+        compare_runs(&r, grouped, single, 1, 0);
+        free_run(&r, grouped);
+        free_run(&r, single);
+        free_layer(r.l);
+    }
+    free_owner(owner);
 }
 
 /* ---- each tile: scalar, AVX2, AVX-512 ------------------------------------------ */
@@ -722,6 +793,8 @@ static void path_checks(int isa)
     conv_layer_matches_reference(NULL);
     conv_bits_independent_of_threads(NULL);
     gcconv_matches_reference(NULL);
+    gcconv_branch_matches_reference(NULL);
+    gcconv_branch_bits_independent_of_groups(NULL);
 }
 
 static void scalar_path_matches_reference(void **state) { path_checks(FASTGEMM_SCALAR); }
@@ -1167,6 +1240,8 @@ int main(void)
         cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
         cmocka_unit_test_setup(conv_bits_independent_of_threads, setup),
         cmocka_unit_test_setup(gcconv_matches_reference, setup),
+        cmocka_unit_test_setup(gcconv_branch_matches_reference, setup),
+        cmocka_unit_test_setup(gcconv_branch_bits_independent_of_groups, setup),
         cmocka_unit_test_setup(scalar_path_matches_reference, setup),
         cmocka_unit_test_setup(avx2_path_matches_reference, setup),
         cmocka_unit_test_setup(avx512_path_matches_reference, setup),
