@@ -48,3 +48,32 @@ b[i:i + 64] = bytes(range(64))
 open(sys.argv[2], 'wb').write(b)
 PYEOF
 }
+
+# in_lanes FUNC ITEM...: FUNC ITEM for every item, the items dealt in turn
+# to one lane per CPU (at most 4) that run side by side, each lane's
+# OpenMP jobs on its share of the CPUs; the items' output then follows in
+# item order.  For checks that are independent and use their own files.
+in_lanes() {
+    func=$1; shift
+    cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+    lanes=$((cpus < 4 ? cpus : 4))
+    lane=0
+    while [ "$lane" -lt "$lanes" ]; do
+        (
+            export OMP_NUM_THREADS=$((cpus / lanes))
+            i=0
+            for item in "$@"; do
+                if [ $((i % lanes)) -eq "$lane" ]; then "$func" "$item" > "$WORK/lane_item_$i" 2>&1; fi
+                i=$((i + 1))
+            done
+        ) &
+        lane=$((lane + 1))
+    done
+    wait
+    i=0
+    for item in "$@"; do
+        cat "$WORK/lane_item_$i"
+        rm -f "$WORK/lane_item_$i"
+        i=$((i + 1))
+    done
+}

@@ -24,19 +24,23 @@ size_for() {
     esac
 }
 
-for cfg in cfg/*.cfg; do
-    [ -L "$cfg" ] && continue   # upstream's, linked by make (test_upstream_cfgs.sh)
-    net=$(basename "$cfg" .cfg)   # not "name": check() sets that
-    if grep -q '^\[gcconv\]' "$cfg" && [ "$gcconv" = 0 ]; then
+train_step() {
+    net=$(basename "$1" .cfg)   # not "name": check() sets that
+    if grep -q '^\[gcconv\]' "$1" && [ "$gcconv" = 0 ]; then
         echo "SKIP cfg_$net ([gcconv] is not in this build)"
-        continue
+        return
     fi
     s=$(size_for "$net")
     sed -e 's/^batch=.*/batch=2/; s/^subdivisions=.*/subdivisions=1/' \
-        ${s:+-e "s/^width=.*/width=$s/" -e "s/^height=.*/height=$s/"} "$cfg" > "$WORK/$net.cfg"
+        ${s:+-e "s/^width=.*/width=$s/" -e "s/^height=.*/height=$s/"} "$1" > "$WORK/$net.cfg"
     check "cfg_$net" ./darknet netcheck "$WORK/$net.cfg"
     grep -q 'step 1: loss [0-9]' "$WORK/cfg_$net.out" || fail "cfg_${net}_loss" "$(tail -2 "$WORK/cfg_$net.out")"
+}
+ours=""
+for cfg in cfg/*.cfg; do
+    [ -L "$cfg" ] || ours="$ours $cfg"   # links are upstream's (test_upstream_cfgs.sh)
 done
+in_lanes train_step $ours
 
 # Twins: the CCNN's sections and filters, with [gcconv] read as
 # [convolutional], the gcconv-only keys dropped and a [gcmerge] head (the
