@@ -52,7 +52,8 @@ PYEOF
 # in_lanes FUNC ITEM...: FUNC ITEM for every item, the items dealt in turn
 # to one lane per CPU (at most 4) that run side by side, each lane's
 # OpenMP jobs on its share of the CPUs; the items' output then follows in
-# item order.  For checks that are independent and use their own files.
+# item order.  For checks that are independent and use their own files;
+# it waits for every background job of the calling script.
 in_lanes() {
     func=$1; shift
     cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)

@@ -723,7 +723,10 @@ static void gcconv_matches_reference(void **state)
 /* [gcconv] with mixing=branch: one product per branch and group of images
  * against the per-image products of the reference path.  The 27x27 cases
  * hold two images per group (a branch's rows take 210 kB of the 512 kB a
- * group may), so batch 5 runs groups of 2, 2 and 1. */
+ * group may), so batch 5 runs groups of 2, 2 and 1.  Both paths run the
+ * same branch loop (gclayer.c), so this checks the grouping and the
+ * products; test_gclayer checks the loop's arithmetic itself, against
+ * finite differences and PyTorch. */
 static const int branch_cases[][9] = {   /* batch, h, w, c, N, K, size, stride, expand */
     {5, 27, 27, 32, 4, 4, 3, 1, 0}, {5, 27, 27, 8, 4, 2, 3, 1, 1}, {3, 8, 8, 8, 3, 4, 3, 2, 0},
     {2, 9, 9, 3, 4, 4, 3, 1, 1}, {4, 7, 6, 8, 3, 4, 1, 1, 0}, {2, 8, 8, 4, 3, 2, 1, 2, 0},
