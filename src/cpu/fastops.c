@@ -670,7 +670,7 @@ static void bn_forward_avx2(const layer *l, const float *in, int train, int c0, 
 }
 #endif
 
-static int bn_wide(void)
+static int ymm_path(void)
 {
 #ifdef HAVE_X86
     return fastgemm_isa() >= FASTGEMM_AVX2;
@@ -681,7 +681,7 @@ static int bn_wide(void)
 
 static void bn_forward(const layer *l, const float *in, int train, ACTIVATION act)
 {
-    const int C = l->out_c, nb = channel_blocks(l), wide = bn_wide();
+    const int C = l->out_c, nb = channel_blocks(l), wide = ymm_path();
     #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int k = 0; k < nb; ++k) {
         int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
@@ -769,7 +769,7 @@ static void bn_backward(const layer *l, int train, ACTIVATION act)
 {
     const float *mean = train ? l->mean : l->rolling_mean;
     const float *var = train ? l->variance : l->rolling_variance;
-    const int C = l->out_c, nb = channel_blocks(l), wide = bn_wide();
+    const int C = l->out_c, nb = channel_blocks(l), wide = ymm_path();
     #pragma omp parallel for schedule(dynamic, 1) if (nb > 1)
     for (int k = 0; k < nb; ++k) {
         int c0 = (int)((long)C * k / nb), c1 = (int)((long)C * (k + 1) / nb);
@@ -912,33 +912,88 @@ void fast_bias_activate_backward(layer l)
 
 /* ---- pooling ------------------------------------------------------------------ */
 
+/* Upstream's window loop keeps the first of equal maxima and passes over
+ * NaN (no comparison with it is true); these lanes take the four values in
+ * its order with the same comparisons, as selections of value and index
+ * rather than one branch per value, which goes either way as the data
+ * fall.  LANES outputs of one output row: r0 and r1 are the two window
+ * rows from the first window's left column, at index i0 of the input. */
+#define POOL_LANES(vf, vi, LANES, load, store, ...)                                      \
+    {                                                                                    \
+        const vi even = {__VA_ARGS__};                                                   \
+        vf a = load(r0), b = load(r0 + LANES), c = load(r1), d = load(r1 + LANES);       \
+        vf v[4] = {__builtin_shuffle(a, b, even), __builtin_shuffle(a, b, even + 1),     \
+                   __builtin_shuffle(c, d, even), __builtin_shuffle(c, d, even + 1)};    \
+        const vi at0 = i0 + even;                                                        \
+        const vi at[4] = {at0, at0 + 1, at0 + width, at0 + width + 1};                   \
+        vf m = (vf){0} - FLT_MAX;                                                        \
+        vi mi = (vi){0} - 1;                                                             \
+        for (int t = 0; t < 4; ++t) {                                                    \
+            vi gt = v[t] > m;                                                            \
+            m = (vf)((gt & (vi)v[t]) | (~gt & (vi)m));                                   \
+            mi = (gt & at[t]) | (~gt & mi);                                              \
+        }                                                                                \
+        store(out, m);                                                                   \
+        memcpy(idx, &mi, sizeof mi);                                                     \
+    }
+
+V8_INLINE void pool8(const float *r0, const float *r1, int i0, int width, float *out, int *idx)
+POOL_LANES(v8f, v8i, 8, load8, store8, 0, 2, 4, 6, 8, 10, 12, 14)
+
+static inline void pool4(const float *r0, const float *r1, int i0, int width, float *out, int *idx)
+POOL_LANES(v4f, v4i, 4, load4, store4, 0, 2, 4, 6)
+#undef POOL_LANES
+
+/* One output row of 2x2 windows, stride 2, all inside: eight (or four)
+ * outputs at a time; the last group overlaps the one before instead of
+ * leaving a scalar tail (an output is the same whichever group computes it). */
+V8_INLINE void pool_row(const float *in, int r0, int width, int ow_n, float *out, int *idx)
+{
+    const int lanes = ow_n >= 8 ? 8 : 4;
+    for (int j = 0; j < ow_n; j += lanes) {
+        if (j + lanes > ow_n) j = ow_n - lanes;
+        const int i0 = r0 + 2 * j;
+        if (lanes == 8) pool8(in + i0, in + i0 + width, i0, width, out + j, idx + j);
+        else pool4(in + i0, in + i0 + width, i0, width, out + j, idx + j);
+    }
+}
+
+static void pool_rows_plain(const float *in, int r0, int width, int ow_n, float *out, int *idx)
+{
+    pool_row(in, r0, width, ow_n, out, idx);
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2")))
+static void pool_rows_avx2(const float *in, int r0, int width, int ow_n, float *out, int *idx)
+{
+    pool_row(in, r0, width, ow_n, out, idx);
+}
+#endif
+
+/* 2x2, stride 2, every window inside and at least four windows a row. */
+static void maxpool_2x2_rows(const maxpool_layer *l, const float *in)
+{
+    const int oh_n = l->out_h, ow_n = l->out_w, planes = l->batch * l->c;
+    const int avx2 = ymm_path();
+    #pragma omp parallel for schedule(static) if ((long)planes * l->h * l->w >= PAR_MIN)
+    for (int q = 0; q < planes; ++q)
+        for (int i = 0; i < oh_n; ++i) {
+            const int r0 = q * l->h * l->w + 2 * i * l->w, out = (q * oh_n + i) * ow_n;
+#ifdef HAVE_X86
+            if (avx2) { pool_rows_avx2(in, r0, l->w, ow_n, l->output + out, l->indexes + out); continue; }
+#endif
+            pool_rows_plain(in, r0, l->w, ow_n, l->output + out, l->indexes + out);
+        }
+}
+
 void forward_maxpool_layer(const maxpool_layer l, network net)
 {
     if (dn_reference()) { upstream_forward_maxpool_layer(l, net); return; }
     const int oh_n = l.out_h, ow_n = l.out_w, off = -l.pad / 2;
     const int planes = l.batch * l.c;
-    if (l.size == 2 && l.stride == 2 && off == 0 && l.h == 2 * oh_n && l.w == 2 * ow_n) {
-        /* 2x2, stride 2, every window inside: the same comparisons, in
-         * upstream's order (first maximum wins), without bounds checks. */
-        #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
-        for (int q = 0; q < planes; ++q) {
-            const int base = q * l.h * l.w;
-            for (int i = 0; i < oh_n; ++i) {
-                const int r0 = base + 2 * i * l.w, r1 = r0 + l.w;
-                for (int j = 0; j < ow_n; ++j) {
-                    int idx[4] = {r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1};
-                    float max = -FLT_MAX;
-                    int max_i = -1;
-                    for (int t = 0; t < 4; ++t) {
-                        float v = net.input[idx[t]];
-                        if (v > max) { max = v; max_i = idx[t]; }
-                    }
-                    int out = (q * oh_n + i) * ow_n + j;
-                    l.output[out] = max;
-                    l.indexes[out] = max_i;
-                }
-            }
-        }
+    if (l.size == 2 && l.stride == 2 && off == 0 && l.h == 2 * oh_n && l.w == 2 * ow_n && ow_n >= 4) {
+        maxpool_2x2_rows(&l, net.input);
         return;
     }
     #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
