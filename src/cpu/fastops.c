@@ -918,12 +918,15 @@ void fast_bias_activate_backward(layer l)
  * rather than one branch per value, which goes either way as the data
  * fall.  LANES outputs of one output row: r0 and r1 are the two window
  * rows from the first window's left column, at index i0 of the input. */
-#define POOL_LANES(vf, vi, LANES, load, store, ...)                                      \
+#define POOL_LIST(...) __VA_ARGS__
+#define POOL_LANES(vf, vi, LANES, load, store, EVEN, ODD)                                \
     {                                                                                    \
-        const vi even = {__VA_ARGS__};                                                   \
+        const vi even = {POOL_LIST EVEN};                                                \
         vf a = load(r0), b = load(r0 + LANES), c = load(r1), d = load(r1 + LANES);       \
-        vf v[4] = {__builtin_shuffle(a, b, even), __builtin_shuffle(a, b, even + 1),     \
-                   __builtin_shuffle(c, d, even), __builtin_shuffle(c, d, even + 1)};    \
+        vf v[4] = {__builtin_shufflevector(a, b, POOL_LIST EVEN),                        \
+                   __builtin_shufflevector(a, b, POOL_LIST ODD),                         \
+                   __builtin_shufflevector(c, d, POOL_LIST EVEN),                        \
+                   __builtin_shufflevector(c, d, POOL_LIST ODD)};                        \
         const vi at0 = i0 + even;                                                        \
         const vi at[4] = {at0, at0 + 1, at0 + width, at0 + width + 1};                   \
         vf m = (vf){0} - FLT_MAX;                                                        \
@@ -938,11 +941,12 @@ void fast_bias_activate_backward(layer l)
     }
 
 V8_INLINE void pool8(const float *r0, const float *r1, int i0, int width, float *out, int *idx)
-POOL_LANES(v8f, v8i, 8, load8, store8, 0, 2, 4, 6, 8, 10, 12, 14)
+POOL_LANES(v8f, v8i, 8, load8, store8, (0, 2, 4, 6, 8, 10, 12, 14), (1, 3, 5, 7, 9, 11, 13, 15))
 
 static inline void pool4(const float *r0, const float *r1, int i0, int width, float *out, int *idx)
-POOL_LANES(v4f, v4i, 4, load4, store4, 0, 2, 4, 6)
+POOL_LANES(v4f, v4i, 4, load4, store4, (0, 2, 4, 6), (1, 3, 5, 7))
 #undef POOL_LANES
+#undef POOL_LIST
 
 /* One output row of 2x2 windows, stride 2, all inside: eight (or four)
  * outputs at a time; the last group overlaps the one before instead of
