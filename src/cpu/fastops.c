@@ -962,33 +962,39 @@ V8_INLINE void pool_row(const float *in, int r0, int width, int ow_n, float *out
     }
 }
 
-static void pool_rows_plain(const float *in, int r0, int width, int ow_n, float *out, int *idx)
+/* The output rows of one plane, whose input starts at `base`. */
+V8_INLINE void pool_plane(const float *in, int base, int width, int oh_n, int ow_n, float *out, int *idx)
 {
-    pool_row(in, r0, width, ow_n, out, idx);
+    for (int i = 0; i < oh_n; ++i)
+        pool_row(in, base + 2 * i * width, width, ow_n, out + i * ow_n, idx + i * ow_n);
+}
+
+static void pool_plane_plain(const float *in, int base, int width, int oh_n, int ow_n, float *out, int *idx)
+{
+    pool_plane(in, base, width, oh_n, ow_n, out, idx);
 }
 
 #ifdef HAVE_X86
 __attribute__((target("avx2")))
-static void pool_rows_avx2(const float *in, int r0, int width, int ow_n, float *out, int *idx)
+static void pool_plane_avx2(const float *in, int base, int width, int oh_n, int ow_n, float *out, int *idx)
 {
-    pool_row(in, r0, width, ow_n, out, idx);
+    pool_plane(in, base, width, oh_n, ow_n, out, idx);
 }
 #endif
 
 /* 2x2, stride 2, every window inside and at least four windows a row. */
-static void maxpool_2x2_rows(const maxpool_layer *l, const float *in)
+static void maxpool_2x2_planes(const maxpool_layer *l, const float *in)
 {
     const int oh_n = l->out_h, ow_n = l->out_w, planes = l->batch * l->c;
     const int avx2 = ymm_path();
     #pragma omp parallel for schedule(static) if ((long)planes * l->h * l->w >= PAR_MIN)
-    for (int q = 0; q < planes; ++q)
-        for (int i = 0; i < oh_n; ++i) {
-            const int r0 = q * l->h * l->w + 2 * i * l->w, out = (q * oh_n + i) * ow_n;
+    for (int q = 0; q < planes; ++q) {
+        const int base = q * l->h * l->w, out = q * oh_n * ow_n;
 #ifdef HAVE_X86
-            if (avx2) { pool_rows_avx2(in, r0, l->w, ow_n, l->output + out, l->indexes + out); continue; }
+        if (avx2) { pool_plane_avx2(in, base, l->w, oh_n, ow_n, l->output + out, l->indexes + out); continue; }
 #endif
-            pool_rows_plain(in, r0, l->w, ow_n, l->output + out, l->indexes + out);
-        }
+        pool_plane_plain(in, base, l->w, oh_n, ow_n, l->output + out, l->indexes + out);
+    }
 }
 
 void forward_maxpool_layer(const maxpool_layer l, network net)
@@ -997,7 +1003,7 @@ void forward_maxpool_layer(const maxpool_layer l, network net)
     const int oh_n = l.out_h, ow_n = l.out_w, off = -l.pad / 2;
     const int planes = l.batch * l.c;
     if (l.size == 2 && l.stride == 2 && off == 0 && l.h == 2 * oh_n && l.w == 2 * ow_n && ow_n >= 4) {
-        maxpool_2x2_rows(&l, net.input);
+        maxpool_2x2_planes(&l, net.input);
         return;
     }
     #pragma omp parallel for schedule(static) if ((long)planes * l.h * l.w >= PAR_MIN)
