@@ -71,9 +71,12 @@ $(BUILD)/tests/dump_images: tests/tools/dump_images.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
-$(BUILD)/tests/compare_paths: tests/tools/compare_paths.c $(LIB_A) $(ROOT_STAMP)
+# The tools that compare layers take their bounds from the unit tests'
+# rounding helper (tests/unit/helpers/rounding.c).
+$(BUILD)/tests/compare_paths $(BUILD)/tests/compare_layers: $(BUILD)/tests/%: tests/tools/%.c \
+  tests/unit/helpers/rounding.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit $< tests/unit/helpers/rounding.c $(LIB_A) -o $@ $(LDLIBS)
 
 # The RoI pooling kernels on the cases of tests/ref/roi_align_ref.py.
 $(BUILD)/tests/roi_pool_run: tests/tools/roi_pool_run.c $(LIB_A) $(ROOT_STAMP)
@@ -81,6 +84,7 @@ $(BUILD)/tests/roi_pool_run: tests/tools/roi_pool_run.c $(LIB_A) $(ROOT_STAMP)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< $(LIB_A) -o $@ $(LDLIBS)
 
 TOOLS := $(BUILD)/tests/roi_pool_run $(PLAIN)/darknet $(PLAIN)/dump_output $(BUILD)/tests/dump_output $(BUILD)/tests/compare_paths \
+  $(BUILD)/tests/compare_layers \
   $(PLAIN)/dump_images $(BUILD)/tests/dump_images
 test-build: $(TOOLS)
 

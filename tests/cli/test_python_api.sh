@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 shapes_dataset
 CFG=$WORK/api.cfg
-sed 's/^max_batches=.*/max_batches=2/' tests/data/tiny-classifier.cfg > "$CFG"
+sed 's/^max_batches=.*/max_batches=2/; s/^\[net\]/[net]\nseed=3/' tests/data/tiny-classifier.cfg > "$CFG"
 sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/api.data"
 check train ./darknet classifier train "$WORK/api.data" "$CFG"
 

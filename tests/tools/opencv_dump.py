@@ -8,9 +8,18 @@ the activation, named after the next index).  A Darknet layer's output is
 the last of its group; [yolo] layers (a permute and a region layer in OpenCV) are left out, since OpenCV's region
 output is laid out differently from Darknet's.
 
-usage: opencv_dump.py CFG WEIGHTS INPUTS.bin OUT.bin
+With --feed REF.bin SHAPES (a dump of the same network by dump_images,
+and its --shapes file), each layer that reads only the layer before it
+and has weights or pools ([convolutional], [connected], [maxpool],
+[avgpool], [upsample], [softmax]) runs alone, as a one-layer network, on
+the reference's output of the layer before it: the dump then holds each
+such layer's own arithmetic, for tests/tools/compare_layers --common.
+
+usage: opencv_dump.py CFG WEIGHTS INPUTS.bin OUT.bin [--feed REF.bin SHAPES]
 """
+import os
 import sys
+import tempfile
 
 import cv2
 import numpy as np
@@ -45,8 +54,78 @@ def net_size(cfg):
     return size
 
 
+# the sections that run alone with --feed
+ALONE = ("convolutional", "connected", "maxpool", "avgpool", "upsample", "softmax")
+
+
+def sections(cfg):
+    """[(name, lines)] of the cfg's sections, [net] first"""
+    out = []
+    for line in open(cfg):
+        text = line.split("#")[0].strip()
+        if text.startswith("["):
+            out.append((text.strip("[]"), []))
+        elif text and out:
+            out[-1][1].append(text)
+    return out
+
+
+def read_dump(path):
+    """{(image, layer): values}, images counted from each layer 0"""
+    data, at, image, out = open(path, "rb").read(), 0, -1, {}
+    while at < len(data):
+        index, count = np.frombuffer(data, np.int32, 2, at)
+        image += index == 0
+        out[(image, int(index))] = np.frombuffer(data, np.float32, int(count), at + 8)
+        at += 8 + 4 * int(count)
+    return out
+
+
+def one_layer_nets(cfg, weights, shapes_file, folder):
+    """{layer: (OpenCV net, input shape)} for the layers that run alone"""
+    raw = open(weights, "rb").read()
+    major, minor = np.frombuffer(raw, np.int32, 2)
+    at = 12 + (8 if major * 10 + minor >= 2 else 4)
+    header = raw[:at]
+    nets = {}
+    for (name, lines), shape in zip(sections(cfg)[1:], open(shapes_file)):
+        index, c, h, w, floats = (int(v) for v in shape.split())
+        own = raw[at:at + 4 * floats]
+        at += 4 * floats
+        if name not in ALONE:
+            continue
+        path = os.path.join(folder, "layer%d" % index)
+        with open(path + ".cfg", "w") as f:
+            f.write("[net]\nbatch=1\nwidth=%d\nheight=%d\nchannels=%d\n\n[%s]\n%s\n" % (w, h, c, name, "\n".join(lines)))
+        with open(path + ".weights", "wb") as f:
+            f.write(header + own)
+        net = cv2.dnn.readNetFromDarknet(path + ".cfg", path + ".weights")
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        nets[index] = (net, (1, c, h, w))
+    return nets
+
+
+def main_fed(cfg, weights, inputs, out, ref, shapes_file):
+    size = net_size(cfg)
+    data = np.fromfile(inputs, np.float32).reshape(-1, size["channels"], size["height"], size["width"])
+    refs = read_dump(ref)
+    with tempfile.TemporaryDirectory() as folder, open(out, "wb") as f:
+        nets = one_layer_nets(cfg, weights, shapes_file, folder)
+        for image in range(len(data)):
+            for index, (net, shape) in sorted(nets.items()):
+                x = data[image] if index == 0 else refs[(image, index - 1)]
+                net.setInput(np.ascontiguousarray(x, np.float32).reshape(shape))
+                flat = np.ascontiguousarray(net.forward(), np.float32).ravel()
+                f.write(np.array([index, flat.size], np.int32).tobytes())
+                f.write(flat.tobytes())
+    print("%d layers run alone: %s" % (len(nets), " ".join(str(i) for i in sorted(nets))))
+
+
 def main():
     cfg, weights, inputs, out = sys.argv[1:5]
+    if sys.argv[5:6] == ["--feed"]:
+        return main_fed(cfg, weights, inputs, out, sys.argv[6], sys.argv[7])
     net = cv2.dnn.readNetFromDarknet(cfg, weights)
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
