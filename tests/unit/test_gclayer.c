@@ -20,6 +20,7 @@
 #include "layers/gcfactor.h"
 #include "optim/optimizer.h"
 #include "optim/rng.h"
+#include "helpers/conv_shadow.h"
 #include "helpers/scratch_dir.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
@@ -108,16 +109,35 @@ static double loss(rig *r, const float *g)
     return sum;
 }
 
-/* After this every *_updates buffer and net.delta hold minus dL/d(that). */
-/* The same, with the input's gradient starting from delta0 instead of 0
- * (as when other layers have added theirs). */
-static void run_backward_onto(rig *r, const float *g, const float *delta0)
+static void zero_updates(rig *r)
 {
     gcconv_state *s = gcconv_state_of(r->l);
     zero(r->l.weight_updates, r->l.nweights);
     zero(r->l.bias_updates, r->l.n);
     zero(r->l.scale_updates, r->l.n);
     zero(s->R_updates, s->K * s->ss);
+}
+
+/* The double evaluation of the step run_backward makes (from zero
+ * updates and input delta), with its bounds (helpers/conv_shadow.c). */
+static conv_shadow shadow_of_backward(rig *r, const float *g)
+{
+    size_t outs = out_count(r->l), ins = (size_t)r->l.batch * r->l.inputs;
+    float *minus_g = malloc(outs * sizeof(float)), *no_delta = calloc(ins, sizeof(float));
+    for (size_t i = 0; i < outs; ++i) minus_g[i] = -g[i];
+    zero_updates(r);
+    conv_shadow s = shadow_step(r->l, r->net.input, NULL, minus_g, no_delta, r->net.train);
+    free(minus_g);
+    free(no_delta);
+    return s;
+}
+
+/* After this every *_updates buffer and net.delta hold minus dL/d(that). */
+/* The same, with the input's gradient starting from delta0 instead of 0
+ * (as when other layers have added theirs). */
+static void run_backward_onto(rig *r, const float *g, const float *delta0)
+{
+    zero_updates(r);
     if (delta0) memcpy(r->net.delta, delta0, (size_t)r->l.batch * r->l.inputs * sizeof(float));
     else zero(r->net.delta, (size_t)r->l.batch * r->l.inputs);
     forward_gcconv_layer(r->l, r->net);
@@ -132,17 +152,35 @@ static void run_backward(rig *r, const float *g)
 
 /* ---- finite differences ------------------------------------------------------ */
 
-static double central_difference(rig *r, const float *g, float *param, int i, float eps)
+/* The bound on |central difference - computed gradient| at one entry.
+ * The values y the activation f takes are linear in any one parameter (in
+ * w, R, the input and the bias without batch norm; in the bias and the
+ * scale with it), y_j(t) = y_j + a_j t, so for L = sum g_j f(y_j) and the
+ * float parameter's own steps h1 up and h2 down:
+ *   truncation    max(h1, h2)^2 / 6 * max |f3| * sum |g_j| |a_j|^3
+ *                 + |h1 - h2| / 2 * max |f2| * sum |g_j| a_j^2
+ *                 (f2, f3: f's second and third derivatives);
+ *   rounding      (err L(up) + err L(down)) / (h1 + h2), err L = the sum
+ *                 of |g_j| times the bound on output j;
+ *   the gradient  its own bound.
+ * a_j and the bounds come from double evaluations at both points
+ * (helpers/conv_shadow.c). */
+static double difference_bound(const float *g, size_t outs, const conv_shadow *up, const conv_shadow *down,
+                               double h1, double h2, ACTIVATION act)
 {
-    float keep = param[i];
-    param[i] = keep + eps;
-    float hi = param[i];
-    double up = loss(r, g);
-    param[i] = keep - eps;
-    float lo = param[i];
-    double down = loss(r, g);
-    param[i] = keep;
-    return (up - down) / ((double)hi - lo);
+    double m2 = 0, m3 = 0;
+    if (act == LOGISTIC) m2 = 0.0963, m3 = 0.125;   /* 1 / (6 sqrt 3), 1/8 */
+    else if (act == TANH) m2 = 0.770, m3 = 2;       /* 4 / (3 sqrt 3), 2 */
+    else assert_int_equal(act, LINEAR);
+    double cubes = 0, squares = 0, err = 0;
+    for (size_t j = 0; j < outs; ++j) {
+        double a = (up->pre.v[j] - down->pre.v[j]) / (h1 + h2), w = fabs(g[j]);
+        cubes += w * fabs(a * a * a);
+        squares += w * a * a;
+        err += w * (up->output.e[j] + down->output.e[j] + 1e-15 * (fabs(up->output.v[j]) + fabs(down->output.v[j])));
+    }
+    double h = fmax(h1, h2);
+    return h * h / 6 * m3 * cubes + fabs(h1 - h2) / 2 * m2 * squares + err / (h1 + h2);
 }
 
 static double max_abs(const float *x, int n)
@@ -152,21 +190,35 @@ static double max_abs(const float *x, int n)
     return m;
 }
 
-/* Compares minus `updates` with central differences at up to `samples`
- * entries of `param`; tol is relative to the largest gradient entry. */
+/* Compares minus `updates` with central differences (step 1e-2) at up to
+ * 12 entries of `param`, each within difference_bound plus the computed
+ * gradient's own bound (`analytic`). */
 static void check_gradient(rig *r, const float *g, const char *what, const char *name,
-                           float *param, const float *updates, int n, double tol, rng *pick)
+                           float *param, const float *updates, int n, const bounded *analytic, rng *pick)
 {
-    double scale = fmax(max_abs(updates, n), 1e-2);
+    assert_int_equal(analytic->n, n);
     int samples = n < 12 ? n : 12;
+    size_t outs = out_count(r->l);
     for (int t = 0; t < samples; ++t) {
         int i = samples == n ? t : (int)rng_below(pick, n);
-        double numeric = central_difference(r, g, param, i, 1e-2f);
-        double analytic = -updates[i];
-        if (fabs(numeric - analytic) > tol * scale) {
-            fail_msg("%s: dL/d%s[%d]: analytic %.6g, numeric %.6g (scale %.3g)", what, name, i,
-                     analytic, numeric, scale);
-        }
+        float keep = param[i];
+        param[i] = keep + 1e-2f;
+        float hi = param[i];
+        double up = loss(r, g);
+        conv_shadow s_up = shadow_step(r->l, r->net.input, NULL, NULL, NULL, r->net.train);
+        param[i] = keep - 1e-2f;
+        float lo = param[i];
+        double down = loss(r, g);
+        conv_shadow s_down = shadow_step(r->l, r->net.input, NULL, NULL, NULL, r->net.train);
+        param[i] = keep;
+        double numeric = (up - down) / ((double)hi - lo), computed = -updates[i];
+        double bound = difference_bound(g, outs, &s_up, &s_down, (double)hi - keep, (double)keep - lo,
+                                        r->l.activation) + analytic->e[i];
+        free_shadow(&s_up);
+        free_shadow(&s_down);
+        if (!(fabs(numeric - computed) <= bound))
+            fail_msg("%s: dL/d%s[%d]: computed %.6g, numeric %.6g (bound %.3g)", what, name, i, computed, numeric,
+                     bound);
     }
 }
 
@@ -183,7 +235,7 @@ static void describe(fd_case c, char *text, size_t n)
              c.w, c.h);
 }
 
-static void check_case_by_differences(fd_case c, double tol, uint64_t seed)
+static void check_case_by_differences(fd_case c, uint64_t seed)
 {
     char what[160];
     describe(c, what, sizeof(what));
@@ -200,13 +252,15 @@ static void check_case_by_differences(fd_case c, double tol, uint64_t seed)
     float *weights = malloc(out_count(r.l) * sizeof(float));
     fill_normal(weights, out_count(r.l), &g, 1);
 
+    conv_shadow sh = shadow_of_backward(&r, weights);
     run_backward(&r, weights);
     int inputs = r.l.batch * r.l.inputs;
-    check_gradient(&r, weights, what, "input", r.net.input, r.net.delta, inputs, tol, &g);
-    check_gradient(&r, weights, what, "w", r.l.weights, r.l.weight_updates, r.l.nweights, tol, &g);
-    check_gradient(&r, weights, what, "R", s->R, s->R_updates, s->K * s->ss, tol, &g);
-    check_gradient(&r, weights, what, "bias", r.l.biases, r.l.bias_updates, r.l.n, tol, &g);
-    if (c.bn) check_gradient(&r, weights, what, "scale", r.l.scales, r.l.scale_updates, r.l.n, tol, &g);
+    check_gradient(&r, weights, what, "input", r.net.input, r.net.delta, inputs, &sh.input_delta, &g);
+    check_gradient(&r, weights, what, "w", r.l.weights, r.l.weight_updates, r.l.nweights, &sh.weight_updates, &g);
+    check_gradient(&r, weights, what, "R", s->R, s->R_updates, s->K * s->ss, &sh.R_updates, &g);
+    check_gradient(&r, weights, what, "bias", r.l.biases, r.l.bias_updates, r.l.n, &sh.bias_updates, &g);
+    if (c.bn) check_gradient(&r, weights, what, "scale", r.l.scales, r.l.scale_updates, r.l.n, &sh.scale_updates, &g);
+    free_shadow(&sh);
     free(weights);
     free_rig(&r);
 }
@@ -224,7 +278,7 @@ static void gradients_match_finite_differences(void **state)
             .mixing = (i / 4) % 2, .expand = (i / 8) % 2, .bn = 0, .act = acts[(i / 12) % 3],
             .h = 5 + i % 3, .w = 6 + i % 2,
         };
-        check_case_by_differences(c, c.act == LINEAR ? 1e-3 : 5e-3, 100 + i);
+        check_case_by_differences(c, 100 + i);
     }
 }
 
@@ -258,9 +312,11 @@ static void check_batch_norm_case(fd_case c, uint64_t seed)
     float *weights = calloc(outs, sizeof(float));
     fill_normal(weights, outs, &g, 1);
 
+    conv_shadow sh = shadow_of_backward(&bn, weights);
     run_backward(&bn, weights);
-    check_gradient(&bn, weights, what, "bias", bn.l.biases, bn.l.bias_updates, bn.l.n, 1e-3, &g);
-    check_gradient(&bn, weights, what, "scale", bn.l.scales, bn.l.scale_updates, bn.l.n, 1e-3, &g);
+    check_gradient(&bn, weights, what, "bias", bn.l.biases, bn.l.bias_updates, bn.l.n, &sh.bias_updates, &g);
+    check_gradient(&bn, weights, what, "scale", bn.l.scales, bn.l.scale_updates, bn.l.n, &sh.scale_updates, &g);
+    free_shadow(&sh);
 
     float *pre_bn_delta = malloc(outs * sizeof(float));
     memcpy(pre_bn_delta, bn.l.delta, outs * sizeof(float));   /* batch norm's backward left it here */
@@ -347,19 +403,20 @@ static void write_ref_case(FILE *f, ref_case c, uint64_t seed)
     free_rig(&r);
 }
 
-/* Reads n doubles from the reference and compares `sign * ours` with them. */
+/* Reads n doubles from the reference (PyTorch in float64) and compares
+ * `sign * ours` with them: within the bound on our float evaluation's
+ * error (helpers/conv_shadow.c), plus 1e-12 relative for float64's. */
 static void compare_with_reference(FILE *f, const char *what, const char *name, const float *ours,
-                                   float sign, size_t n)
+                                   float sign, const bounded *bound)
 {
+    size_t n = bound->n;
     double *ref = malloc(n * sizeof(double));
     assert_int_equal(fread(ref, sizeof(double), n, f), n);
-    double scale = 0;
-    for (size_t i = 0; i < n; ++i) scale = fmax(scale, fabs(ref[i]));
     for (size_t i = 0; i < n; ++i) {
         double diff = fabs(sign * ours[i] - ref[i]);
-        if (diff > 1e-4 * scale) {
-            fail_msg("%s: %s[%zu]: ours %.7g, torch %.7g", what, name, i, sign * ours[i], ref[i]);
-        }
+        if (!(diff <= bound->e[i] + 1e-12 * fabs(ref[i])))
+            fail_msg("%s: %s[%zu]: ours %.7g, torch %.7g (bound %.3g)", what, name, i, sign * ours[i], ref[i],
+                     bound->e[i]);
     }
     free(ref);
 }
@@ -372,17 +429,19 @@ static void check_ref_case(FILE *f, ref_case c, uint64_t seed)
     rig r = make_ref_rig(c, seed);
     gcconv_state *s = gcconv_state_of(r.l);
     float *gout = upstream_gradient(r.l, seed);
+    conv_shadow sh = shadow_of_backward(&r, gout);
     run_backward(&r, gout);
-    compare_with_reference(f, what, "output", r.l.output, 1, out_count(r.l));
-    compare_with_reference(f, what, "dL/dinput", r.net.delta, -1, (size_t)r.l.batch * r.l.inputs);
-    compare_with_reference(f, what, "dL/dw", r.l.weight_updates, -1, r.l.nweights);
+    compare_with_reference(f, what, "output", r.l.output, 1, &sh.output);
+    compare_with_reference(f, what, "dL/dinput", r.net.delta, -1, &sh.input_delta);
+    compare_with_reference(f, what, "dL/dw", r.l.weight_updates, -1, &sh.weight_updates);
     if (c.K > 1) {
-        compare_with_reference(f, what, "dL/dR", s->R_updates, -1, s->K * s->ss);
+        compare_with_reference(f, what, "dL/dR", s->R_updates, -1, &sh.R_updates);
     } else {   /* K = 1 has no calibration: R stays 1, R_updates stays 0 */
         assert_int_equal(fseek(f, s->ss * sizeof(double), SEEK_CUR), 0);
         assert_true(max_abs(s->R_updates, s->ss) == 0);
     }
-    compare_with_reference(f, what, "dL/dbias", r.l.bias_updates, -1, r.l.n);
+    compare_with_reference(f, what, "dL/dbias", r.l.bias_updates, -1, &sh.bias_updates);
+    free_shadow(&sh);
     free(gout);
     free_rig(&r);
 }
