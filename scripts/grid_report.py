@@ -90,7 +90,8 @@ def curve_stats(results, key):
 
 def comparisons(summaries, by_cell):
     """Each CCNN cell against K=1 at the same sigma (and noise mode), and
-    the noise baseline against plain K=1 sgd: Welch's 95 % interval."""
+    the noise baseline against plain K=1 sgd: Welch's 95 % interval, and
+    the paired one over the seeds both cells ran (`paired`)."""
     out = []
     for s in summaries:
         if s["noise"] == "gradient":
@@ -102,8 +103,30 @@ def comparisons(summaries, by_cell):
             continue
         if ref:
             w = grid_stats.welch(s["errors_pct"], ref[0]["errors_pct"])
-            out.append(dict(w, cell=s["cell"], against=ref[0]["cell"], n=s["n"], n_against=ref[0]["n"]))
+            p = grid_stats.paired(dict(zip(s["seeds"], s["errors_pct"])), dict(zip(ref[0]["seeds"], ref[0]["errors_pct"])))
+            out.append(dict(w, cell=s["cell"], against=ref[0]["cell"], n=s["n"], n_against=ref[0]["n"], paired=p))
     return out
+
+
+POWER_DELTA = 0.3   # points of test error: the size of the effects in question
+
+
+def power_note(summaries, comps):
+    """How many seeds a cell needs for a POWER_DELTA difference to be seen
+    at 95 % with 80 % power, from the measured spread: the largest standard
+    deviation of a compared cell (two samples) and of the paired differences."""
+    sds = [s["std_pct"] for s in summaries if s["std_pct"] is not None]
+    paired_sds = [c["paired"]["se"] * c["paired"]["n"] ** 0.5 for c in comps
+                  if c.get("paired") and c["paired"]["se"] is not None]
+    if not sds:
+        return ""
+    text = ("Seeds needed for a %.1f-point difference at 95 %% with 80 %% power: %d a cell by Welch "
+            "(largest standard deviation of a cell, %.2f)" % (POWER_DELTA, grid_stats.seeds_needed(
+                POWER_DELTA, max(sds)), max(sds)))
+    if paired_sds:
+        text += ", %d by the paired test (largest standard deviation of the paired differences, %.2f)" % (
+            grid_stats.seeds_needed(POWER_DELTA, max(paired_sds), paired_design=True), max(paired_sds))
+    return text + "."
 
 
 def trend_verdicts(summaries, comps):
@@ -173,6 +196,14 @@ def fmt_interval(c):
     return "%+.2f | [%+.2f, %+.2f] | %s" % (c["diff"], c["low"], c["high"], df)
 
 
+def fmt_paired(p):
+    if not p or p["diff"] is None:
+        return "- | - | 0"
+    if p["low"] is None:
+        return "%+.2f | - | %d" % (p["diff"], p["n"])
+    return "%+.2f | [%+.2f, %+.2f] | %d" % (p["diff"], p["low"], p["high"], p["n"])
+
+
 def markdown(summaries, comps, meta):
     lines = []
     for fam in sorted(set(s["family"] for s in summaries)):
@@ -194,13 +225,15 @@ def markdown(summaries, comps, meta):
             lines.append("| plain net, gradient noise σ = %g (ResNet-18*) | %s |"
                          % (s["sigma"], " | ".join(fmt_cell(c) for c in row)))
         lines.append("")
-    lines += ["### Differences of mean test error (percentage points), Welch 95 % interval", "",
-              "| cell | against | difference | 95 % interval | df |", "|---|---|---|---|---|"]
+    lines += ["### Differences of mean test error (percentage points): Welch and paired 95 % intervals", "",
+              "| cell | against | difference | Welch 95 % interval | df | paired difference | paired 95 % interval "
+              "| pairs |", "|---|---|---|---|---|---|---|---|"]
     for c in comps:
-        lines.append("| %s | %s | %s |" % (c["cell"], c["against"], fmt_interval(c)))
-    lines += ["", "%s %s, %d iterations a run, seeds %s; test error of the final weights on %s. %s" % (
+        lines.append("| %s | %s | %s | %s |" % (c["cell"], c["against"], fmt_interval(c), fmt_paired(c.get("paired"))))
+    lines += ["", "%s %s, %d iterations a run, seeds %s; test error of the final weights on %s. "
+              "Paired: the runs of both cells with the same seed, which train on the same batches. %s %s" % (
         "Table-1-style results on", meta["dataset"], meta["iterations"], ",".join(map(str, meta["seeds"])),
-        meta["test_list"], trend_verdicts(summaries, comps)), ""]
+        meta["test_list"], trend_verdicts(summaries, comps), power_note(summaries, comps)), ""]
     return "\n".join(lines)
 
 
@@ -218,6 +251,21 @@ def plotted_cells(summaries):
     return plain[:1] + pick[:1]
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def portable(value):
+    """The results with paths below the checkout made relative to it (and
+    others left as given), so that results.json holds no machine's paths."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, str) and value.startswith(ROOT + os.sep):
+        return os.path.relpath(value, ROOT)
+    return value
+
+
 def write_all(out, runs, meta):
     results = [run_result(r) for r in runs]
     cells = []
@@ -228,8 +276,8 @@ def write_all(out, runs, meta):
     summaries = [cell_summary(grouped[c]) for c in cells]
     comps = comparisons(summaries, grouped)
     meta = dict(meta, iterations=max(r["iterations"] for r in results))
-    doc = dict(meta, runs=results, cells=summaries, comparisons=comps,
-               trends=trend_verdicts(summaries, comps))
+    doc = portable(dict(meta, runs=results, cells=summaries, comparisons=comps,
+                        trends=trend_verdicts(summaries, comps)))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
     with open(os.path.join(out, "table.md"), "w") as f:

@@ -95,3 +95,37 @@ def welch(a, b, level=0.95):
     df = (va + vb) ** 2 / (va * va / (len(a) - 1) + vb * vb / (len(b) - 1))
     half = t_quantile(0.5 + level / 2, df) * se
     return {"diff": diff, "low": diff - half, "high": diff + half, "df": df, "se": se}
+
+
+def paired(a, b, level=0.95):
+    """Mean of the differences a[s] - b[s] over the seeds both dicts have,
+    with Student's interval (df = n - 1): the runs of two cells with the
+    same seed see the same batches (docs/reproducing.md, "Paired runs"), so
+    their differences leave out what the data order adds to each.  Returns
+    dict(diff, low, high, df, se, n); low/high/df are None below two pairs."""
+    seeds = sorted(set(a) & set(b))
+    d = [a[s] - b[s] for s in seeds]
+    if not d:
+        return {"diff": None, "low": None, "high": None, "df": None, "se": None, "n": 0}
+    m, sd = mean_std(d)
+    if sd is None:
+        return {"diff": m, "low": None, "high": None, "df": None, "se": None, "n": len(d)}
+    se = sd / math.sqrt(len(d))
+    half = t_quantile(0.5 + level / 2, len(d) - 1) * se if se > 0 else 0.0
+    return {"diff": m, "low": m - half, "high": m + half, "df": len(d) - 1, "se": se, "n": len(d)}
+
+
+def seeds_needed(delta, sd, paired_design=False, level=0.95, power=0.8):
+    """The seeds a cell needs for a difference of delta to be detected by a
+    two-sided test at `level` with probability `power`, when the runs'
+    standard deviation is sd (or, paired, that of the differences):
+    the smallest n with n >= k (t_{1-alpha/2} + t_{power})^2 sd^2 / delta^2,
+    k = 2 for two samples of n (df 2n - 2), 1 for n pairs (df n - 1)."""
+    k = 1 if paired_design else 2
+    n = 2
+    while True:
+        df = n - 1 if paired_design else 2 * n - 2
+        t = t_quantile(0.5 + level / 2, df) + t_quantile(power, df)
+        if n >= k * (t * sd / delta) ** 2:
+            return n
+        n += 1

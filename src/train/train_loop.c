@@ -7,6 +7,7 @@
  * eval_every_images images seen (so a resumed run keeps the schedule) and
  * at the last iteration. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,9 +67,25 @@ typedef struct loop_state {
     int epoch;
     double started, last_chart;
     double gathered, waited;   /* dist_gather_seconds(), dist_wait_seconds() at the last iteration */
+    uint64_t batch_hash;       /* of the batch the last iteration trained on */
     train_chart *chart;
     metrics_log log;
 } loop_state;
+
+/* FNV-1a over the batch's inputs and truths, as loaded and augmented: two
+ * runs whose iterations log the same hashes trained on the same images in
+ * the same order (docs/reproducing.md, "Paired runs"). */
+static uint64_t data_hash(data d)
+{
+    uint64_t h = 14695981039346656037ULL;
+    const matrix *m[2] = {&d.X, &d.y};
+    for (int k = 0; k < 2; ++k)
+        for (int r = 0; r < m[k]->rows; ++r) {
+            const unsigned char *p = (const unsigned char *)m[k]->vals[r];
+            for (size_t i = 0; i < (size_t)m[k]->cols * sizeof(float); ++i) h = (h ^ p[i]) * 1099511628211ULL;
+        }
+    return h;
+}
 
 data train_loader_take(train_loader *l)
 {
@@ -281,6 +298,9 @@ static void note_iteration(loop_state *s, int it, float loss, float top1, double
         s->waited = w;
     }
     if (t->batch_top1) metrics_num(m, "train_top1", top1);
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->batch_hash);
+    metrics_str(m, "batch_hash", hash);
     metrics_num(m, "elapsed", what_time_is_it_now() - s->started);
     metrics_end(m);
 }
@@ -429,6 +449,7 @@ void train_loop_run(network *net, const train_task *t)
         double t0 = what_time_is_it_now();
         if (t->before_batch) t->before_batch(t->ctx, net);
         data d = t->next_batch(t->ctx, net);
+        s.batch_hash = data_hash(d);
         set_loaders_running(1);
         double t1 = what_time_is_it_now();
         float top1 = 0;

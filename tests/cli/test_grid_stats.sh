@@ -35,6 +35,16 @@ w0 = g.welch([2.0, 2.0], [1.0, 1.0])
 ok.append(("welch_edge_cases", w1["low"] is None and w1["diff"] == -1.5 and w0["low"] == w0["high"] == 1.0))
 m, s = g.mean_std([2, 4, 4, 4, 5, 5, 7, 9])
 ok.append(("mean_std", m == 5 and close(s, (32 / 7) ** 0.5, 1e-12) and g.mean_std([3])[1] is None))
+# Paired: the differences 1, 1, 2 (mean 4/3, sd 1/sqrt 3), t(0.975, 2) = 4.303;
+# seeds without a partner are left out
+p = g.paired({1: 1, 2: 2, 3: 4, 9: 0}, {1: 0, 2: 1, 3: 2, 8: 5})
+ok.append(("paired_interval", p["n"] == 3 and p["df"] == 2 and close(p["diff"], 4 / 3, 1e-12)
+           and close(p["se"], 1 / 3, 1e-12) and close(p["high"] - p["diff"], 4.3027 / 3, 1e-4)))
+ok.append(("paired_edge_cases", g.paired({1: 1}, {1: 3})["low"] is None and g.paired({1: 1}, {2: 1})["n"] == 0))
+# Seeds for 80 % power at 95 %, as published tables give them (Cohen's d):
+# two samples, d = 1: 17, d = 0.5: 64; paired, d = 1: 10, d = 0.5: 34
+ok.append(("seeds_needed", [g.seeds_needed(1, 1), g.seeds_needed(0.5, 1), g.seeds_needed(1, 1, True),
+                            g.seeds_needed(0.5, 1, True)] == [17, 64, 10, 34]))
 for name, good in ok:
     print(("PASS " if good else "FAIL ") + name)
 PYEOF

@@ -57,6 +57,22 @@ assert cmp["cell"] == "mnist-small_k2_s0" and abs(cmp["diff"] - (np.mean(a) - np
 if va + vb > 0:
     assert abs(cmp["df"] - (va + vb) ** 2 / (va * va + vb * vb)) < 1e-9
     assert abs((cmp["high"] - cmp["low"]) / 2 / math.sqrt(va + vb) - 0) > 1.9
+# Paired over the seeds: the same images in the same order for both cells.
+p = cmp["paired"]
+d = [x - y for x, y in zip(errs["mnist-small_k2_s0"], errs["mnist-small_k1_s0"])]
+assert p["n"] == 2 and abs(p["diff"] - np.mean(d)) < 1e-9, p
+if np.std(d) > 0:
+    assert abs((p["high"] - p["low"]) / 2 - 12.7062047 * np.std(d, ddof=1) / math.sqrt(2)) < 1e-6, p
+hashes = {}
+for r in runs:
+    recs = [json.loads(l) for l in open("%s/runs/%s/net.metrics.jsonl" % (out, r["run"]))]
+    hashes[(r["cell"], r["seed"])] = [x["batch_hash"] for x in recs if x["type"] == "iteration"]
+for seed in (1, 2):
+    assert hashes[("mnist-small_k1_s0", seed)] == hashes[("mnist-small_k2_s0", seed)], seed
+assert hashes[("mnist-small_k1_s0", 1)][0] != hashes[("mnist-small_k1_s0", 2)][0]
+# No path of this checkout in what is meant to be committed.
+import os
+assert os.path.abspath(".") not in open(out + "/results.json").read()
 # The table shows the same numbers.
 table = open(out + "/table.md").read()
 row = "| σ = 0 (sgd) | %.2f ± %.2f (n=2) | %.2f ± %.2f (n=2) |" % (
