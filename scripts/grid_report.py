@@ -275,7 +275,7 @@ def write_all(out, runs, meta):
     grouped = {c: [r for r in results if r["cell"] == c] for c in cells}
     summaries = [cell_summary(grouped[c]) for c in cells]
     comps = comparisons(summaries, grouped)
-    meta = dict(meta, iterations=max(r["iterations"] for r in results))
+    meta = portable(dict(meta, iterations=max(r["iterations"] for r in results)))
     doc = portable(dict(meta, runs=results, cells=summaries, comparisons=comps,
                         trends=trend_verdicts(summaries, comps)))
     with open(os.path.join(out, "results.json"), "w") as f:
