@@ -348,8 +348,8 @@ def main():
         raise SystemExit("error: no cells to run")
     iterations = args.iterations
     runs = []
-    for cell in cells:
-        for seed in args.seeds:
+    for seed in args.seeds:   # a seed's cells together: each finished seed adds a pair to every comparison
+        for cell in cells:
             probe = Run(out, cell, seed, iterations or 1, data, classes)
             its = iterations or int(re.search(r"^max_batches=(\d+)", open(os.path.join(ROOT, probe.src)).read(),
                                               re.M).group(1))
