@@ -15,6 +15,8 @@ networks (see docs/classification.md):
   alexnet-imagenet(-k2)    AlexNet and its CCNN, K = 2
   mnist-small(-k2)         a small network for 28x28 Fashion-MNIST / MNIST
   fashion-cnn(-k2)         the demo's pair: mnist-small twice as wide, 5 epochs
+  mnist-small-params       mnist-small widened to the trained parameters of mnist-small-k2
+  mnist-small-flops        mnist-small widened to the forward multiply-adds of mnist-small-k2
 """
 import argparse
 import os
@@ -184,6 +186,41 @@ def fashion_cnn(k):
     return small_cnn(k, (16, 32, 64), [("max_batches", 9375), ("seed", 1)])
 
 
+def small_cnn_counts(widths, k=None):
+    """Trained parameters and forward multiply-adds of small_cnn(k, widths),
+    as `darknet netcheck` counts them (batch-norm scales and R included;
+    [gcconv] with full mixing runs its first layer on the K-fold input)."""
+    params, macs, channels, pixels = 0, 0, 3, 28 * 28
+    for i, w in enumerate(widths):
+        planes = channels if k is None else (3 if i == 0 else channels // k) * k
+        outputs = w if k is None else w * k
+        params += outputs * planes * 9 // (1 if k is None else k) + 2 * outputs + (9 * k if k else 0)
+        macs += pixels * outputs * planes * 9
+        channels, pixels = outputs, pixels // 4 if i < len(widths) - 1 else pixels
+    head = pixels * widths[-1] * 10
+    return params + head + 10, macs + head
+
+
+def widened(target_widths, k, measure):
+    """Widths (a, 2a, 4a) of the plain small_cnn, scaled in steps of 1 %,
+    whose count (0: parameters, 1: multiply-adds) is nearest the K=k
+    CCNN's with target_widths."""
+    goal = small_cnn_counts(target_widths, k)[measure]
+    def error(scale):
+        return abs(small_cnn_counts([round(w * scale / 100) for w in target_widths])[measure] / goal - 1)
+    best = min(range(100, 800), key=error)
+    return [round(w * best / 100) for w in target_widths]
+
+
+def mnist_small_twin(measure):
+    """mnist-small widened until its parameters (measure 0) or its
+    multiply-adds (1) equal those of mnist-small-k2: the plain networks
+    a CCNN must beat to be worth its size or its compute."""
+    def build(k):
+        return small_cnn(None, widened((8, 16, 32), 2, measure), [("max_batches", 600)])
+    return build
+
+
 FAMILIES = [
     ("resnet18-cifar", resnet18_cifar, [1, 2, 4, 8],
      "ResNet-18 for CIFAR-10, stages 16-16-32-64 (paper Table 1)"),
@@ -193,6 +230,10 @@ FAMILIES = [
     ("alexnet-imagenet", alexnet_imagenet, [2], "AlexNet for ImageNet, with a K=2 CCNN"),
     ("mnist-small", mnist_small, [2], "a small, fast network for 28x28 Fashion-MNIST or MNIST"),
     ("fashion-cnn", fashion_cnn, [2], "the demo's network for 28x28 Fashion-MNIST (make demo)"),
+    ("mnist-small-params", mnist_small_twin(0), [],
+     "mnist-small widened to the trained parameters of mnist-small-k2 (within 2 %)"),
+    ("mnist-small-flops", mnist_small_twin(1), [],
+     "mnist-small widened to the forward multiply-adds of mnist-small-k2 (within 5 %)"),
 ]
 
 

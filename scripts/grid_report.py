@@ -65,7 +65,7 @@ def run_result(run):
         "best_test_error_pct": 100.0 * (1 - best["top1"]) if best else None,
         "best_iteration": best["iteration"] if best else None,
         "final_train_error_pct": (sum(100.0 * (1 - r["train_top1"]) for r in tail) / len(tail)) if tail else None,
-        "train_seconds": train_seconds(records), "test_seconds": test.get("seconds"),
+        "train_seconds": train_seconds(records), "test_seconds": test.get("seconds"), "batch": run.batch,
         "curves": {"train": binned_train_error(its, run.iterations),
                    "test": [(r["iteration"], 100.0 * (1 - r["top1"])) for r in evals]},
     }
@@ -105,6 +105,23 @@ def comparisons(summaries, by_cell):
             w = grid_stats.welch(s["errors_pct"], ref[0]["errors_pct"])
             p = grid_stats.paired(dict(zip(s["seeds"], s["errors_pct"])), dict(zip(ref[0]["seeds"], ref[0]["errors_pct"])))
             out.append(dict(w, cell=s["cell"], against=ref[0]["cell"], n=s["n"], n_against=ref[0]["n"], paired=p))
+    return out + twin_comparisons(summaries)
+
+
+def twin_comparisons(summaries):
+    """The K=2 CCNN at sigma 0 against the plain networks matched to it in
+    parameters and in multiply-adds (families FAMILY-params, FAMILY-flops)."""
+    out = []
+    for t in summaries:
+        base = t["family"].rsplit("-", 1)[0]
+        if t["family"] == base or not t["family"].endswith(("-params", "-flops")):
+            continue
+        ccnn = [s for s in summaries if s["family"] == base and s["K"] == 2 and s["sigma"] == 0 and not s["noise"]]
+        if ccnn:
+            c = ccnn[0]
+            w = grid_stats.welch(c["errors_pct"], t["errors_pct"])
+            p = grid_stats.paired(dict(zip(c["seeds"], c["errors_pct"])), dict(zip(t["seeds"], t["errors_pct"])))
+            out.append(dict(w, cell=c["cell"], against=t["cell"], n=c["n"], n_against=t["n"], paired=p))
     return out
 
 
@@ -145,7 +162,8 @@ def trend_verdicts(summaries, comps):
         means = [m for _, m in sorted(row)]
         falls += all(b < a for a, b in zip(means, means[1:]))
         rises += all(b > a for a, b in zip(means, means[1:]))
-    k_comps = [c for c in comps if "_noise_" not in c["cell"]]
+    k_comps = [c for c in comps if "_noise_" not in c["cell"] and not c["against"].endswith(("-params_k1_s0",
+                                                                                             "-flops_k1_s0"))]
     sentences.append("Error falls as K grows: %s%s." % (
         verdict(tested, falls, rises, "sigma rows with two or more K values"), interval_note(k_comps)))
     pairs = [(by[key], by[(key[0], key[1], 0.0)]) for key in by if key[2] == 0.0001 and (key[0], key[1], 0.0) in by]
@@ -237,6 +255,27 @@ def markdown(summaries, comps, meta):
     return "\n".join(lines)
 
 
+def cost_table(summaries, results, meta):
+    """Accuracy beside cost: parameters and multiply-adds (netcheck), and
+    training seconds per epoch (the mean over the cell's runs)."""
+    costs, images = meta.get("costs") or {}, meta.get("train_images")
+    if not costs or not images:
+        return []
+    lines = ["### Cost beside accuracy", "",
+             "| cell | test error (%) | parameters | multiply-adds | training seconds per epoch |",
+             "|---|---|---|---|---|"]
+    for s in summaries:
+        runs = [r for r in results if r["cell"] == s["cell"] and r.get("train_seconds")]
+        per_epoch = [r["train_seconds"] / (r["iterations"] * r["batch"] / images) for r in runs]
+        c = costs.get(s["cell"], {})
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            s["cell"], fmt_cell(s), c.get("parameters", "-"), c.get("multiply_adds", "-"),
+            "%.1f" % (sum(per_epoch) / len(per_epoch)) if per_epoch else "-"))
+    lines += ["", "Training time measured on %s with %s OpenMP threads a run." % (meta.get("cpu", "?"),
+                                                                                  meta.get("threads", "?")), ""]
+    return lines
+
+
 def plotted_cells(summaries):
     """The baseline (K=1, sigma 0) and one CCNN: K=4 with sigma 1e-4 (the
     paper's choice) when run, else the largest K with the smallest sigma > 0,
@@ -281,7 +320,7 @@ def write_all(out, runs, meta):
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
     with open(os.path.join(out, "table.md"), "w") as f:
-        f.write(markdown(summaries, comps, meta))
+        f.write(markdown(summaries, comps, meta) + "\n".join(cost_table(summaries, results, meta)))
     series = []
     for s in plotted_cells(summaries):
         rs = grouped[s["cell"]]

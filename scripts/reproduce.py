@@ -36,7 +36,12 @@ FAMILIES = {
     "resnet18-cifar": ("cfg/resnet18-cifar.cfg", "cfg/resnet18-cifar-k%d.cfg", [1, 2, 4, 8]),
     "wrn-40-4-cifar": ("cfg/wrn-40-4-cifar.cfg", "cfg/wrn-40-4-cifar-k%d.cfg", [1, 2]),
     "wrn-28-4-cifar": ("cfg/wrn-28-4-cifar.cfg", "cfg/wrn-28-4-cifar-k%d.cfg", [1, 3]),
+    "mnist-small-params": ("cfg/mnist-small-params.cfg", None, [1]),
+    "mnist-small-flops": ("cfg/mnist-small-flops.cfg", None, [1]),
 }
+# plain networks matched to a family's K=2 CCNN in trained parameters and in
+# forward multiply-adds (scripts/gen_cfgs.py); --twins adds them, at sigma 0
+TWINS = {"mnist-small": ["mnist-small-params", "mnist-small-flops"]}
 ITERATION_LINE = re.compile(r"^\s*(\d+), [0-9.]+: ")
 
 
@@ -63,13 +68,15 @@ def make_cells(args):
             s = args.baseline_sigma
             cells.append({"name": "%s_noise_s%s" % (fam, sigma_name(s)), "family": fam,
                           "K": 1, "sigma": s, "noise": "gradient"})
+        for twin in TWINS.get(fam, []) if args.twins and 0 in args.sigma else []:
+            cells.append({"name": "%s_k1_s0" % twin, "family": twin, "K": 1, "sigma": 0.0, "noise": None})
     if args.cells:
         wanted = args.cells.split(",")
         unknown = [w for w in wanted if not any(c["name"].endswith(w) for c in cells)]
         if unknown:
             raise SystemExit("error: --cells: no cell named %s; the cells are: %s"
                              % (", ".join(unknown), " ".join(c["name"] for c in cells)))
-        cells = [c for c in cells if any(c["name"] == w or c["name"].endswith("_" + w) for w in wanted)]
+        cells = [c for c in cells if any(c["name"] == w or c["name"].endswith(("_" + w, "-" + w)) for w in wanted)]
     return cells
 
 
@@ -294,6 +301,8 @@ def parse_args():
     ap.add_argument("--no-baseline", dest="baseline", action="store_false",
                     help="leave out the plain network with gradient noise")
     ap.add_argument("--baseline-sigma", type=float, default=0.001)
+    ap.add_argument("--twins", action="store_true",
+                    help="add the plain networks matched to the K=2 CCNN in parameters and in multiply-adds")
     ap.add_argument("--cells", help="only these cells (full names or their ends, e.g. k2_s0.0001,noise_s0.001)")
     ap.add_argument("--evals", type=int, default=20, help="evaluations during each run (the test curve)")
     ap.add_argument("--eval-images", type=int, default=2000,
@@ -334,6 +343,27 @@ def eval_list_for(out, test_list, n):
         with open(path, "w") as f:
             f.write(text)
     return path
+
+
+def cell_costs(runs, darknet):
+    """Each cell's trained parameters and forward multiply-adds, as
+    `darknet netcheck` counts them on the cell's cfg."""
+    costs = {}
+    for r in runs:
+        if r.cell["name"] in costs or not os.path.exists(r.cfg):
+            continue
+        out = subprocess.run([darknet, "netcheck", r.cfg, "-steps", "0"], capture_output=True, text=True).stdout
+        m = re.search(r"(\d+) parameters, (\d+) multiply-adds", out)
+        if m:
+            costs[r.cell["name"]] = {"parameters": int(m.group(1)), "multiply_adds": int(m.group(2))}
+    return costs
+
+
+def cpu_model():
+    try:
+        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        return "unknown"
 
 
 def main():
@@ -379,7 +409,9 @@ def main():
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     grid_report.write_all(out, runs, {"dataset": args.dataset, "data": data_path, "table": args.table,
-                                     "test_list": test_list, "eval_list": eval_list, "seeds": args.seeds})
+                                     "test_list": test_list, "eval_list": eval_list, "seeds": args.seeds,
+                                     "train_images": train_images, "costs": cell_costs(runs, args.darknet),
+                                     "cpu": cpu_model(), "threads": os.environ.get("OMP_NUM_THREADS", "all")})
 
 
 if __name__ == "__main__":

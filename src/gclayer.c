@@ -57,6 +57,18 @@ gcconv_state *gcconv_state_of(layer l)
     return (gcconv_state *)l.ext_data;
 }
 
+size_t gcconv_extra_parameters(layer l)
+{
+    gcconv_state *s = gcconv_state_of(l);
+    return (l.batch_normalize ? (size_t)l.n : 0) + (size_t)s->K * s->ss;
+}
+
+double gcconv_multiply_adds(layer l)
+{
+    gcconv_state *s = gcconv_state_of(l);
+    return (double)l.out_h * l.out_w * l.n * s->planes * s->ss;
+}
+
 /* A 1x1 kernel with stride 1 and no padding reads the image as it is, so
  * im2col would only copy it.  (Upstream skips im2col for every 1x1 kernel,
  * which is wrong with stride > 1; here the stride and padding are checked.) */

@@ -11,6 +11,7 @@
 
 #include "darknet.h"
 #include "ext.h"
+#include "gclayer.h"
 #include "optim/guard.h"
 #include "optim/rng.h"
 #include "utils.h"
@@ -24,9 +25,24 @@ static size_t layer_parameters(const layer *l)
         return (size_t)l->inputs * l->outputs + l->outputs + (l->batch_normalize ? l->outputs : 0);
     case BATCHNORM:
         return 2 * (size_t)l->c;
-    default:
-        return (size_t)l->nweights + (l->nbiases > 0 ? l->nbiases : 0);
+    default: {   /* extension layers; [gcconv] also trains its batch-norm scales and R */
+        size_t n = (size_t)l->nweights + (l->nbiases > 0 ? l->nbiases : 0);
+        return n + (l->ext == &gcconv_ext ? gcconv_extra_parameters(*l) : 0);
     }
+    }
+}
+
+/* Multiply-adds of one image's forward pass, as the CPU runs it:
+ * convolutions (a [gcconv] with full mixing and expand over its replicated
+ * input) and connected layers; pooling, batch norm and activations are
+ * left out. */
+static double layer_multiply_adds(const layer *l)
+{
+    double pixels = (double)l->out_h * l->out_w;
+    if (l->type == CONVOLUTIONAL) return pixels * l->n * l->size * l->size * (l->c / l->groups);
+    if (l->type == CONNECTED) return (double)l->inputs * l->outputs;
+    if (l->type == EXTENSION && l->ext == &gcconv_ext) return gcconv_multiply_adds(*l);
+    return 0;
 }
 
 void netcheck_command(int argc, char **argv)
@@ -41,10 +57,14 @@ void netcheck_command(int argc, char **argv)
     network *net = load_network(cfg, weights, 0);
     guard_check_trainable(net, cfg);
     size_t params = 0;
-    for (int i = 0; i < net->n; ++i) params += layer_parameters(&net->layers[i]);
+    double macs = 0;
+    for (int i = 0; i < net->n; ++i) {
+        params += layer_parameters(&net->layers[i]);
+        macs += layer_multiply_adds(&net->layers[i]);
+    }
     int batch = net->batch * net->subdivisions;
-    printf("netcheck: %s: %d layers, input %dx%dx%d, %d outputs, %zu parameters, batch %d\n", cfg,
-           net->n, net->w, net->h, net->c, net->outputs, params, batch);
+    printf("netcheck: %s: %d layers, input %dx%dx%d, %d outputs, %zu parameters, %.0f multiply-adds, batch %d\n",
+           cfg, net->n, net->w, net->h, net->c, net->outputs, params, macs, batch);
 
     data d = {0};
     d.shallow = 0;

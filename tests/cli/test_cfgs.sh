@@ -4,7 +4,8 @@
 # smaller input.  Cfgs with [gcconv] are skipped (SKIP lines, counted neither
 # way) while ./darknet does not know that section.  Also: the cfgs are what
 # scripts/gen_cfgs.py writes, each CCNN has a plain twin of the same shape,
-# and the plain WRNs have the parameter counts of the paper's Table 2.
+# the plain WRNs have the parameter counts of the paper's Table 2, and the
+# twins of mnist-small-k2 match its parameters and its multiply-adds.
 . "$(dirname "$0")/lib.sh"
 
 check cfgs_up_to_date /usr/bin/python3 scripts/gen_cfgs.py --check
@@ -75,3 +76,13 @@ p=$(params wrn-28-4-cifar)
 near "$((3 * ${p:-0}))" 17600000 && pass wrn28_4_times_3_parameters || fail wrn28_4_times_3_parameters "$p"
 p=$(params resnet18-imagenet)
 near "${p:-0}" 11690000 && pass resnet18_imagenet_parameters || fail resnet18_imagenet_parameters "$p"
+
+# The matched twins of mnist-small-k2 (scripts/gen_cfgs.py): as netcheck
+# counts them, the same trained parameters within 2 % and the same forward
+# multiply-adds within 5 %.
+count() { sed -n "s/.* \([0-9]*\) $2.*/\1/p" "$WORK/cfg_$1.out"; }
+within() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { exit !(a > 0 && b > 0 && (a - b) / b <= r && (b - a) / b <= r) }'; }
+within "$(count mnist-small-params parameters)" "$(count mnist-small-k2 parameters)" 0.02 \
+    && pass twin_params_matched || fail twin_params_matched "$(count mnist-small-params parameters) against $(count mnist-small-k2 parameters)"
+within "$(count mnist-small-flops multiply-adds)" "$(count mnist-small-k2 multiply-adds)" 0.05 \
+    && pass twin_flops_matched || fail twin_flops_matched "$(count mnist-small-flops multiply-adds) against $(count mnist-small-k2 multiply-adds)"

@@ -96,6 +96,34 @@ print("ok")
 PYEOF
 grep -qx ok "$WORK/values.out" && pass grid_values_match_logs || fail grid_values_match_logs "$(tail -3 "$WORK/values.out")"
 
+# ---- the matched twins: the K=2 CCNN against the plain networks of its
+# parameters and of its multiply-adds, and the cost of every cell
+TW=$WORK/twins
+check grid_twins $H --iterations 8 --seeds 1,2 --twins --cells k2_s0,params_k1_s0,flops_k1_s0 --out "$TW"
+$PY - "$TW" > "$WORK/twins.out" 2>&1 <<'PYEOF'
+import json, re, subprocess, sys
+out = sys.argv[1]
+res = json.load(open(out + "/results.json"))
+comps = {(c["cell"], c["against"]): c for c in res["comparisons"]}
+assert set(comps) == {("mnist-small_k2_s0", "mnist-small-params_k1_s0"),
+                      ("mnist-small_k2_s0", "mnist-small-flops_k1_s0")}, list(comps)
+err = {}
+for r in res["runs"]:
+    err.setdefault(r["cell"], {})[r["seed"]] = r["final_test_error_pct"]
+for (a, b), c in comps.items():
+    assert c["paired"]["n"] == 2 and abs(c["paired"]["diff"] - sum(err[a][s] - err[b][s] for s in (1, 2)) / 2) < 1e-9
+for cell, cost in res["costs"].items():
+    cfg = "%s/runs/%s_seed1/net.cfg" % (out, cell)
+    text = subprocess.run(["./darknet", "netcheck", cfg, "-steps", "0"], capture_output=True, text=True).stdout
+    assert "%d parameters, %d multiply-adds" % (cost["parameters"], cost["multiply_adds"]) in text, (cell, cost, text)
+table = open(out + "/table.md").read()
+assert "### Cost beside accuracy" in table and "| mnist-small-flops_k1_s0 | " in table, table
+assert re.search(r"Training time measured on .+ with \S+ OpenMP threads a run", table)
+assert "mnist-small_k2_s0 | mnist-small-params_k1_s0 |" in table
+print("ok")
+PYEOF
+grep -qx ok "$WORK/twins.out" && pass grid_twins_and_costs || fail grid_twins_and_costs "$(tail -3 "$WORK/twins.out")"
+
 # ---- a second call: every run is finished, nothing runs
 touch -d '2001-01-01' "$OUT"/runs/*/train.log
 check grid_again $H --iterations 8 --seeds 1,2 --cells k1_s0,k2_s0 --out "$OUT"
