@@ -23,6 +23,9 @@ done
 [ "$($PY tests/tools/pngcheck.py "$B/demo.png")" = "1000 420 3" ] && pass demo_chart_png || fail demo_chart_png
 grep -qE '^demo: table .*demo.md, chart .*demo.png, numbers .*demo.json, [0-9]+ seconds in all$' "$WORK/demo_again.out" \
     && pass demo_closing_line || fail demo_closing_line "$(tail -1 "$WORK/demo_again.out")"
+# One line on the full grid, with the committed results' numbers.
+want=$($PY -c "import sys; sys.path.insert(0, 'scripts'); import demo_report; print(demo_report.grid_line())")
+[ -n "$want" ] && grep -qxF "$want" "$WORK/demo_again.out" && pass demo_grid_line || fail demo_grid_line "$want"
 
 for c in fashion-cnn fashion-cnn-k2; do
     ./darknet netcheck "$WORK/$c.cfg" > "$WORK/$c.netcheck" 2>&1
