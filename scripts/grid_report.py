@@ -174,6 +174,86 @@ def trend_verdicts(summaries, comps):
     return " ".join(sentences)
 
 
+def classify_difference(c, delta=POWER_DELTA):
+    """The verdict on a difference of test error (negative: the first cell
+    better), from its paired interval where there is one, else Welch's:
+    "seen" when the interval lies below zero, "reversed" above, "not seen"
+    when it contains zero and excludes an effect of delta either way, else
+    "undecided at this power"."""
+    p = c.get("paired") or {}
+    low, high = (p["low"], p["high"]) if p.get("low") is not None else (c["low"], c["high"])
+    if low is None:
+        return "undecided at this power"
+    if high < 0:
+        return "seen"
+    if low > 0:
+        return "reversed"
+    if -delta < low and high < delta:
+        return "not seen"
+    return "undecided at this power"
+
+
+def claims(summaries):
+    """The paper's claims, each as the differences that test it:
+    CCNN better than plain (every K > 1 against K=1 at its sigma), better
+    as K grows (each K against the next smaller one), sigma = 1e-4 helps (at
+    each K, against sigma = 0), and the K=2 CCNN better than the plain
+    networks matched to it in parameters and in multiply-adds."""
+    def cell(fam, k, sigma, noise=None):
+        return next((s for s in summaries if s["family"] == fam and s["K"] == k and s["sigma"] == sigma
+                     and s["noise"] == noise), None)
+
+    def diff(a, b):
+        w = grid_stats.welch(a["errors_pct"], b["errors_pct"])
+        p = grid_stats.paired(dict(zip(a["seeds"], a["errors_pct"])), dict(zip(b["seeds"], b["errors_pct"])))
+        d = dict(w, cell=a["cell"], against=b["cell"], paired=p)
+        d["verdict"] = classify_difference(d)
+        return d
+
+    out = {"CCNN better than plain": [], "better as K grows": [], "sigma = 1e-4 helps": [],
+           "better than the parameter-matched plain net": [], "better than the compute-matched plain net": []}
+    for fam in sorted(set(s["family"] for s in summaries)):
+        ks = sorted(set(s["K"] for s in summaries if s["family"] == fam and s["noise"] != "gradient"))
+        for sigma in sorted(set(s["sigma"] for s in summaries if s["family"] == fam and s["noise"] != "gradient")):
+            noise = "weight" if sigma > 0 else None
+            row = [cell(fam, k, sigma, noise) for k in ks]
+            for k, c in zip(ks, row):
+                base = cell(fam, 1, sigma, noise)
+                if k > 1 and c and base:
+                    out["CCNN better than plain"].append(diff(c, base))
+            for a, b in zip(row[1:], row):
+                if a and b and b["K"] > 1:
+                    out["better as K grows"].append(diff(a, b))
+        for k in ks:
+            a, b = cell(fam, k, 0.0001, "weight"), cell(fam, k, 0.0)
+            if a and b:
+                out["sigma = 1e-4 helps"].append(diff(a, b))
+        ccnn = cell(fam, 2, 0.0)
+        for suffix, claim in (("-params", "better than the parameter-matched plain net"),
+                              ("-flops", "better than the compute-matched plain net")):
+            twin = cell(fam + suffix, 1, 0.0)
+            if ccnn and twin:
+                out[claim].append(diff(ccnn, twin))
+    return out
+
+
+def claims_section(found):
+    lines = ["### The claims", "",
+             "Each difference is of test error (points; negative: the first cell better), with its paired 95 %% "
+             "interval. Seen: the interval lies below zero; reversed: above; not seen: it contains zero and "
+             "excludes %.1f points either way; otherwise undecided at this power." % POWER_DELTA, "",
+             "| claim | cell | against | difference | paired 95 % interval | verdict |", "|---|---|---|---|---|---|"]
+    for claim, diffs in found.items():
+        if not diffs:
+            lines.append("| %s | - | - | - | - | not tested |" % claim)
+        for d in diffs:
+            p = d["paired"]
+            interval = "[%+.2f, %+.2f]" % (p["low"], p["high"]) if p.get("low") is not None else "-"
+            lines.append("| %s | %s | %s | %+.2f | %s | %s |" % (claim, d["cell"], d["against"], d["diff"], interval,
+                                                               d["verdict"]))
+    return lines + [""]
+
+
 def verdict(tested, agree, against, what):
     if tested == 0:
         return "not tested (no %s)" % what
@@ -315,12 +395,13 @@ def write_all(out, runs, meta):
     summaries = [cell_summary(grouped[c]) for c in cells]
     comps = comparisons(summaries, grouped)
     meta = portable(dict(meta, iterations=max(r["iterations"] for r in results)))
+    found = claims(summaries)
     doc = portable(dict(meta, runs=results, cells=summaries, comparisons=comps,
-                        trends=trend_verdicts(summaries, comps)))
+                        trends=trend_verdicts(summaries, comps), claims=found))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
     with open(os.path.join(out, "table.md"), "w") as f:
-        f.write(markdown(summaries, comps, meta) + "\n".join(cost_table(summaries, results, meta)))
+        f.write(markdown(summaries, comps, meta) + "\n".join(claims_section(found) + cost_table(summaries, results, meta)))
     series = []
     for s in plotted_cells(summaries):
         rs = grouped[s["cell"]]

@@ -45,6 +45,14 @@ ok.append(("paired_edge_cases", g.paired({1: 1}, {1: 3})["low"] is None and g.pa
 # two samples, d = 1: 17, d = 0.5: 64; paired, d = 1: 10, d = 0.5: 34
 ok.append(("seeds_needed", [g.seeds_needed(1, 1), g.seeds_needed(0.5, 1), g.seeds_needed(1, 1, True),
                             g.seeds_needed(0.5, 1, True)] == [17, 64, 10, 34]))
+# The claims' verdicts: from the paired interval where there is one
+import grid_report as r
+v = lambda low, high, paired=True: r.classify_difference(
+    {"low": -9, "high": 9, "paired": {"low": low, "high": high} if paired else None} if paired else
+    {"low": low, "high": high, "paired": {"low": None, "high": None}})
+ok.append(("claim_verdicts", [v(-0.5, -0.1), v(0.1, 0.4), v(-0.2, 0.25), v(-0.5, 0.2), v(-0.5, -0.1, False),
+                              v(None, None)] == ["seen", "reversed", "not seen", "undecided at this power", "seen",
+                                                 "undecided at this power"]))
 for name, good in ok:
     print(("PASS " if good else "FAIL ") + name)
 PYEOF
