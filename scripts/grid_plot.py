@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dataset_layout as dl  # noqa: E402
 
 WIDTH, HEIGHT = 1000, 420
-COLOURS = [(31, 90, 200), (210, 40, 40), (30, 150, 60), (150, 60, 180), (230, 140, 20)]
+COLOURS = [(31, 90, 200), (210, 40, 40), (30, 150, 60), (150, 60, 180), (230, 140, 20),
+           (140, 86, 75), (227, 119, 194), (100, 100, 100), (170, 170, 30), (20, 180, 200)]
 
 # 3 columns x 5 rows a glyph, rows top to bottom, '#' = ink.
 _GLYPHS = """
@@ -67,31 +68,34 @@ def line(img, x0, y0, x1, y1, colour, thick=2):
 
 
 class Panel:
-    """A plotting area with error (%) up and iteration across."""
+    """A plotting area with error (%) up, from y_min, and iteration (or
+    x_label) across."""
 
-    def __init__(self, img, left, top, width, height, x_max, y_max):
+    def __init__(self, img, left, top, width, height, x_max, y_max, y_min=0.0, x_label="ITERATION"):
         self.img, self.left, self.top, self.w, self.h = img, left, top, width, height
-        self.x_max, self.y_max = max(x_max, 1), max(y_max, 1e-9)
+        self.x_max, self.y_max, self.y_min = max(x_max, 1), max(y_max, y_min + 1e-9), y_min
+        self.x_label = x_label
 
     def px(self, x, y):
-        return (self.left + x / self.x_max * self.w, self.top + self.h - y / self.y_max * self.h)
+        return (self.left + x / self.x_max * self.w,
+                self.top + self.h - (y - self.y_min) / (self.y_max - self.y_min) * self.h)
 
     def axes(self, title):
         img = self.img
         line(img, self.left, self.top + self.h, self.left + self.w, self.top + self.h, (0, 0, 0), 1)
         line(img, self.left, self.top, self.left, self.top + self.h, (0, 0, 0), 1)
         for i in range(5):
-            yv = self.y_max * i / 4
+            yv = self.y_min + (self.y_max - self.y_min) * i / 4
             _, py = self.px(0, yv)
             line(img, self.left - 4, py, self.left + self.w, py, (225, 225, 225), 1)
-            label = "%g" % round(yv, 1)
+            label = "%g" % round(yv, 2)
             text(img, self.left - 8 - text_width(label), int(py) - 5, label)
             xv = self.x_max * i / 4
             px, _ = self.px(xv, 0)
             label = "%d" % round(xv)
             text(img, int(px) - text_width(label) // 2, self.top + self.h + 8, label)
         text(img, self.left + (self.w - text_width(title)) // 2, self.top - 22, title)
-        text(img, self.left + (self.w - text_width("ITERATION")) // 2, self.top + self.h + 26, "ITERATION")
+        text(img, self.left + (self.w - text_width(self.x_label)) // 2, self.top + self.h + 26, self.x_label)
 
     def band(self, xs, lo, hi, colour):
         pale = tuple(int(c + (255 - c) * 0.75) for c in colour)
@@ -139,4 +143,29 @@ def draw(path, series, x_max):
         x = 70 + k * 300
         img[y:y + 10, x:x + 20] = colour
         text(img, x + 26, y, s["label"][:32])
+    dl.write_png(path, img)
+
+
+def draw_cost(path, points):
+    """Test error against training time, one point a cell with its 95 %
+    interval as a vertical bar: points are dicts {label, seconds, mean, low,
+    high}.  Writes a WIDTH x HEIGHT RGB PNG."""
+    img = np.full((HEIGHT, WIDTH, 3), 255, dtype=np.uint8)
+    lows = [p["low"] if p["low"] is not None else p["mean"] for p in points]
+    highs = [p["high"] if p["high"] is not None else p["mean"] for p in points]
+    span = max(max(highs) - min(lows), 0.1)
+    panel = Panel(img, 70, 40, 620, 300, max(p["seconds"] for p in points) * 1.15,
+                  max(highs) + span * 0.1, max(0.0, min(lows) - span * 0.1), "TRAINING SECONDS PER EPOCH")
+    panel.axes("TEST ERROR (%) AGAINST TRAINING TIME")
+    for k, (p, low, high) in enumerate(zip(points, lows, highs)):
+        colour = COLOURS[k % len(COLOURS)]
+        x, y = panel.px(p["seconds"], p["mean"])
+        _, y_low = panel.px(p["seconds"], low)
+        _, y_high = panel.px(p["seconds"], high)
+        line(img, x, y_low, x, y_high, colour)
+        img[int(y) - 4:int(y) + 5, int(x) - 4:int(x) + 5] = colour
+        text(img, int(x) + 8, int(y) - 5, str(k + 1), colour)
+        ly = 50 + 18 * k
+        img[ly:ly + 10, 712:732] = colour
+        text(img, 738, ly, ("%d " % (k + 1) + p["label"])[:31])
     dl.write_png(path, img)

@@ -335,6 +335,28 @@ def markdown(summaries, comps, meta):
     return "\n".join(lines)
 
 
+def seconds_per_epoch(summary, results, images):
+    runs = [r for r in results if r["cell"] == summary["cell"] and r.get("train_seconds")]
+    per_epoch = [r["train_seconds"] / (r["iterations"] * r["batch"] / images) for r in runs]
+    return sum(per_epoch) / len(per_epoch) if per_epoch else None
+
+
+def cost_points(summaries, results, meta):
+    """For cost.png: each cell's mean test error with the 95 % interval of
+    its mean (Student, n - 1), at its training seconds per epoch."""
+    points = []
+    for s in summaries:
+        seconds = seconds_per_epoch(s, results, meta.get("train_images") or 0) if meta.get("train_images") else None
+        if seconds is None:
+            continue
+        half = (grid_stats.t_quantile(0.975, s["n"] - 1) * s["std_pct"] / s["n"] ** 0.5
+                if s["std_pct"] is not None else None)
+        points.append({"label": s["cell"].upper(), "seconds": seconds, "mean": s["mean_pct"],
+                       "low": s["mean_pct"] - half if half is not None else None,
+                       "high": s["mean_pct"] + half if half is not None else None})
+    return points
+
+
 def cost_table(summaries, results, meta):
     """Accuracy beside cost: parameters and multiply-adds (netcheck), and
     training seconds per epoch (the mean over the cell's runs)."""
@@ -345,14 +367,14 @@ def cost_table(summaries, results, meta):
              "| cell | test error (%) | parameters | multiply-adds | training seconds per epoch |",
              "|---|---|---|---|---|"]
     for s in summaries:
-        runs = [r for r in results if r["cell"] == s["cell"] and r.get("train_seconds")]
-        per_epoch = [r["train_seconds"] / (r["iterations"] * r["batch"] / images) for r in runs]
+        seconds = seconds_per_epoch(s, results, images)
         c = costs.get(s["cell"], {})
         lines.append("| %s | %s | %s | %s | %s |" % (
             s["cell"], fmt_cell(s), c.get("parameters", "-"), c.get("multiply_adds", "-"),
-            "%.1f" % (sum(per_epoch) / len(per_epoch)) if per_epoch else "-"))
-    lines += ["", "Training time measured on %s with %s OpenMP threads a run." % (meta.get("cpu", "?"),
-                                                                                  meta.get("threads", "?")), ""]
+            "%.1f" % seconds if seconds is not None else "-"))
+    lines += ["", "Training time measured on %s with %s OpenMP threads a run; cost.png plots the error "
+              "against it, each cell's mean with the 95 %% interval of its mean." % (
+                  meta.get("cpu", "?"), meta.get("threads", "?")), ""]
     return lines
 
 
@@ -408,6 +430,9 @@ def write_all(out, runs, meta):
         label = ("BASELINE K=1 SGD" if s["K"] == 1 else "CCNN K=%d SIGMA=%g" % (s["K"], s["sigma"]))
         series.append({"label": label, "cell": s["cell"], "train": curve_stats(rs, "train"),
                        "test": curve_stats(rs, "test")})
+    points = cost_points(summaries, results, meta)
+    if points:
+        grid_plot.draw_cost(os.path.join(out, "cost.png"), points)
     if series:
         grid_plot.draw(os.path.join(out, "figure.png"), series, meta["iterations"])
         with open(os.path.join(out, "figure.json"), "w") as f:

@@ -123,6 +123,7 @@ assert "mnist-small_k2_s0 | mnist-small-params_k1_s0 |" in table
 print("ok")
 PYEOF
 grep -qx ok "$WORK/twins.out" && pass grid_twins_and_costs || fail grid_twins_and_costs "$(tail -3 "$WORK/twins.out")"
+[ "$($PY tests/tools/pngcheck.py "$TW/cost.png")" = "1000 420 3" ] && pass grid_cost_chart || fail grid_cost_chart
 
 # ---- a second call: every run is finished, nothing runs
 touch -d '2001-01-01' "$OUT"/runs/*/train.log
