@@ -55,6 +55,8 @@ def run_result(run):
     its = last_per_iteration(records, "iteration")
     evals = last_per_iteration(records, "eval")
     test = json.load(open(run.test_json))
+    machine_file = os.path.join(os.path.dirname(run.test_json), "machine.json")
+    machine = json.load(open(machine_file)) if os.path.exists(machine_file) else {}
     tail = [r for r in its if r["iteration"] > run.iterations * 0.9 and r.get("train_top1") is not None]
     best = min(evals, key=lambda r: (1 - r["top1"], r["iteration"])) if evals else None
     return {
@@ -66,6 +68,7 @@ def run_result(run):
         "best_iteration": best["iteration"] if best else None,
         "final_train_error_pct": (sum(100.0 * (1 - r["train_top1"]) for r in tail) / len(tail)) if tail else None,
         "train_seconds": train_seconds(records), "test_seconds": test.get("seconds"), "batch": run.batch,
+        "cpu": machine.get("cpu"), "threads": machine.get("threads"),
         "curves": {"train": binned_train_error(its, run.iterations),
                    "test": [(r["iteration"], 100.0 * (1 - r["top1"])) for r in evals]},
     }
@@ -372,9 +375,11 @@ def cost_table(summaries, results, meta):
         lines.append("| %s | %s | %s | %s | %s |" % (
             s["cell"], fmt_cell(s), c.get("parameters", "-"), c.get("multiply_adds", "-"),
             "%.1f" % seconds if seconds is not None else "-"))
-    lines += ["", "Training time measured on %s with %s OpenMP threads a run; cost.png plots the error "
-              "against it, each cell's mean with the 95 %% interval of its mean." % (
-                  meta.get("cpu", "?"), meta.get("threads", "?")), ""]
+    machines = sorted(set("%s, %s OpenMP threads a run" % (r.get("cpu") or "an unrecorded CPU",
+                                                          r.get("threads") or "unrecorded")
+                          for r in results))
+    lines += ["", "Training time measured on %s; cost.png plots the error against it, each cell's mean with the "
+              "95 %% interval of its mean." % "; ".join(machines), ""]
     return lines
 
 
@@ -407,8 +412,10 @@ def portable(value):
     return value
 
 
-def write_all(out, runs, meta):
-    results = [run_result(r) for r in runs]
+def write_all(out, runs, known, meta):
+    """results.json, table.md and the charts of the runs; known: {run name:
+    result} of runs done earlier and kept as results only (--reuse)."""
+    results = [known[r.name] if r.name in known else run_result(r) for r in runs]
     cells = []
     for r in results:
         if r["cell"] not in cells:

@@ -259,6 +259,8 @@ def train(run, darknet, valid_every, progress):
     elif os.path.exists(run.metrics):
         os.remove(run.metrics)            # stopped before its first save: start clean
     progress.its_now = start
+    with open(os.path.join(run.dir, "machine.json"), "w") as f:   # where its training time was measured
+        json.dump({"cpu": cpu_model(), "threads": os.environ.get("OMP_NUM_THREADS", "all")}, f)
     with open(os.path.join(run.dir, "train.log"), "a") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, text=True)
         for line in proc.stdout:
@@ -311,6 +313,10 @@ def parse_args():
     ap.add_argument("--out", help="default results/reproduce-DATASET[-table2]")
     ap.add_argument("--darknet", default=os.path.join(ROOT, "darknet"))
     ap.add_argument("--list", action="store_true", help="print the runs and their state, run nothing")
+    ap.add_argument("--report", action="store_true",
+                    help="run nothing: write the report of the runs done so far (and those of --reuse)")
+    ap.add_argument("--reuse", action="append", default=[],
+                    help="a results.json whose runs (same cell, seed and iterations) count as done")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.sigma = [float(s) for s in args.sigma.split(",")]
@@ -343,6 +349,21 @@ def eval_list_for(out, test_list, n):
         with open(path, "w") as f:
             f.write(text)
     return path
+
+
+def reused_results(paths, runs):
+    """{run name: its result} from earlier results.json files (docs/results:
+    the runs are kept as their results, not their folders), for the runs of
+    this grid with the same cell, seed and iterations that are not finished
+    here."""
+    wanted = {(r.cell["name"], r.seed, r.iterations): r for r in runs if not r.finished()}
+    known = {}
+    for path in paths:
+        for res in json.load(open(path))["runs"]:
+            r = wanted.get((res["cell"], res["seed"], res["iterations"]))
+            if r is not None:
+                known[r.name] = dict(res, batch=res.get("batch", r.batch))
+    return known
 
 
 def cell_costs(runs, darknet):
@@ -384,15 +405,23 @@ def main():
             its = iterations or int(re.search(r"^max_batches=(\d+)", open(os.path.join(ROOT, probe.src)).read(),
                                               re.M).group(1))
             runs.append(Run(out, cell, seed, its, data, classes))
+    known = reused_results(args.reuse, runs)
     if args.list:
         for r in runs:
-            print("%-40s %6d iterations  %s" % (r.name, r.iterations, "done" if r.finished() else "to run"))
+            state = "done" if r.finished() else "done earlier (--reuse)" if r.name in known else "to run"
+            print("%-40s %6d iterations  %s" % (r.name, r.iterations, state))
         return
     eval_list = eval_list_for(out, test_list, args.eval_images)
     train_images = sum(1 for l in open(data["train"]) if l.strip())
+    if args.report:
+        runs = [r for r in runs if r.finished() or r.name in known]
+        if not runs:
+            raise SystemExit("error: --report: no run of this grid is done")
     progress = Progress(len(runs), sum(r.iterations for r in runs))
-    for r in runs:
-        if r.finished():
+    if args.report:
+        progress.runs_done, progress.its_before = len(runs), sum(r.iterations for r in runs)
+    for r in runs if not args.report else []:
+        if r.finished() or r.name in known:
             progress.runs_done += 1
             progress.its_before += r.iterations
             continue
@@ -408,10 +437,9 @@ def main():
     progress.show("all runs done", force=True)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    grid_report.write_all(out, runs, {"dataset": args.dataset, "data": data_path, "table": args.table,
+    grid_report.write_all(out, runs, known, {"dataset": args.dataset, "data": data_path, "table": args.table,
                                      "test_list": test_list, "eval_list": eval_list, "seeds": args.seeds,
-                                     "train_images": train_images, "costs": cell_costs(runs, args.darknet),
-                                     "cpu": cpu_model(), "threads": os.environ.get("OMP_NUM_THREADS", "all")})
+                                     "train_images": train_images, "costs": cell_costs(runs, args.darknet)})
 
 
 if __name__ == "__main__":

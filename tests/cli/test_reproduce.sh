@@ -96,6 +96,18 @@ print("ok")
 PYEOF
 grep -qx ok "$WORK/values.out" && pass grid_values_match_logs || fail grid_values_match_logs "$(tail -3 "$WORK/values.out")"
 
+# ---- runs kept as their results only (docs/results): --reuse counts them as
+# done and reports them as they were
+check grid_reuse $H --iterations 8 --seeds 1,2 --cells k1_s0,k2_s0 --out "$WORK/reuse" --reuse "$OUT/results.json"
+$PY -c "
+import json, os, sys
+a, b = (json.load(open(p + '/results.json')) for p in sys.argv[1:])
+key = lambda r: (r['run'], r['final_test_error_pct'], r['curves'])
+sys.exit(not (sorted(map(key, a['runs'])) == sorted(map(key, b['runs'])) and not os.path.exists(sys.argv[2] + '/runs')
+              and a['comparisons'][0]['diff'] == b['comparisons'][0]['diff']))" "$OUT" "$WORK/reuse" \
+    && grep -q '^grid: runs 4/4, iterations 32/32, 0.0 it/s' "$WORK/grid_reuse.out" \
+    && pass grid_reuse_results || fail grid_reuse_results "$(tail -2 "$WORK/grid_reuse.out")"
+
 # ---- the matched twins: the K=2 CCNN against the plain networks of its
 # parameters and of its multiply-adds, and the cost of every cell
 TW=$WORK/twins
@@ -118,7 +130,8 @@ for cell, cost in res["costs"].items():
     assert "%d parameters, %d multiply-adds" % (cost["parameters"], cost["multiply_adds"]) in text, (cell, cost, text)
 table = open(out + "/table.md").read()
 assert "### Cost beside accuracy" in table and "| mnist-small-flops_k1_s0 | " in table, table
-assert re.search(r"Training time measured on .+ with \S+ OpenMP threads a run", table)
+assert re.search(r"Training time measured on .+, \S+ OpenMP threads a run", table), table
+assert all(r["cpu"] and r["threads"] for r in res["runs"]), res["runs"][0]
 assert "mnist-small_k2_s0 | mnist-small-params_k1_s0 |" in table
 print("ok")
 PYEOF
