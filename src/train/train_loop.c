@@ -74,7 +74,9 @@ typedef struct loop_state {
 
 /* FNV-1a over the batch's inputs and truths, as loaded and augmented: two
  * runs whose iterations log the same hashes trained on the same images in
- * the same order (docs/reproducing.md, "Paired runs"). */
+ * the same order (docs/reproducing.md, "Paired runs").  Under mpirun the
+ * rows outside this rank's share are loaded without pixels (ext.h), so a
+ * rank hashes its own share only. */
 static uint64_t data_hash(data d)
 {
     uint64_t h = 14695981039346656037ULL;
@@ -82,6 +84,7 @@ static uint64_t data_hash(data d)
     for (int k = 0; k < 2; ++k)
         for (int r = 0; r < m[k]->rows; ++r) {
             const unsigned char *p = (const unsigned char *)m[k]->vals[r];
+            if (!p) continue;
             for (size_t i = 0; i < (size_t)m[k]->cols * sizeof(float); ++i) h = (h ^ p[i]) * 1099511628211ULL;
         }
     return h;
