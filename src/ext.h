@@ -166,5 +166,9 @@ __attribute__((noreturn)) void ext_exit_now(int status);
 
 /* --- subcommand hook (registry.c): 1 when argv named one of ours --- */
 int ext_run_command(int argc, char **argv);
+/* The list of every command, ours and upstream's, on stderr; with `unknown`
+ * (not NULL) first an error line naming it.  For a missing or unknown
+ * command. */
+void ext_usage(const char *prog, const char *unknown);
 
 #endif

@@ -37,6 +37,51 @@ static const ext_command command_table[] = {
     {NULL, NULL, NULL, NULL}
 };
 
+/* Upstream's own commands (examples/darknet.c), which its main() dispatches
+ * after ours, with a line each for `./darknet help`.  Upstream prints no
+ * such list; these lines are ours. */
+typedef struct upstream_command {
+    const char *usage;
+    const char *help;
+} upstream_command;
+
+static const upstream_command upstream_table[] = {
+    {"detector test DATA CFG WEIGHTS [IMAGE]", "detect objects in images ([yolo], [region], [rcnn])"},
+    {"detector valid DATA CFG WEIGHTS", "write detections of the valid list to results/"},
+    {"detector recall DATA CFG WEIGHTS", "the detector's recall of the valid list's objects"},
+    {"detector demo DATA CFG WEIGHTS", "detect objects in a camera or video stream"},
+    {"detect CFG WEIGHTS [IMAGE]", "detector test with cfg/coco.data"},
+    {"classifier test|label|valid10|validcrop|validmulti|validfull|demo ...", "upstream's other classifier modes"},
+    {"classify CFG WEIGHTS [IMAGE]", "classifier predict with cfg/imagenet1k.data"},
+    {"yolo|coco|cifar|go|rnn|regressor|segmenter|isegmenter|art|tag|super|lsd|nightmare MODE CFG ...",
+     "upstream's example programs; each prints its modes when run without them"},
+    {"rgbgr|reset|normalize|denormalize|rescale|statistics|ops|speed|print|partial|average|"
+     "oneoff|oneoff2|visualize|mkimg|3d|test|imtest ...", "upstream's tools for weights, cfgs and images"},
+    {NULL, NULL}
+};
+
+static void print_help(FILE *f, const char *prog)
+{
+    fprintf(f, "usage: %s COMMAND [ARGUMENTS] [-threads N] [-i GPU] [-nogpu]\n\n", prog);
+    fprintf(f, "Commands of this project (run one without arguments for its options):\n");
+    for (const ext_command *c = command_table; c->word; ++c) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%s", c->word, c->subword ? " " : "", c->subword ? c->subword : "");
+        fprintf(f, "  %-20s %s\n", name, c->help);
+    }
+    fprintf(f, "\nDarknet's own commands:\n");
+    for (const upstream_command *u = upstream_table; u->usage; ++u)
+        fprintf(f, "  %s\n      %s\n", u->usage, u->help);
+    fprintf(f, "\n-threads N sets the CPU threads (OMP_NUM_THREADS); -i picks the GPU of a GPU build.\n"
+               "Documentation: README.md and docs/ in the source tree.\n");
+}
+
+void ext_usage(const char *prog, const char *unknown)
+{
+    if (unknown) fprintf(stderr, "darknet: error: %s: not a command\n\n", unknown);
+    print_help(stderr, prog);
+}
+
 const layer_ext *ext_find_layer(const char *section)
 {
     for (int i = 0; layer_table[i]; ++i) {
@@ -65,6 +110,10 @@ int ext_run_command(int argc, char **argv)
      * `-threads N` (as OMP_NUM_THREADS) is read and removed from argv, the
      * way upstream's main() treats `-i`. */
     dn_set_threads(find_int_arg(argc, argv, "-threads", 0));
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        print_help(stdout, argv[0]);
+        return 1;
+    }
     for (const ext_command *c = command_table; c->word; ++c) {
         if (strcmp(argv[1], c->word) != 0) continue;
         if (c->subword && (argc < 3 || strcmp(argv[2], c->subword) != 0)) continue;

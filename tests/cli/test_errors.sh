@@ -31,5 +31,5 @@ expect_error seed_trailing_garbage "[net]: seed=12x: not a whole number" \
     ./darknet classifier predict "$D/ok.data" "$D/badseed.cfg"
 expect_error no_layers "the cfg has no layers after [net]" \
     ./darknet classifier predict "$D/ok.data" "$D/nolayers.cfg"
-expect_error unknown_command "Not an option: frobnicate" ./darknet frobnicate
+expect_error unknown_command "frobnicate: not a command" ./darknet frobnicate
 expect_error no_command "usage:" ./darknet
