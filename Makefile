@@ -67,7 +67,7 @@ UP_WARN := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wno-unused-variable \
   -Wno-format-overflow -Wno-stringop-truncation -Wno-misleading-indentation \
   -Wno-array-bounds -Wno-format-truncation -Wno-use-after-free -Wno-unused-function \
   -Wno-restrict -Wno-parentheses -Wno-implicit-function-declaration
-# -Wno-psabi: the eight-float vectors of fastops.c live in inlined static
+# -Wno-psabi: the eight-float vectors of src/cpu/fast_lanes.h live in inlined static
 # helpers; no call that could meet another ABI passes one.
 OUR_WARN := -std=gnu99 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-psabi
 # Our sources use OpenMP (the fast CPU kernels); upstream's compile as upstream

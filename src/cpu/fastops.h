@@ -1,8 +1,21 @@
-/* fastops.h: helpers of the fast CPU kernels (fastops.c) that the batched
- * convolution (fastconv.c) and the tests use directly.  The kernels that
- * replace upstream functions keep upstream's declarations (im2col.h,
- * col2im.h, activations.h, batchnorm_layer.h, maxpool_layer.h,
- * avgpool_layer.h). */
+/* fastops.h: the fast CPU versions of upstream's element-wise operations,
+ * one file per operation: fast_im2col.c (im2col, col2im), fast_activations.c,
+ * fast_batchnorm.c, fast_bias.c, fast_pool.c ([maxpool], [avgpool]) and
+ * fast_shortcut.c ([shortcut], fill_cpu); fast_lanes.h holds what they share.
+ *
+ * Each function that replaces an upstream one keeps upstream's name and
+ * declaration (im2col.h, col2im.h, activations.h, batchnorm_layer.h,
+ * maxpool_layer.h, avgpool_layer.h, shortcut_layer.h, blas.h); the build
+ * compiles upstream's definition under an upstream_ prefix (the Makefile's
+ * RENAME_* lists), and the reference path (parallel.h) calls it.  They run
+ * on OpenMP threads over images and channels.  All give upstream's bits
+ * except batch normalization, which sums in another order and multiplies by
+ * reciprocals, so agrees to float rounding only.
+ *
+ * Declared here: the helpers that the batched convolution (fastconv.c), the
+ * factored [gcconv] passes and the tests use directly, and the fused kernels
+ * (batch norm or bias with the activation), which make upstream's separate
+ * calls on the reference path. */
 #ifndef FASTOPS_H
 #define FASTOPS_H
 

@@ -1,7 +1,7 @@
 /* parallel.h: thread count and the switch between the fast CPU kernels and
  * upstream's reference kernels.
  *
- * The fast kernels (fastgemm.c, fastops.c, fastconv.c) use OpenMP.  The
+ * The fast kernels (fastgemm.c, the fast_*.c of fastops.h, fastconv.c) use OpenMP.  The
  * thread count follows OMP_NUM_THREADS, or `-threads N` on the command line;
  * the default is every online core.
  *

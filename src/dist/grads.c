@@ -118,7 +118,7 @@ void dist_take_pass(network *net, float *slot)
 
 /* The rolling statistics of every batch-norm layer: those of the stash,
  * then each pass's, with the same expression as the forward pass
- * (cpu/fastops.c, and upstream's scal then axpy, which round alike). */
+ * (cpu/fast_bias.c, and upstream's scal then axpy, which round alike). */
 static void replay_rolling(network *net, const float *stash_bn, const float *slots, size_t slot, size_t bn_at,
                            int passes)
 {

@@ -1,4 +1,4 @@
-/* Tests for the fast CPU kernels (src/cpu/fastgemm.c, fastops.c, fastconv.c)
+/* Tests for the fast CPU kernels (src/cpu/fastgemm.c, fast_*.c, fastconv.c)
  * against upstream's reference kernels, which the build keeps callable as
  * upstream_* and which dn_set_reference(1) selects. */
 #include <float.h>
@@ -330,7 +330,7 @@ static int fields_of(layer *l, field *f)
         f[k++] = (field){&l->mean, (size_t)l->out_c, NULL};
         f[k++] = (field){&l->variance, (size_t)l->out_c, NULL};
         f[k++] = (field){&l->x, out, NULL};
-        /* Not x_norm: the fast path does not keep it (fastops.c). */
+        /* Not x_norm: the fast path does not keep it (fast_batchnorm.c). */
     }
     return k;
 }
@@ -1170,7 +1170,7 @@ static void bn_activate_bits_independent_of_threads(void **state)
 /* Channels centred far from zero (offset 1000, spread 1 to 3.5): the batch
  * mean and variance stay within the rounding of the deviations, not of the
  * values (a one-pass E[x^2] - mean^2 in float would lose the variance).
- * The fast path (src/cpu/fastops.c, add_values) sums u = x - c in float
+ * The fast path (src/cpu/fast_batchnorm.c, add_values) sums u = x - c in float
  * over spans of at most 1024 values, c near the mean: the first span's own
  * float mean (within gamma(1025) max|x| of it) or the running mean (within
  * the spread D = max|x - mean| of it), so |u| <= U = 2 D + gamma(1025)
