@@ -1,8 +1,11 @@
 /* ext.h: the hooks that our patches (patches/) add to upstream Darknet.
  *
  * Upstream calls these functions; everything behind them lives in our own
- * sources.  Three hooks exist: a layer registry keyed by cfg section name,
- * an optimizer hook, and a subcommand hook. */
+ * sources.  They come in groups, one per patch or two, each marked below
+ * with the file that implements it: the layer registry keyed by cfg section
+ * name, the optimizer, seeded random numbers and the data loader, the
+ * training state, strict readers of cfgs, weights, labels and images, the
+ * crop, atomic saves, upstream's commands, and the subcommands. */
 #ifndef EXT_H
 #define EXT_H
 
@@ -50,7 +53,7 @@ typedef struct ext_command {
     const char *help;
 } ext_command;
 
-/* --- layer registry (registry.c) --- */
+/* --- layer registry (layer_registry.c) --- */
 const layer_ext *ext_find_layer(const char *section);
 layer ext_parse_layer(list *options, ext_params p);
 
@@ -60,9 +63,10 @@ void ext_update_network(network *net, update_args a);
 void ext_update_network_gpu(network *net, update_args a);
 void ext_free_network(network *net);
 
-/* --- seeded random numbers for upstream code (upstream_rand.c;
+/* --- seeded random numbers for upstream code (rand/upstream_rand.c;
  *     patches/0005).  utils.h turns upstream's rand calls into ext_rand(). --- */
 int ext_rand(void);
+/* --- the data loader (input/loader_threads.c; patches/0005, 0060, 0080) --- */
 /* Numbers the next batch asked of the data loader (0 when not seeded). */
 size_t ext_loader_next_batch(void);
 /* A loader thread about to load part `part` of batch `batch` / done. */

@@ -27,10 +27,10 @@
 #include "cpu/fastgemm.h"
 #include "cpu/fastops.h"
 #include "gclayer.h"
-#include "gpu/gclayer_gpu.h"
+#include "gcconv/gclayer_gpu.h"
 #include "input/cfgcheck.h"
 #include "input/cfgopt.h"
-#include "layers/gcfactor.h"
+#include "gcconv/gcfactor.h"
 #include "optim/optimizer.h"
 
 #ifndef M_PI
@@ -50,11 +50,6 @@ static float *realloc_floats(float *p, size_t n)
     p = realloc(p, (n ? n : 1) * sizeof(float));
     if (!p) malloc_error();
     return p;
-}
-
-gcconv_state *gcconv_state_of(layer l)
-{
-    return (gcconv_state *)l.ext_data;
 }
 
 size_t gcconv_extra_parameters(layer l)

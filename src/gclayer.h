@@ -10,7 +10,7 @@
 
 #include "darknet.h"
 #include "ext.h"
-#include "layers/gcconv_state.h"
+#include "gcconv/gcconv_state.h"
 
 typedef enum { GC_R_RANDOM, GC_R_UNIFORM, GC_R_GABOR } gc_r_init;
 
@@ -32,7 +32,6 @@ extern const layer_ext gcconv_ext;
 /* Builds a layer; the random draws (w, and R for r_init=random) come from
  * net's RNG_INIT stream.  parse does this after checking every key. */
 layer make_gcconv_layer(gcconv_options o, int batch, int h, int w, int c, network *net);
-gcconv_state *gcconv_state_of(layer l);
 /* What the layer trains beyond w and the biases: batch-norm scales and R. */
 size_t gcconv_extra_parameters(layer l);
 /* Multiply-adds of one image's forward pass, as the CPU runs it (full

@@ -1,7 +1,9 @@
-/* registry.c: the tables behind the layer and subcommand hooks (ext.h).
+/* registry.c: the table behind the subcommand hook (ext.h), and the list
+ * of every command that `./darknet help` prints.
  *
- * Adding a layer type or a command means adding one line to a table here;
- * upstream sources are never edited for it. */
+ * Adding a command means adding one line to the table here; upstream
+ * sources are never edited for it.  The layer types have their table in
+ * layer_registry.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,21 +12,9 @@
 #include "deploy/gcfold.h"
 #include "detect/det_eval.h"
 #include "detect/det_train.h"
-#include "detect/rcnn_layers.h"
 #include "ext.h"
-#include "gclayer.h"
-#include "layers/gcmerge.h"
 #include "train/netcheck.h"
 #include "utils.h"
-
-static const layer_ext *const layer_table[] = {
-    &gcconv_ext,
-    &gcmerge_ext,
-    &rpn_ext,
-    &roipool_ext,
-    &rcnn_ext,
-    NULL
-};
 
 static const ext_command command_table[] = {
     {"classifier", "train", classify_train_command, "train a classifier (validation, chart, ETA)"},
@@ -80,28 +70,6 @@ void ext_usage(const char *prog, const char *unknown)
 {
     if (unknown) fprintf(stderr, "darknet: error: %s: not a command\n\n", unknown);
     print_help(stderr, prog);
-}
-
-const layer_ext *ext_find_layer(const char *section)
-{
-    for (int i = 0; layer_table[i]; ++i) {
-        if (strcmp(layer_table[i]->section, section) == 0) return layer_table[i];
-    }
-    return NULL;
-}
-
-layer ext_parse_layer(list *options, ext_params p)
-{
-    const layer_ext *entry = ext_find_layer(p.section);
-    if (!entry) {
-        fprintf(stderr, "\ndarknet: error: %s: section %d %s: unknown section type\n",
-                p.cfgfile, p.index, p.section);
-        exit(1);
-    }
-    layer l = entry->parse(options, p);
-    l.type = EXTENSION;
-    l.ext = entry;
-    return l;
 }
 
 int ext_run_command(int argc, char **argv)

@@ -20,7 +20,7 @@ test-build: all $(UNIT_BINS)
 test:
 	@$(MAKE) --no-print-directory check-deps
 	@$(MAKE) --no-print-directory test-build
-	@tests/run
+	@LAYOUT_OBJ=$(OBJ)/our tests/run
 
 demo:
 	@$(MAKE) --no-print-directory check-deps

@@ -19,7 +19,7 @@
 #include "classify/classify.h"
 #include "input/image_check.h"
 #include "option_list.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 #include "utils.h"
 
 int classify_truth(const char *path, char **labels, int classes, int *matches)

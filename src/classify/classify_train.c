@@ -30,7 +30,7 @@
 #include "input/loader_threads.h"
 #include "optim/optimizer.h"
 #include "option_list.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 #include "train/train_loop.h"
 #include "utils.h"
 

@@ -6,7 +6,7 @@
 
 #include "ext.h"
 #include "gclayer.h"
-#include "layers/gcconv_state.h"
+#include "gcconv/gcconv_state.h"
 
 int dn_input_shape(network *net, int *c, int *h, int *w)
 {

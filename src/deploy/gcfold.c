@@ -252,7 +252,7 @@ static int write_weights(network *net, const char *out)
     int folded = 0;
     for (int i = 0; i < net->n; ++i) {
         was[i] = net->layers[i].ext;
-        if (!gcfold_is_gcconv(net->layers[i])) continue;
+        if (net->layers[i].type != EXTENSION || net->layers[i].ext != &gcconv_ext) continue;
         net->layers[i].ext = &folded_gcconv_ext;
         ++folded;
     }

@@ -8,7 +8,7 @@
 #include "detect/det_data.h"
 #include "image.h"
 #include "input/key_set.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 #include "stb_image.h"
 #include "utils.h"
 

@@ -6,7 +6,7 @@
 
 #include "detect/det_data.h"
 #include "detect/det_eval.h"
-#include "detect/rcnn_layers.h"
+#include "rcnn/rcnn_layers.h"
 #include "image.h"
 #include "option_list.h"
 #include "utils.h"

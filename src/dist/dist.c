@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "optim/optimizer.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 #include "utils.h"
 
 static int rank, size = 1, joined;

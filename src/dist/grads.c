@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist/dist.h"
+#include "dist/grads.h"
 #include "gclayer.h"
 #include "network.h"
 #include "optim/optimizer.h"

@@ -1,9 +1,12 @@
-/* loader_threads.c: a counting gate in front of the loader threads, and
- * the long-lived threads that run a batch's parts (see loader_threads.h).
+/* loader_threads.c: a counting gate in front of the loader threads, the
+ * long-lived threads that run a batch's parts (see loader_threads.h), and
+ * the loader's hooks (ext.h): batch numbers and seeded streams
+ * (rand/upstream_rand.h), and a rank's share of a batch.
  * Waiting threads sleep on a condition variable, so they take no time from
  * the compute threads. */
 #define _POSIX_C_SOURCE 200112L   /* CLOCK_THREAD_CPUTIME_ID */
 #include <pthread.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +14,7 @@
 #include "ext.h"
 #include "utils.h"
 #include "input/loader_threads.h"
+#include "rand/upstream_rand.h"
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_free = PTHREAD_COND_INITIALIZER;
@@ -196,4 +200,58 @@ void ext_loader_run_parts(void *(*run)(void *), const load_args *parts, int n)
     }
     while (job.remaining > 0) pthread_cond_wait(&job_done, &pool_lock);
     pthread_mutex_unlock(&pool_lock);
+}
+
+/* ---- the loader hooks (ext.h): numbered batches and seeded streams ------- */
+
+size_t ext_loader_next_batch(void)
+{
+    return upstream_rand_next_batch();
+}
+
+void ext_loader_thread_begin(size_t batch, int part)
+{
+    /* a part's draws come from its own stream: waiting for a turn changes none */
+    loader_threads_enter();
+    upstream_rand_loader_begin(batch, part);
+}
+
+void ext_loader_thread_end(void)
+{
+    upstream_rand_loader_end();
+    loader_threads_leave();
+}
+
+/* ---- a rank's share of a batch (patches/0060) ----------------------------
+ * concat_datas() puts the parts in reverse order (the last thread's rows
+ * first), so part p of T holds rows [total - (p+1)*total/T, total - p*total/T)
+ * of the batch; rank r of R trains on rows [r*total/R, (r+1)*total/R). */
+int ext_loader_skip_part(load_args *a, int total)
+{
+    if (a->ext_ranks <= 1 || a->threads < 1) return 0;
+    long t = a->threads, p = a->ext_part, r = a->ext_rank, n = a->ext_ranks;
+    long first = total - (p + 1) * total / t, end = total - p * total / t;
+    long mine = r * total / n, mine_end = (r + 1) * total / n;
+    if (first < mine_end && end > mine) return 0;
+    data *d = a->d;
+    memset(d, 0, sizeof *d);
+    d->X.rows = d->y.rows = a->n;
+    d->X.vals = calloc(a->n ? a->n : 1, sizeof(float *));
+    d->y.vals = calloc(a->n ? a->n : 1, sizeof(float *));
+    return 1;
+}
+
+void ext_loader_fill_skipped(data *parts, const int *skipped, int n)
+{
+    int loaded = -1;
+    for (int i = 0; i < n && loaded < 0; ++i)
+        if (!skipped[i]) loaded = i;
+    if (loaded < 0) return;
+    for (int i = 0; i < n; ++i) {
+        if (!skipped[i]) continue;
+        parts[i].X.cols = parts[loaded].X.cols;
+        parts[i].y.cols = parts[loaded].y.cols;
+        parts[i].w = parts[loaded].w;
+        parts[i].h = parts[loaded].h;
+    }
 }

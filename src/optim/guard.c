@@ -7,7 +7,7 @@
 #include "ext.h"
 #include "optim/guard.h"
 #include "network.h"
-#include "optim/optimizer.h"
+#include "optim/params.h"
 
 static int all_finite(const float *a, size_t n)
 {

@@ -13,7 +13,7 @@
 #include "optim/guard.h"
 #include "option_list.h"
 #include "optim/optimizer.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 
 static const char *const optimizer_names[] = {"sgd", "adam", "csgd", NULL};
 static const char *const noise_names[] = {"weight", "gradient", NULL};
@@ -129,7 +129,7 @@ void optimizer_reseed(net_ext *x, uint64_t seed)
 {
     x->seeded = 1;
     seed_streams(x, seed);
-    upstream_rand_attach(x);
+    upstream_rand_attach(&x->streams[RNG_UPSTREAM], x->seeded, x->seed);
 }
 
 void ext_parse_net_options(list *options, network *net)
@@ -152,39 +152,10 @@ void ext_parse_net_options(list *options, network *net)
     split_batch(options, net, w);
     /* Every layer is made after this, so upstream's weight init already
      * draws from the seeded generator. */
-    upstream_rand_attach(x);
+    upstream_rand_attach(&x->streams[RNG_UPSTREAM], x->seeded, x->seed);
 }
 
 /* ---- parameter steps ----------------------------------------------------- */
-
-param_counts layer_param_counts(const layer *l)
-{
-    param_counts c = {0, 0, 0};
-    switch (l->type) {
-    case CONVOLUTIONAL:
-    case DECONVOLUTIONAL:
-    case EXTENSION:
-        c.biases = l->n;
-        c.scales = l->n;
-        c.weights = l->nweights;
-        break;
-    case CONNECTED:
-        c.biases = l->outputs;
-        c.scales = l->outputs;
-        c.weights = l->inputs * l->outputs;
-        break;
-    case BATCHNORM:
-        c.biases = l->c;
-        c.scales = l->c;
-        break;
-    default:
-        break;
-    }
-    if (!l->biases) c.biases = 0;
-    if (!l->scales) c.scales = 0;
-    if (!l->weights) c.weights = 0;
-    return c;
-}
 
 static void adam_step(float *w, float *d, float *m, float *v, int n, float decay, update_args a, float rate)
 {
@@ -273,15 +244,23 @@ static void update_layer(layer *l, update_args a)
     else if (l->update) l->update(*l, a);
 }
 
+/* csgd's view of the network: with another optimizer, no noise. */
+static csgd_noise noise_of(net_ext *x)
+{
+    csgd_noise c = {x->sigma, x->noise, x->noise_gamma, csgd_noise_key(x->seed), &x->streams[RNG_NOISE]};
+    if (x->optimizer != OPTIMIZER_CSGD) c.sigma = 0;
+    return c;
+}
+
 void ext_update_network(network *net, update_args a)
 {
     guard_check_step(net);
-    net_ext *x = net_ext_of(net);
+    csgd_noise c = noise_of(net_ext_of(net));
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
-        csgd_before_step(x, l, a);
+        csgd_before_step(&c, l, a);
         update_layer(l, a);
-        csgd_after_step(x, l, a);
+        csgd_after_step(&c, l, a);
     }
 }
 
@@ -289,12 +268,12 @@ void ext_update_network_gpu(network *net, update_args a)
 {
 #ifdef GPU
     guard_check_cost(net);
-    net_ext *x = net_ext_of(net);
+    csgd_noise c = noise_of(net_ext_of(net));
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
-        csgd_before_step_gpu(x, l, i, a);
+        csgd_before_step_gpu(&c, l, i, a);
         if (l->update_gpu) l->update_gpu(*l, a);
-        csgd_after_step_gpu(x, l, i, a);
+        csgd_after_step_gpu(&c, l, i, a);
     }
 #else
     (void)net;
@@ -304,7 +283,7 @@ void ext_update_network_gpu(network *net, update_args a)
 
 void ext_free_network(network *net)
 {
-    if (net->ext) upstream_rand_detach(net->ext);
+    if (net->ext) upstream_rand_detach(&((net_ext *)net->ext)->streams[RNG_UPSTREAM]);
     free(net->ext);
     net->ext = NULL;
 }

@@ -7,21 +7,12 @@
 #ifndef OPTIMIZER_H
 #define OPTIMIZER_H
 
+#include "csgd.h"
 #include "darknet.h"
-#include "optim/rng.h"
+#include "optim/params.h"
+#include "rand/rng.h"
 
 typedef enum { OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_CSGD } optimizer_kind;
-typedef enum { NOISE_WEIGHT, NOISE_GRADIENT } noise_mode;
-
-/* Separate streams, so that e.g. changing the augmentation does not change
- * the initial weights.  RNG_UPSTREAM feeds upstream's own rand calls made
- * outside the data loader (weight init of upstream layers, dropout, crop);
- * the loader threads get streams derived from RNG_DATA per batch (see
- * upstream_rand.h).  New streams go before RNG_STREAMS, so that the ids of
- * the existing ones, and so their draws, stay the same. */
-typedef enum {
-    RNG_INIT, RNG_NOISE, RNG_DATA, RNG_AUGMENT, RNG_UPSTREAM, RNG_STREAMS
-} rng_stream;
 
 typedef struct net_ext {
     optimizer_kind optimizer;
@@ -34,19 +25,12 @@ typedef struct net_ext {
     int pad_crop;          /* pad_crop=: a data option, read by classifier train */
 } net_ext;
 
-/* How many biases, BN scales and weights a layer trains; zero for arrays it
- * does not have.  Covers [convolutional], [deconvolutional], [connected],
- * [batchnorm] and extension layers (which follow [convolutional]). */
-typedef struct param_counts {
-    int biases, scales, weights;
-} param_counts;
 
 /* The network's extension state; created with defaults (sgd, seeded from
  * the time) when the network was not parsed from a cfg. */
 net_ext *net_ext_of(network *net);
 rng *net_rng(network *net, rng_stream stream);
 
-param_counts layer_param_counts(const layer *l);
 
 /* One step on one parameter array, in Darknet's convention: `updates` holds
  * minus the gradient summed over the batch.  SGD: apply weight decay (when

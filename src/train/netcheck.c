@@ -13,7 +13,7 @@
 #include "ext.h"
 #include "gclayer.h"
 #include "optim/guard.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 #include "utils.h"
 
 static size_t layer_parameters(const layer *l)

@@ -17,7 +17,7 @@
 #include "dist/dist.h"
 #include "optim/guard.h"
 #include "optim/optimizer.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 #include "train/metrics_log.h"
 #include "train/train_chart.h"
 #include "train/train_loop.h"

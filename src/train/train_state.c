@@ -11,7 +11,7 @@
 
 #include "ext.h"
 #include "optim/optimizer.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 #include "train/train_state.h"
 
 #define STATE_MAGIC "DNSTATE1"

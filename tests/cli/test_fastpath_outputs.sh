@@ -50,7 +50,7 @@ done
 
 # Training with one thread and with two gives the same weights, bit for bit:
 # the batch of 32 spans several image groups, whose weight gradients are
-# summed per slot in parallel (src/cpu/fastconv.c, src/layers/gcfactor.c).  The second
+# summed per slot in parallel (src/cpu/fastconv.c, src/gcconv/gcfactor.c).  The second
 # network has [gcconv] K=4 with full mixing, 3x3 and 1x1.
 /usr/bin/python3 - tests/data/tiny-classifier.cfg "$WORK/tiny-gc.cfg" <<'PY'
 import sys

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The two-stage box mathematics (src/detect/rcnn_boxes.c) against an
+# The two-stage box mathematics (src/rcnn/rcnn_boxes.c) against an
 # independent numpy reference (tests/ref/rcnn_boxes_ref.py) on random cases:
 # anchors, IoU, anchor labels and their matched truths, encoding, decoding,
 # clipping, NMS and the top-N selection.  The reference writes the cases,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# RoIAlign and RoIPool (src/detect/roi_pool.c) against an independent numpy
+# RoIAlign and RoIPool (src/rcnn/roi_pool.c) against an independent numpy
 # reference written from the definitions (tests/ref/roi_align_ref.py): 40
 # random cases (maps of 1..20 pixels a side, S of 1 to 14, five scales,
 # ROIs inside, across the border, outside, tiny, reversed and unusable),

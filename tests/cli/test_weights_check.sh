@@ -1,5 +1,5 @@
 #!/bin/sh
-# Weights files that do not hold what the cfg reads (src/input/weights_check.c,
+# Weights files that do not hold what the cfg reads (src/train/weights_check.c,
 # patches/0040): a file that ends inside a layer is an error naming the file,
 # the layer, its type, the array and the byte offsets; one that ends exactly
 # between layers loads those layers and says so; bytes after the last layer

@@ -34,7 +34,7 @@
 #include "fuzz.h"
 #include "input/labels.h"
 #include "optim/optimizer.h"
-#include "optim/upstream_rand.h"
+#include "rand/upstream_rand.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
@@ -228,8 +228,7 @@ static void release_all(void)
     /* state of ours that outlives one input but was allocated inside it */
     cfgcheck_forget_all();
     labels_forget_all();
-    net_ext unseeded = {0};
-    upstream_rand_attach(&unseeded);
+    upstream_rand_attach(NULL, 0, 0);   /* libc's draws again */
 
     for (size_t i = 0; i < files.cap; ++i) {
         if (files.slot[i]) __real_fclose(files.slot[i]);

@@ -18,11 +18,12 @@
 #include "parser.h"
 
 #include "csgd.h"
-#include "optim/ctr_rng.h"
-#include "gpu/gc_gpu.h"
+#include "rand/ctr_rng.h"
+#include "gcconv/gc_gpu.h"
+#include "rand/rand_gpu.h"
 #include "gclayer.h"
 #include "optim/optimizer.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 
 /* ---- tiny assertion kit ---------------------------------------------------- */
 
@@ -305,7 +306,7 @@ static void noise_kernel_checks(void)
     float *x = calloc(n, sizeof(float));
     float *x_gpu = cuda_make_array(x, n);
     uint64_t key = 0x0123456789abcdefULL;
-    csgd_noise_gpu(x_gpu, n, 1.0f, key, 3, 11, CSGD_TAG_WEIGHT);
+    ctr_normal_add_gpu(x_gpu, n, 1.0f, key, 3, 11, CSGD_TAG_WEIGHT);
     float *g = pulled(x_gpu, n);
     double worst = 0;
     for (int i = 0; i < n; ++i) {
@@ -326,7 +327,7 @@ static void noise_kernel_checks(void)
 
     /* a different step or layer gives an uncorrelated sequence */
     fill_gpu(n, 0, x_gpu, 1);
-    csgd_noise_gpu(x_gpu, n, 1.0f, key, 3, 12, CSGD_TAG_WEIGHT);
+    ctr_normal_add_gpu(x_gpu, n, 1.0f, key, 3, 12, CSGD_TAG_WEIGHT);
     float *h = pulled(x_gpu, n);
     double dot = 0;
     for (int i = 0; i < n; ++i) dot += (double)g[i] * h[i];
@@ -352,7 +353,7 @@ static void noise_in_network(const char *name, const char *keys, int gradient)
              "optimizer=csgd\nsigma=0.01\nmomentum=0\ndecay=0\n%s\n\n%s", keys, noise_layers);
     network *net = parse_text(cfg, 0);
     net_ext *x = net_ext_of(net);
-    uint64_t key = csgd_noise_key(x);
+    uint64_t key = csgd_noise_key(x->seed);
     float lr = net->learning_rate;
     for (int t = 1; t <= 2; ++t) {
         float *before[8] = {0}, *bias_before[8] = {0}, *r_before[8] = {0};

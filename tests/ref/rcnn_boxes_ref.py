@@ -1,6 +1,6 @@
 """Reference two-stage box mathematics in numpy, from the conventions of
 docs/detection.md ("Two-stage detection: box mathematics"), to check
-src/detect/rcnn_boxes.c on random inputs.
+src/rcnn/rcnn_boxes.c on random inputs.
 
 Usage:
     rcnn_boxes_ref.py write CASES [SEED]    write random cases

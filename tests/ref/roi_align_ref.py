@@ -1,5 +1,5 @@
 """Reference RoIAlign and RoIPool (max) in numpy, written from the definitions
-that src/detect/roi_pool.h states, for tests/cli/test_roi_pool_ref.sh.
+that src/rcnn/roi_pool.h states, for tests/cli/test_roi_pool_ref.sh.
 
 Usage:
     roi_align_ref.py make CASES [--seed N] [--count N]

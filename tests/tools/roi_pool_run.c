@@ -1,4 +1,4 @@
-/* roi_pool_run: runs the RoI pooling kernels (src/detect/roi_pool.c) on the
+/* roi_pool_run: runs the RoI pooling kernels (src/rcnn/roi_pool.c) on the
  * cases that tests/ref/roi_align_ref.py writes, for that script to compare
  * with its own reference.
  *
@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "detect/roi_pool.h"
+#include "rcnn/roi_pool.h"
 
 static void die(const char *what)
 {

@@ -29,7 +29,7 @@
 #include "optim/optimizer.h"
 #include "cpu/parallel.h"
 #include "cpu/upstream_ref.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 #include "helpers/conv_shadow.h"
 #include "helpers/rounding.h"
 

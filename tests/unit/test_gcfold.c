@@ -18,7 +18,7 @@
 #include "gclayer.h"
 #include "helpers/rounding.h"
 #include "optim/optimizer.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
 

@@ -17,9 +17,9 @@
 #include "ext.h"
 #include "gclayer.h"
 #include "cpu/fastgemm.h"
-#include "layers/gcfactor.h"
+#include "gcconv/gcfactor.h"
 #include "optim/optimizer.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 #include "helpers/conv_shadow.h"
 #include "helpers/scratch_dir.h"
 

@@ -1,4 +1,4 @@
-/* Tests for the [gcmerge] layer (src/layers/gcmerge.c). */
+/* Tests for the [gcmerge] layer (src/gcconv/gcmerge.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 
 #include "darknet.h"
 
-#include "layers/gcmerge.h"
-#include "optim/rng.h"
+#include "gcconv/gcmerge.h"
+#include "rand/rng.h"
 #include "helpers/rounding.h"
 #include "helpers/scratch_dir.h"
 

@@ -1,4 +1,4 @@
-/* Tests for the two-stage box mathematics (src/detect/rcnn_boxes.c) on cases
+/* Tests for the two-stage box mathematics (src/rcnn/rcnn_boxes.c) on cases
  * worked out by hand, sampling caps on large random cases, and central
  * difference checks of both loss gradients.
  *
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "detect/rcnn_boxes.h"
+#include "rcnn/rcnn_boxes.h"
 
 static rb_box B(float x1, float y1, float x2, float y2)
 {

@@ -1,5 +1,5 @@
 /* Tests for the two-stage layers [rpn], [roipool] and [rcnn]
- * (src/detect/rpn_layer.c, roipool_layer.c, rcnn_layer.c): the gradients
+ * (src/rcnn/rpn_layer.c, roipool_layer.c, rcnn_layer.c): the gradients
  * of each layer against central differences, the batch of the layers after
  * [roipool], detections through get_network_boxes(), and weights that
  * round-trip and resume exactly. */
@@ -16,11 +16,11 @@
 #include "darknet.h"
 #include "network.h"
 #include "parser.h"
-#include "detect/rcnn_layers.h"
+#include "rcnn/rcnn_layers.h"
 #include "helpers/rounding.h"
 #include "helpers/scratch_dir.h"
 #include "optim/optimizer.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 #include "train/train_state.h"
 
 /* Layers: 0 a 16x16 convolution of stride 16 (4x4x3, the features), 1 the RPN's 1x1

@@ -1,4 +1,4 @@
-/* Tests for the seeded generator (src/optim/rng.c). */
+/* Tests for the seeded generator (src/rand/rng.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "optim/rng.h"
+#include "rand/rng.h"
 
 static void same_seed_same_sequence(void **state)
 {

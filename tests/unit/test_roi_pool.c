@@ -1,4 +1,4 @@
-/* Tests for RoIAlign and RoIPool (src/detect/roi_pool.c).
+/* Tests for RoIAlign and RoIPool (src/rcnn/roi_pool.c).
  *
  * The hand-computed cases use one 4 x 4 plane.  For align it is the linear
  * map f(y, x) = 4y + x + 1, which bilinear interpolation reproduces exactly,
@@ -21,9 +21,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "detect/roi_pool.h"
+#include "rcnn/roi_pool.h"
 #include "cpu/parallel.h"
-#include "optim/rng.h"
+#include "rand/rng.h"
 
 #define GRAD_TOL 2e-3
 

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "gclayer.h"
-#include "layers/gcconv_state.h"
+#include "gcconv/gcconv_state.h"
 #include "rounding.h"
 
 #define U FLOAT_UNIT_ROUNDOFF

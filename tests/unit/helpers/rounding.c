@@ -50,8 +50,8 @@
 #include <stdlib.h>
 
 #include "gclayer.h"
-#include "layers/gcconv_state.h"
-#include "layers/gcmerge.h"
+#include "gcconv/gcconv_state.h"
+#include "gcconv/gcmerge.h"
 
 /* Roundings in an elementwise function's result (expf is within 1 ulp in
  * glibc; the division and additions of the logistic add 3). */

@@ -4,7 +4,7 @@
 #define GCLAYER_GPU_H
 
 #include "darknet.h"
-#include "layers/gcconv_state.h"
+#include "gcconv/gcconv_state.h"
 
 void gcconv_make_gpu(layer *l);
 void gcconv_resize_gpu(layer *l);

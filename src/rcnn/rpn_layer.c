@@ -15,7 +15,7 @@
 #include "option_list.h"
 #include "utils.h"
 
-#include "detect/rcnn_layers.h"
+#include "rcnn/rcnn_layers.h"
 #include "input/cfgopt.h"
 #include "optim/optimizer.h"
 

@@ -2,7 +2,7 @@
  *
  * Plain functions on plain arrays, shared by the [rpn], [roipool] and
  * [rcnn] layers; nothing here knows about layers.  No global state: the
- * only randomness comes from the caller's seeded generator (optim/rng.h),
+ * only randomness comes from the caller's seeded generator (rand/rng.h),
  * so equal inputs and equal seeds give equal outputs.
  *
  * Conventions (docs/detection.md, "Two-stage detection: box mathematics"):
@@ -29,7 +29,7 @@
 #ifndef RCNN_BOXES_H
 #define RCNN_BOXES_H
 
-#include "optim/rng.h"
+#include "rand/rng.h"
 
 typedef struct rb_box {
     float x1, y1, x2, y2;

@@ -13,7 +13,7 @@
 #include "option_list.h"
 #include "utils.h"
 
-#include "detect/rcnn_layers.h"
+#include "rcnn/rcnn_layers.h"
 #include "input/cfgopt.h"
 
 static roipool_state *state_of(layer l)

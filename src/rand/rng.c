@@ -1,7 +1,7 @@
 /* rng.c: xoshiro256** with splitmix64 seeding and Box-Muller normals. */
 #include <math.h>
 
-#include "optim/rng.h"
+#include "rand/rng.h"
 
 uint64_t rng_hash(uint64_t z)
 {

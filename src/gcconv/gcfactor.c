@@ -25,7 +25,7 @@
 #include "cpu/fastops.h"
 #include "cpu/parallel.h"
 #include "cpu/rowops.h"
-#include "layers/gcfactor.h"
+#include "gcconv/gcfactor.h"
 
 #define GROUP_BYTES (1u << 20)
 /* A training pass keeps its products z for the backward pass, which would

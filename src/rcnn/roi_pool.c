@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/roi_pool.h"
+#include "rcnn/roi_pool.h"
 
 /* Samples per bin in align mode: a 2 x 2 grid. */
 #define SAMPLES 4

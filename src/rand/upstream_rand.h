@@ -16,14 +16,18 @@
 
 #include <stddef.h>
 
-#include "optim/optimizer.h"
+#include <stdint.h>
 
-/* Called when a [net] section has been read: a seeded network becomes the
- * source of upstream's draws and the batch count restarts at 0; an unseeded
- * one gives them back to libc. */
-void upstream_rand_attach(net_ext *x);
-/* Called when x is freed. */
-void upstream_rand_detach(net_ext *x);
+#include "darknet.h"
+#include "rand/rng.h"
+
+/* Called when a [net] section has been read: a seeded network's
+ * RNG_UPSTREAM stream becomes the source of upstream's draws and the batch
+ * count restarts at 0; an unseeded network (seeded 0) gives them back to
+ * libc.  `seed` keys the loader's streams. */
+void upstream_rand_attach(rng *stream, int seeded, uint64_t seed);
+/* Called when the network owning `stream` is freed. */
+void upstream_rand_detach(rng *stream);
 
 /* Seeds libc's generator from the clock, as upstream's training and
  * validation commands do; draws made under seed= are unaffected. */
@@ -43,5 +47,12 @@ void upstream_rand_set_batches(size_t n);
  * before the first.  No-ops without seed=. */
 void upstream_rand_pass(size_t step, int pass);
 void upstream_rand_passes_done(void);
+
+/* The data loader's side (input/loader_threads.c): the number of the next
+ * batch (0 without seed=: not numbered), and a loader thread's draws from
+ * the stream of (seed, RNG_DATA, batch, part) between begin and end. */
+size_t upstream_rand_next_batch(void);
+void upstream_rand_loader_begin(size_t batch, int part);
+void upstream_rand_loader_end(void);
 
 #endif

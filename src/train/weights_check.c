@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "ext.h"
-#include "input/weights_check.h"
+#include "train/weights_check.h"
 #include "network.h"
 
 /* ---- what each layer type reads -------------------------------------------- */

@@ -35,8 +35,8 @@
 
 #include "darknet.h"
 #include "ext.h"
-#include "detect/rcnn_boxes.h"
-#include "detect/roi_pool.h"
+#include "rcnn/rcnn_boxes.h"
+#include "rcnn/roi_pool.h"
 
 #define RPN_MAX_ANCHOR_KEYS 16
 

@@ -1,4 +1,4 @@
-/* gcfold_kernel.c: the dense kernel of a [gcconv] layer (see gcfold.h).
+/* gcfold_kernel.c: the dense kernel of a [gcconv] layer (see gcfold_kernel.h).
  *
  * Each output filter o*K+k is R's map k times w's row o, laid out over the
  * channels the layer really reads.  The four cases differ only in where a
@@ -9,13 +9,8 @@
 
 #include "utils.h"
 
-#include "deploy/gcfold.h"
-#include "gclayer.h"
-
-int gcfold_is_gcconv(layer l)
-{
-    return l.type == EXTENSION && l.ext == &gcconv_ext;
-}
+#include "gcconv/gcconv_state.h"
+#include "gcconv/gcfold_kernel.h"
 
 gcfold_geometry gcfold_geometry_of(layer l)
 {

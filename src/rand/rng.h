@@ -26,4 +26,14 @@ uint32_t rng_below(rng *r, uint32_t n);          /* [0, n), unbiased */
  * from several numbers: rng_hash(rng_hash(a) ^ b). */
 uint64_t rng_hash(uint64_t x);
 
+/* Separate streams, so that e.g. changing the augmentation does not change
+ * the initial weights.  RNG_UPSTREAM feeds upstream's own rand calls made
+ * outside the data loader (weight init of upstream layers, dropout, crop);
+ * the loader threads get streams derived from RNG_DATA per batch (see
+ * upstream_rand.h).  New streams go before RNG_STREAMS, so that the ids of
+ * the existing ones, and so their draws, stay the same. */
+typedef enum {
+    RNG_INIT, RNG_NOISE, RNG_DATA, RNG_AUGMENT, RNG_UPSTREAM, RNG_STREAMS
+} rng_stream;
+
 #endif

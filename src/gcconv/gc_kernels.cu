@@ -1,9 +1,9 @@
-/* gc_kernels.cu: CUDA kernels of [gcconv], [gcmerge] and csgd (see gc_gpu.h).
+/* gc_kernels.cu: CUDA kernels of [gcconv] and [gcmerge] (see gc_gpu.h).
  *
  * The heavy work of [gcconv] (im2col, gemm, col2im, batch norm, activation)
  * stays upstream's; these kernels are the O(parameters) and O(activations)
  * steps around it.  Each kernel does per element what the CPU code in
- * gclayer.c, gcmerge.c and optimizer.c does, in the same order of
+ * gclayer.c, gcmerge.c and optimizer.c (Adam) does, in the same order of
  * operations, so results agree up to float rounding. */
 /* darknet.h includes these inside extern "C" below; C++ declarations first. */
 #include <cublas_v2.h>
@@ -14,8 +14,7 @@
 extern "C" {
 #include "cuda.h"
 }
-#include "gpu/gc_gpu.h"
-#include "optim/ctr_rng.h"
+#include "gcconv/gc_gpu.h"
 
 #define REDUCE_THREADS 256
 
@@ -275,21 +274,5 @@ extern "C" void gc_merge_backward_gpu(const float *delta_out, float *delta_in, c
 {
     size_t n = (size_t)batch * N * plane;
     merge_backward_kernel<<<cuda_gridsize(n), BLOCK>>>(delta_out, delta_in, indexes, n, K, plane, mean);
-    launched();
-}
-
-/* ---- csgd noise ------------------------------------------------------------------ */
-
-__global__ static void noise_kernel(float *x, int n, float scale, uint64_t key, uint32_t a, uint32_t b, uint32_t c)
-{
-    size_t i = thread_index();
-    if (i >= (size_t)n) return;
-    x[i] += scale * ctr_normal(key, (uint32_t)i, a, b, c);
-}
-
-extern "C" void csgd_noise_gpu(float *x, int n, float scale, uint64_t key, uint32_t a, uint32_t b, uint32_t c)
-{
-    if (n <= 0) return;
-    noise_kernel<<<cuda_gridsize(n), BLOCK>>>(x, n, scale, key, a, b, c);
     launched();
 }

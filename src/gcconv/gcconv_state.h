@@ -1,10 +1,13 @@
 /* gcconv_state.h: the state of a [gcconv] layer, shared by its CPU passes
- * (gclayer.c, layers/gcfactor.c) and its GPU passes (gpu/gclayer_gpu.c),
+ * (gclayer.c, gcconv/gcfactor.c) and its GPU passes (gcconv/gclayer_gpu.c),
  * so that those passes need nothing else from gclayer.c. */
 #ifndef GCCONV_STATE_H
 #define GCCONV_STATE_H
 
+#include <string.h>
+
 #include "darknet.h"
+#include "ext.h"
 
 typedef enum { GC_MIX_FULL, GC_MIX_BRANCH } gc_mixing;
 
@@ -56,6 +59,18 @@ static inline int gcconv_needs_wide_buffers(const gcconv_state *s)
 static inline int gcconv_needs_branch_buffers(const gcconv_state *s)
 {
     return s->mixing == GC_MIX_BRANCH && !s->expand && s->K > 1;
+}
+
+/* The layer's state, and whether a layer is a [gcconv] (by its section, so
+ * that the layers of this room need nothing from gclayer.c). */
+static inline gcconv_state *gcconv_state_of(layer l)
+{
+    return (gcconv_state *)l.ext_data;
+}
+
+static inline int gcconv_is(layer l)
+{
+    return l.type == EXTENSION && l.ext && strcmp(l.ext->section, "[gcconv]") == 0;
 }
 
 #endif

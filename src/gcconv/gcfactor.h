@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "darknet.h"
-#include "layers/gcconv_state.h"
+#include "gcconv/gcconv_state.h"
 
 /* Workspace bytes the factored passes need. */
 size_t gcfactor_workspace(layer l, gcconv_state *s);

@@ -20,9 +20,9 @@
 #include "im2col.h"
 #include "utils.h"
 
-#include "gpu/gc_gpu.h"
-#include "gpu/gclayer_gpu.h"
-#include "layers/gcconv_state.h"
+#include "gcconv/gc_gpu.h"
+#include "gcconv/gclayer_gpu.h"
+#include "gcconv/gcconv_state.h"
 
 /* A device copy of n host floats (zeros when host is NULL); NULL when n is 0. */
 static float *device_copy(float *host, size_t n)

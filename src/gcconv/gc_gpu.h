@@ -1,4 +1,4 @@
-/* gc_gpu.h: the CUDA kernels of our layers and of csgd (src/gpu/gc_kernels.cu).
+/* gc_gpu.h: the CUDA kernels of [gcconv] and [gcmerge] (src/gcconv/gc_kernels.cu).
  *
  * Every pointer is device memory.  Each function launches on the default
  * stream, as upstream's kernels do, so calls are ordered with upstream's
@@ -39,9 +39,6 @@ void gc_merge_forward_gpu(const float *in, float *out, int *indexes, int batch, 
                           int plane, int mean);
 void gc_merge_backward_gpu(const float *delta_out, float *delta_in, const int *indexes, int batch,
                            int N, int K, int plane, int mean);
-
-/* csgd: x[i] += scale * ctr_normal(key, i, a, b, c) (src/optim/ctr_rng.h). */
-void csgd_noise_gpu(float *x, int n, float scale, uint64_t key, uint32_t a, uint32_t b, uint32_t c);
 
 #ifdef __cplusplus
 }

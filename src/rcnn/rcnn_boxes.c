@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detect/rcnn_boxes.h"
+#include "rcnn/rcnn_boxes.h"
 
 static void *xmalloc(size_t n)
 {

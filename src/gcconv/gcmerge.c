@@ -5,10 +5,10 @@
 #include "cuda.h"
 #include "utils.h"
 
-#include "gclayer.h"
-#include "gpu/gc_gpu.h"
+#include "gcconv/gcconv_state.h"
+#include "gcconv/gc_gpu.h"
 #include "input/cfgopt.h"
-#include "layers/gcmerge.h"
+#include "gcconv/gcmerge.h"
 
 typedef struct gcmerge_state {
     int K;
@@ -148,7 +148,7 @@ static int branches_before(ext_params p)
 {
     for (int i = p.index - 1; i >= 0; --i) {
         layer prev = p.net->layers[i];
-        if (prev.type == EXTENSION && prev.ext == &gcconv_ext) return gcconv_state_of(prev)->K;
+        if (gcconv_is(prev)) return gcconv_state_of(prev)->K;
     }
     return 0;
 }
