@@ -338,7 +338,14 @@ def markdown(summaries, comps, meta):
     return "\n".join(lines)
 
 
-def seconds_per_epoch(summary, results, images):
+def seconds_per_epoch(summary, results, images, timing=None):
+    """A cell's training seconds per epoch: from timing.json (reproduce.py
+    --time, an idle machine) when it has the cell, else the mean over the
+    cell's runs of their own training time."""
+    timed = (timing or {}).get("cells", {}).get(summary["cell"])
+    batch = next((r["batch"] for r in results if r["cell"] == summary["cell"]), None)
+    if timed and batch:
+        return timed["seconds_per_iteration"] * images / batch
     runs = [r for r in results if r["cell"] == summary["cell"] and r.get("train_seconds")]
     per_epoch = [r["train_seconds"] / (r["iterations"] * r["batch"] / images) for r in runs]
     return sum(per_epoch) / len(per_epoch) if per_epoch else None
@@ -349,7 +356,8 @@ def cost_points(summaries, results, meta):
     its mean (Student, n - 1), at its training seconds per epoch."""
     points = []
     for s in summaries:
-        seconds = seconds_per_epoch(s, results, meta.get("train_images") or 0) if meta.get("train_images") else None
+        seconds = (seconds_per_epoch(s, results, meta["train_images"], meta.get("timing"))
+                   if meta.get("train_images") else None)
         if seconds is None:
             continue
         half = (grid_stats.t_quantile(0.975, s["n"] - 1) * s["std_pct"] / s["n"] ** 0.5
@@ -370,15 +378,25 @@ def cost_table(summaries, results, meta):
              "| cell | test error (%) | parameters | multiply-adds | training seconds per epoch |",
              "|---|---|---|---|---|"]
     for s in summaries:
-        seconds = seconds_per_epoch(s, results, images)
+        seconds = seconds_per_epoch(s, results, images, meta.get("timing"))
         c = costs.get(s["cell"], {})
         lines.append("| %s | %s | %s | %s | %s |" % (
             s["cell"], fmt_cell(s), c.get("parameters", "-"), c.get("multiply_adds", "-"),
             "%.1f" % seconds if seconds is not None else "-"))
+    timing = meta.get("timing")
+    if timing:
+        lines += ["", "Training seconds per epoch measured on %s, %s OpenMP threads, with the machine otherwise "
+                  "idle (`reproduce.py --time`): the median of %d rounds of %d training iterations of each cell "
+                  "(after %d), the cells in turn, the wait for each batch included and evaluations not; cells "
+                  "not timed so: the mean of their runs' own training time. cost.png plots the error against "
+                  "it, each cell's mean with the 95 %% interval of its mean."
+                  % (timing["cpu"], timing["threads"], timing["rounds"], timing["iterations"], timing["warmup"]), ""]
+        return lines
     machines = sorted(set("%s, %s OpenMP threads a run" % (r.get("cpu") or "an unrecorded CPU",
                                                           r.get("threads") or "unrecorded")
                           for r in results))
-    lines += ["", "Training time measured on %s; cost.png plots the error against it, each cell's mean with the "
+    lines += ["", "Training time measured on %s, as the runs went (evaluations included, the machine not "
+              "necessarily idle); cost.png plots the error against it, each cell's mean with the "
               "95 %% interval of its mean." % "; ".join(machines), ""]
     return lines
 
@@ -424,6 +442,9 @@ def write_all(out, runs, known, meta):
     summaries = [cell_summary(grouped[c]) for c in cells]
     comps = comparisons(summaries, grouped)
     meta = portable(dict(meta, iterations=max(r["iterations"] for r in results)))
+    timing_path = os.path.join(out, "timing.json")
+    if os.path.exists(timing_path):
+        meta["timing"] = json.load(open(timing_path))
     found = claims(summaries)
     doc = portable(dict(meta, runs=results, cells=summaries, comparisons=comps,
                         trends=trend_verdicts(summaries, comps), claims=found))

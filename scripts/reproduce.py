@@ -288,6 +288,45 @@ def test(run, darknet):
     os.replace(run.test_json + ".tmp", run.test_json)
 
 
+# ---- training time on an idle machine (--time) -----------------------------
+
+TIME_WARMUP = 10   # iterations left out of a timing: the first batches, the caches filling
+
+
+def time_cells(out, cells, data, classes, iterations, rounds, darknet):
+    """Seconds per training iteration of each cell on this machine, for the
+    cost table (timing.json): `iterations` iterations of `classifier train`
+    after TIME_WARMUP, without evaluations, each iteration's `iteration_seconds`
+    of the metrics log (the step and the wait for its batch) summed; the cells
+    taken in turn for `rounds` rounds, so that a drift of the machine's speed
+    falls on all of them alike; the median of each cell's rounds.  Meant for a
+    machine with nothing else running: the grid's own runs share it with
+    whatever else runs, so their times do not measure the cost."""
+    tdir = os.path.join(out, "timing")
+    measured = {c["name"]: [] for c in cells}
+    for rnd in range(rounds):
+        for cell in cells:
+            r = Run(tdir, cell, 1, iterations + TIME_WARMUP, data, classes)
+            shutil.rmtree(r.dir, ignore_errors=True)
+            r.prepare(data["valid"], data["valid"])
+            sys.stderr.write("timing: round %d/%d, %s\n" % (rnd + 1, rounds, cell["name"]))
+            with open(os.path.join(r.dir, "train.log"), "w") as log:
+                status = subprocess.call([darknet, "classifier", "train", os.path.join(r.dir, "net.data"), r.cfg,
+                                          "-dont_show"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            its = [x for x in grid_report.last_per_iteration(r.records(), "iteration") if x["iteration"] > TIME_WARMUP]
+            if status != 0 or len(its) != iterations:
+                raise SystemExit("error: timing %s: classifier train failed (status %d); see %s/train.log"
+                                 % (cell["name"], status, r.dir))
+            measured[cell["name"]].append(sum(x["iteration_seconds"] for x in its) / iterations)
+    timing = {"cpu": cpu_model(), "threads": os.environ.get("OMP_NUM_THREADS", "all"),
+              "iterations": iterations, "warmup": TIME_WARMUP, "rounds": rounds,
+              "cells": {name: {"seconds_per_iteration": sorted(v)[len(v) // 2], "rounds": v}
+                        for name, v in measured.items()}}
+    with open(os.path.join(out, "timing.json"), "w") as f:
+        json.dump(timing, f, indent=1)
+    shutil.rmtree(tdir, ignore_errors=True)
+
+
 # ---- main -------------------------------------------------------------------
 
 def parse_args():
@@ -315,6 +354,10 @@ def parse_args():
     ap.add_argument("--list", action="store_true", help="print the runs and their state, run nothing")
     ap.add_argument("--report", action="store_true",
                     help="run nothing: write the report of the runs done so far (and those of --reuse)")
+    ap.add_argument("--time", type=int, default=0, metavar="N",
+                    help="run no grid: time N training iterations of each cell on this machine, which should be "
+                         "otherwise idle (timing.json; the report's cost table uses it), then write the report")
+    ap.add_argument("--time-rounds", type=int, default=3, help="rounds of --time, the cells in turn (default 3)")
     ap.add_argument("--reuse", action="append", default=[],
                     help="a results.json whose runs (same cell, seed and iterations) count as done")
     args = ap.parse_args()
@@ -413,6 +456,9 @@ def main():
         return
     eval_list = eval_list_for(out, test_list, args.eval_images)
     train_images = sum(1 for l in open(data["train"]) if l.strip())
+    if args.time > 0:
+        time_cells(out, cells, data, classes, args.time, args.time_rounds, args.darknet)
+        args.report = True
     if args.report:
         runs = [r for r in runs if r.finished() or r.name in known]
         if not runs:

@@ -138,6 +138,32 @@ PYEOF
 grep -qx ok "$WORK/twins.out" && pass grid_twins_and_costs || fail grid_twins_and_costs "$(tail -3 "$WORK/twins.out")"
 [ "$($PY tests/tools/pngcheck.py "$TW/cost.png")" = "1000 420 3" ] && pass grid_cost_chart || fail grid_cost_chart
 
+# --time: each cell timed on its own (no grid run), timing.json, and the
+# cost table's seconds per epoch taken from it: seconds per iteration (the
+# median of the rounds, each the mean of its iterations' iteration_seconds
+# after the warm-up) times iterations per epoch (200 images, batch 32)
+check grid_time $H --iterations 8 --seeds 1,2 --twins --cells k2_s0,params_k1_s0,flops_k1_s0 --out "$TW" \
+    --time 3 --time-rounds 3
+$PY - "$TW" > "$WORK/time.out" 2>&1 <<'PYEOF'
+import json, re, sys
+out = sys.argv[1]
+t = json.load(open(out + "/timing.json"))
+assert t["iterations"] == 3 and t["rounds"] == 3 and t["cpu"] and t["threads"], t
+assert set(t["cells"]) == {"mnist-small_k2_s0", "mnist-small-params_k1_s0", "mnist-small-flops_k1_s0"}, t
+for c in t["cells"].values():
+    assert len(c["rounds"]) == 3 and all(x > 0 for x in c["rounds"]) and c["seconds_per_iteration"] == sorted(c["rounds"])[1]
+table = open(out + "/table.md").read()
+assert "with the machine otherwise idle" in table and "median of 3 rounds of 3 training iterations" in table, table
+row = re.search(r"\| mnist-small_k2_s0 \| [^|]+ \| \d+ \| \d+ \| ([0-9.]+) \|", table).group(1)
+want = t["cells"]["mnist-small_k2_s0"]["seconds_per_iteration"] * 200 / 32
+assert abs(float(row) - want) <= 0.05 + 1e-9, (row, want)
+assert json.load(open(out + "/results.json"))["timing"] == t
+assert not any(n.startswith("timing") and n != "timing.json" for n in __import__("os").listdir(out))
+print("ok")
+PYEOF
+grep -qx ok "$WORK/time.out" && pass grid_time_idle_costs || fail grid_time_idle_costs "$(tail -3 "$WORK/time.out")"
+grep -q "runs 6/6" "$WORK/grid_time.out" && pass grid_time_runs_no_grid || fail grid_time_runs_no_grid "$(tail -2 "$WORK/grid_time.out")"
+
 # ---- a second call: every run is finished, nothing runs
 touch -d '2001-01-01' "$OUT"/runs/*/train.log
 check grid_again $H --iterations 8 --seeds 1,2 --cells k1_s0,k2_s0 --out "$OUT"
