@@ -32,6 +32,7 @@
 #include "input/cfgopt.h"
 #include "gcconv/gcfactor.h"
 #include "optim/optimizer.h"
+#include "checked.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -738,9 +739,8 @@ static void check_counts(gcconv_options o, ext_params p, cfg_where w, list *opti
 static void check_input(gcconv_options o, ext_params p, cfg_where w, list *options)
 {
     if (!(p.h && p.w && p.c)) {
-        fprintf(stderr, "\ndarknet: error: %s: section %d %s: the layer before does not output an image\n",
+        dn_fatal("\n%s: section %d %s: the layer before does not output an image\n",
                 p.cfgfile, p.index, p.section);
-        exit(1);
     }
     if (!o.expand && p.c % o.branches != 0) {
         char why[160];
@@ -805,10 +805,9 @@ static void read_floats(weights_source src, float *dst, size_t n, const char *wh
     long at = ftell(src.fp);
     size_t got = fread(dst, sizeof(float), n, src.fp);
     if (got != n) {
-        fprintf(stderr, "\ndarknet: error: %s: layer %d [gcconv]: %s needs %zu floats from byte %ld, "
+        dn_fatal("\n%s: layer %d [gcconv]: %s needs %zu floats from byte %ld, "
                         "but the file ends at byte %ld (does it match the cfg?)\n",
                 src.file, src.index, what, n, at, ftell(src.fp));
-        exit(1);
     }
 }
 
@@ -825,10 +824,9 @@ static void check_loaded_r(weights_source src, const float *R, int K, int ss, lo
             sum += r;
         }
         if (!valid || fabsf(sum - 1) > 1e-3f) {
-            fprintf(stderr, "\ndarknet: error: %s: layer %d [gcconv]: R read from byte %ld is not a "
+            dn_fatal("\n%s: layer %d [gcconv]: R read from byte %ld is not a "
                             "calibration map (R >= 0, summing to 1 over branches): the weights do not match the cfg\n",
                     src.file, src.index, at);
-            exit(1);
         }
     }
 }

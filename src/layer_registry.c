@@ -11,6 +11,7 @@
 #include "gclayer.h"
 #include "gcconv/gcmerge.h"
 #include "rcnn/rcnn_layers.h"
+#include "checked.h"
 
 static const layer_ext *const layer_table[] = {
     &gcconv_ext,
@@ -33,9 +34,8 @@ layer ext_parse_layer(list *options, ext_params p)
 {
     const layer_ext *entry = ext_find_layer(p.section);
     if (!entry) {
-        fprintf(stderr, "\ndarknet: error: %s: section %d %s: unknown section type\n",
+        dn_fatal("\n%s: section %d %s: unknown section type\n",
                 p.cfgfile, p.index, p.section);
-        exit(1);
     }
     layer l = entry->parse(options, p);
     l.type = EXTENSION;

@@ -21,6 +21,7 @@
 #include "option_list.h"
 #include "rand/upstream_rand.h"
 #include "utils.h"
+#include "checked.h"
 
 int classify_truth(const char *path, char **labels, int classes, int *matches)
 {
@@ -47,8 +48,7 @@ char **classify_usable_images(const char *list_file, int *n_good, int *n_listed,
         image_issue_summary(stdout);
     }
     if (*n_good == 0) {
-        fprintf(stderr, "darknet: error: %s: no readable image (%d listed)\n", list_file, n);
-        exit(1);
+        dn_fatal("%s: no readable image (%d listed)\n", list_file, n);
     }
     *n_listed = n;
     *listed = all;
@@ -146,9 +146,8 @@ static int eval_batch_size(network *net, int m)
     if (batch > m) batch = m > 0 ? m : 1;
     set_batch_network(net, batch);
     if (net->inputs != net->w * net->h * 3) {
-        fprintf(stderr, "darknet: error: the network takes %d inputs, not %dx%dx3 images\n",
+        dn_fatal("the network takes %d inputs, not %dx%dx3 images\n",
                 net->inputs, net->w, net->h);
-        exit(1);
     }
     return batch;
 }
@@ -211,9 +210,8 @@ char **classify_read_lines(char *file, int need)
 {
     list *l = get_paths(file);
     if (l->size < need) {
-        fprintf(stderr, "darknet: error: %s: %d lines, but classes=%d needs one per class\n",
+        dn_fatal("%s: %d lines, but classes=%d needs one per class\n",
                 file, l->size, need);
-        exit(1);
     }
     char **lines = (char **)list_to_array(l);
     free_list(l);
@@ -310,13 +308,11 @@ void classify_valid_command(int argc, char **argv)
     int classes = option_find_int(options, "classes", 2);
     int topk = option_find_int(options, "top", 1);
     if (topk < 1 || topk > classes) {
-        fprintf(stderr, "darknet: error: %s: top=%d: expected 1..classes (%d)\n", datacfg, topk, classes);
-        exit(1);
+        dn_fatal("%s: top=%d: expected 1..classes (%d)\n", datacfg, topk, classes);
     }
     if (net->outputs < classes) {
-        fprintf(stderr, "darknet: error: %s: classes=%d but the network has only %d outputs\n",
+        dn_fatal("%s: classes=%d but the network has only %d outputs\n",
                 datacfg, classes, net->outputs);
-        exit(1);
     }
     char **labels = classify_read_lines(label_list, classes);
     char **names = strcmp(name_list, label_list) ? classify_read_lines(name_list, classes) : labels;
@@ -328,8 +324,7 @@ void classify_valid_command(int argc, char **argv)
     class_eval e = classify_evaluate(net, paths, m, labels, classes, topk, !quiet);
     classify_print_summary(stdout, &e, names);
     if (e.images == 0) {
-        fprintf(stderr, "darknet: error: %s: no readable image (%d listed)\n", valid_list, m);
-        exit(1);
+        dn_fatal("%s: no readable image (%d listed)\n", valid_list, m);
     }
     int status = 0;
     if (json) status = classify_write_json(json, &e, names, cfg, weights, valid_list);

@@ -18,6 +18,7 @@
 #include "input/image_check.h"
 #include "option_list.h"
 #include "utils.h"
+#include "checked.h"
 
 typedef struct predictor {
     network *net;
@@ -95,8 +96,7 @@ void classify_predict_command(int argc, char **argv)
     }
     image_issue_summary(stdout);
     if (given && !predicted) {
-        fprintf(stderr, "darknet: error: no readable image to predict (%d given)\n", given);
-        exit(1);
+        dn_fatal("no readable image to predict (%d given)\n", given);
     }
     free(p.indexes);
     free_ptrs((void **)p.names, p.n_names);

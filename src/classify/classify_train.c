@@ -33,6 +33,7 @@
 #include "rand/upstream_rand.h"
 #include "train/train_loop.h"
 #include "utils.h"
+#include "checked.h"
 
 typedef struct classify_opts {
     char *datacfg, *cfgfile, *weightfile, *chart_file;
@@ -74,12 +75,10 @@ static classify_opts parse_opts(int argc, char **argv)
     int *gpus = read_intlist(gpu_list, &ngpus, gpu_index);
     if (argc < 5 || !argv[3] || !argv[4]) usage_exit(argv[0]);
     if (ngpus > 1) {
-        fprintf(stderr, "darknet: error: classifier train: one GPU at a time (-gpus %s)\n", gpu_list);
-        exit(1);
+        dn_fatal("classifier train: one GPU at a time (-gpus %s)\n", gpu_list);
     }
     if (!(o.valid_every >= 0)) {
-        fprintf(stderr, "darknet: error: -valid_every %g: expected a number of epochs >= 0\n", o.valid_every);
-        exit(1);
+        dn_fatal("-valid_every %g: expected a number of epochs >= 0\n", o.valid_every);
     }
     o.datacfg = argv[3];
     o.cfgfile = argv[4];
@@ -134,9 +133,8 @@ static void limit_loader_threads(void)
 {
     int n = loader_threads_default();
     if (n < 0) {
-        fprintf(stderr, "darknet: error: DARKNET_LOADER_THREADS=%s: expected a number of threads >= 0"
+        dn_fatal("DARKNET_LOADER_THREADS=%s: expected a number of threads >= 0"
                 " (0: no limit)\n", getenv("DARKNET_LOADER_THREADS"));
-        exit(1);
     }
     loader_threads_set_limit(n);
 }
@@ -207,8 +205,7 @@ static void print_best(void *ctx, double best, int best_iteration, const char *b
 static void setup_validation(classify_task *c, list *options, const char *datacfg, float every, int tag)
 {
     if (tag) {
-        fprintf(stderr, "darknet: error: -valid_every needs a labelled dataset (tag=1 in %s)\n", datacfg);
-        exit(1);
+        dn_fatal("-valid_every needs a labelled dataset (tag=1 in %s)\n", datacfg);
     }
     char *valid_list = option_find_str(options, "valid", "data/train.list");
     c->valid_paths = classify_usable_images(valid_list, &c->n_valid, &c->n_valid_listed, &c->valid_listed);

@@ -34,6 +34,7 @@
 #include "cpu/fastgemm.h"
 #include "cpu/parallel.h"
 #include "cpu/upstream_ref.h"
+#include "checked.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -204,9 +205,8 @@ static int isa_from_env(void)
     for (int i = FASTGEMM_SCALAR; i <= FASTGEMM_AVX512; ++i)
         if (!strcmp(s, isa_env[i])) {
             if (cpu_has(i)) return i;
-            fprintf(stderr, "darknet: error: DARKNET_ISA=%s: this CPU has no %s (it supports: %s)\n",
+            dn_fatal("DARKNET_ISA=%s: this CPU has no %s (it supports: %s)\n",
                     s, fastgemm_isa_name(i), have);
-            exit(1);
         }
     fprintf(stderr, "darknet: error: DARKNET_ISA=%s: unknown value (scalar, avx2 or avx512; this CPU supports: %s)\n",
             s, have);

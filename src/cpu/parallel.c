@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cpu/parallel.h"
+#include "checked.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -59,8 +60,7 @@ static float *grow(float **buf, size_t *cap, size_t bytes)
         free(*buf);
         *buf = malloc(bytes);
         if (!*buf) {
-            fprintf(stderr, "darknet: error: no memory for %zu bytes of scratch space\n", bytes);
-            exit(1);
+            dn_fatal("no memory for %zu bytes of scratch space\n", bytes);
         }
         *cap = bytes;
     }

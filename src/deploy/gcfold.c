@@ -25,6 +25,7 @@
 #include "deploy/gcfold.h"
 #include "gclayer.h"
 #include "train/train_state.h"
+#include "checked.h"
 
 /* ---- the cfg as text ------------------------------------------------------ */
 
@@ -50,8 +51,7 @@ static void *grow(void *p, size_t n, const char *file)
 {
     p = realloc(p, n);
     if (!p) {
-        fprintf(stderr, "\ndarknet: error: gcfold: out of memory reading %s\n", file);
-        exit(1);
+        dn_fatal("\ngcfold: out of memory reading %s\n", file);
     }
     return p;
 }
@@ -60,8 +60,7 @@ static cfg_text read_cfg_text(const char *file)
 {
     FILE *fp = fopen(file, "r");
     if (!fp) {
-        fprintf(stderr, "\ndarknet: error: gcfold: cannot read %s: %s\n", file, strerror(errno));
-        exit(1);
+        dn_fatal("\ngcfold: cannot read %s: %s\n", file, strerror(errno));
     }
     cfg_text t = {NULL, 0, NULL, 0};
     char *line = NULL;
@@ -282,9 +281,8 @@ void gcfold_command(int argc, char **argv)
     int kept = check_foldable(&text, cfgfile, keep);
     network *net = load_network(cfgfile, weightfile, 0);
     if (text.nsections != net->n + 1) {
-        fprintf(stderr, "\ndarknet: error: gcfold: %s has %d sections but the network %d layers\n", cfgfile,
+        dn_fatal("\ngcfold: %s has %d sections but the network %d layers\n", cfgfile,
                 text.nsections, net->n);
-        exit(1);
     }
     int folded = write_weights(net, out_weights);
     write_cfg(&text, net, out_cfg);

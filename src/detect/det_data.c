@@ -11,6 +11,7 @@
 #include "rand/rng.h"
 #include "stb_image.h"
 #include "utils.h"
+#include "checked.h"
 
 /* ---- issues: counted once per (kind, file, line) ------------------------- */
 
@@ -171,8 +172,7 @@ int det_read_labels(const char *path, int classes, int required, det_object **ou
             cap = cap ? cap * 2 : 16;
             det_object *grown = realloc(objs, cap * sizeof(det_object));
             if (!grown) {
-                fprintf(stderr, "darknet: error: out of memory\n");
-                exit(1);
+                dn_fatal("out of memory\n");
             }
             objs = grown;
         }
@@ -328,8 +328,7 @@ static int pick_image(det_batch_args a, rng *r, image *orig, det_object **objs)
         free(*objs);
         *objs = NULL;
     }
-    fprintf(stderr, "darknet: error: no usable image among %d tried in the training list\n", 1000);
-    exit(1);
+    dn_fatal("no usable image among %d tried in the training list\n", 1000);
 }
 
 /* Jitters the aspect ratio, places the image on a grey canvas, distorts
@@ -439,8 +438,7 @@ data det_load_batch(det_batch_args a)
         jobs[i].first = lo + (hi - lo) * i / t;
         jobs[i].last = lo + (hi - lo) * (i + 1) / t;
         if (pthread_create(&th[i], 0, run_job, &jobs[i])) {
-            fprintf(stderr, "darknet: error: cannot start a loading thread\n");
-            exit(1);
+            dn_fatal("cannot start a loading thread\n");
         }
     }
     for (int i = 0; i < t; ++i) pthread_join(th[i], 0);
@@ -469,8 +467,7 @@ pthread_t det_load_batch_async(det_batch_args a, data *out)
     j->out = out;
     pthread_t t;
     if (pthread_create(&t, 0, run_async, j)) {
-        fprintf(stderr, "darknet: error: cannot start a loading thread\n");
-        exit(1);
+        dn_fatal("cannot start a loading thread\n");
     }
     return t;
 }

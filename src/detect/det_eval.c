@@ -10,6 +10,7 @@
 #include "image.h"
 #include "option_list.h"
 #include "utils.h"
+#include "checked.h"
 
 det_eval_opts det_eval_defaults(void)
 {
@@ -38,8 +39,7 @@ static char *value_of(int argc, char **argv, const char *name)
     int i = find(argc, argv, name);
     if (i < 0) return NULL;
     if (i + 1 >= argc || !argv[i + 1]) {
-        fprintf(stderr, "darknet: error: option %s needs a value\n", name);
-        exit(1);
+        dn_fatal("option %s needs a value\n", name);
     }
     char *v = argv[i + 1];
     drop(argc, argv, i, 2);
@@ -61,8 +61,7 @@ int det_arg_int(int argc, char **argv, const char *name, int def)
     errno = 0;
     long x = strtol(v, &end, 10);
     if (end == v || *end || errno || x < -2147483647L || x > 2147483647L) {
-        fprintf(stderr, "darknet: error: %s %s: not a whole number\n", name, v);
-        exit(1);
+        dn_fatal("%s %s: not a whole number\n", name, v);
     }
     return (int)x;
 }
@@ -74,8 +73,7 @@ float det_arg_float(int argc, char **argv, const char *name, float def)
     errno = 0;
     float x = strtof(v, &end);
     if (end == v || *end || errno || !isfinite(x)) {
-        fprintf(stderr, "darknet: error: %s %s: not a number\n", name, v);
-        exit(1);
+        dn_fatal("%s %s: not a number\n", name, v);
     }
     return x;
 }
@@ -238,18 +236,15 @@ static void usage(void)
 static void check_map_args(det_eval_opts o, int argc, char **argv, int npos, const char *dets_file)
 {
     if (o.points != 0 && o.points != 11) {
-        fprintf(stderr, "darknet: error: -points %d: expected 11 (VOC2007) or 0 (all points)\n", o.points);
-        exit(1);
+        dn_fatal("-points %d: expected 11 (VOC2007) or 0 (all points)\n", o.points);
     }
     if (!(o.iou_thresh > 0 && o.iou_thresh <= 1)) {
-        fprintf(stderr, "darknet: error: -iou_thresh %g: expected a value in (0, 1]\n", o.iou_thresh);
-        exit(1);
+        dn_fatal("-iou_thresh %g: expected a value in (0, 1]\n", o.iou_thresh);
     }
     if (npos < 4 || (!dets_file && npos < 6)) usage();
     for (int i = 1; i < npos; ++i) {
         if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "darknet: error: unknown option %s\n", argv[i]);
-            exit(1);
+            dn_fatal("unknown option %s\n", argv[i]);
         }
     }
 }
@@ -262,13 +257,11 @@ static network *load_detector(char *cfg, char *weights, const char *datacfg, int
     set_batch_network(net, 1);
     layer l = net->layers[net->n - 1];
     if (l.type != YOLO && l.type != REGION && !rcnn_is_layer(l, &rcnn_ext)) {
-        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo], [region] or [rcnn]\n", cfg);
-        exit(1);
+        dn_fatal("%s: the last layer is not [yolo], [region] or [rcnn]\n", cfg);
     }
     if (*classes <= 0) *classes = l.classes;
     if (l.classes != *classes) {
-        fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", datacfg, *classes, cfg, l.classes);
-        exit(1);
+        dn_fatal("%s has classes=%d, %s has %d\n", datacfg, *classes, cfg, l.classes);
     }
     return net;
 }
@@ -285,8 +278,7 @@ static int collect_detections(network *net, const char *dets_file, const char *s
     }
     FILE *out = NULL;
     if (save_file && !(out = fopen(save_file, "w"))) {
-        fprintf(stderr, "darknet: error: couldn't open file: %s\n", save_file);
-        exit(1);
+        dn_fatal("couldn't open file: %s\n", save_file);
     }
     int scored = det_collect(net, paths, n, classes, o, s, out);
     if (out) fclose(out);
@@ -311,16 +303,14 @@ void det_map_command(int argc, char **argv)
     char *names_file = option_find(options, "names");
     int classes = option_find_int_quiet(options, "classes", 0);
     if (!valid) {
-        fprintf(stderr, "darknet: error: %s: no valid= list\n", datacfg);
-        exit(1);
+        dn_fatal("%s: no valid= list\n", datacfg);
     }
     char **names = names_file ? get_labels(names_file) : NULL;
     int n;
     char **paths = det_read_list(valid, &n);
     network *net = dets_file ? NULL : load_detector(argv[4], argv[5], datacfg, &classes);
     if (classes <= 0) {
-        fprintf(stderr, "darknet: error: %s: no classes=\n", datacfg);
-        exit(1);
+        dn_fatal("%s: no classes=\n", datacfg);
     }
 
     vm_set s;
@@ -336,8 +326,7 @@ void det_map_command(int argc, char **argv)
     if (json) {
         FILE *fp = fopen(json, "w");
         if (!fp || vm_write_json(fp, &r, names) || fclose(fp)) {
-            fprintf(stderr, "darknet: error: cannot write %s\n", json);
-            exit(1);
+            dn_fatal("cannot write %s\n", json);
         }
     }
     vm_result_free(&r);

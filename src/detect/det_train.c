@@ -35,6 +35,7 @@
 #include "option_list.h"
 #include "train/train_loop.h"
 #include "utils.h"
+#include "checked.h"
 
 typedef struct det_opts {
     char *datacfg, *cfgfile, *weightfile, *chart_path;
@@ -84,18 +85,15 @@ static det_opts parse_opts(int argc, char **argv)
     }
     for (int i = 1; i < npos; ++i) {
         if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "darknet: error: unknown option %s (detector train takes one GPU, "
+            dn_fatal("unknown option %s (detector train takes one GPU, "
                             "chosen with -i)\n", argv[i]);
-            exit(1);
         }
     }
     if (o.eval.points != 0 && o.eval.points != 11) {
-        fprintf(stderr, "darknet: error: -points %d: expected 11 (VOC2007) or 0 (all points)\n", o.eval.points);
-        exit(1);
+        dn_fatal("-points %d: expected 11 (VOC2007) or 0 (all points)\n", o.eval.points);
     }
     if (o.map_every < 0) {
-        fprintf(stderr, "darknet: error: -map_every %d: expected a positive number\n", o.map_every);
-        exit(1);
+        dn_fatal("-map_every %d: expected a positive number\n", o.map_every);
     }
     o.datacfg = argv[3];
     o.cfgfile = argv[4];
@@ -109,14 +107,12 @@ static layer detection_layer_of(network *net, list *options, const det_opts *o)
 {
     layer l = net->layers[net->n - 1];
     if (l.type != YOLO && l.type != REGION && !rcnn_is_layer(l, &rcnn_ext)) {
-        fprintf(stderr, "darknet: error: %s: the last layer is not [yolo], [region] or [rcnn]\n", o->cfgfile);
-        exit(1);
+        dn_fatal("%s: the last layer is not [yolo], [region] or [rcnn]\n", o->cfgfile);
     }
     int data_classes = option_find_int_quiet(options, "classes", l.classes);
     if (data_classes != l.classes) {
-        fprintf(stderr, "darknet: error: %s has classes=%d, %s has %d\n", o->datacfg, data_classes,
+        dn_fatal("%s has classes=%d, %s has %d\n", o->datacfg, data_classes,
                 o->cfgfile, l.classes);
-        exit(1);
     }
     return l;
 }
@@ -282,12 +278,10 @@ void det_train_command(int argc, char **argv)
     /* option_find_str checks at start that the folder takes new files */
     char *backup = option_find_str(options, "backup", "backup");
     if (!train_list) {
-        fprintf(stderr, "darknet: error: %s: no train= list\n", o.datacfg);
-        exit(1);
+        dn_fatal("%s: no train= list\n", o.datacfg);
     }
     if (o.with_map && !valid_list) {
-        fprintf(stderr, "darknet: error: %s: -map needs a valid= list\n", o.datacfg);
-        exit(1);
+        dn_fatal("%s: -map needs a valid= list\n", o.datacfg);
     }
 
     char *base = basecfg(o.cfgfile);
@@ -304,8 +298,7 @@ void det_train_command(int argc, char **argv)
     printf("training images: %d usable of %d in %s\n", n_train, n_all, train_list);
     det_issue_summary(stdout);
     if (n_train == 0) {
-        fprintf(stderr, "darknet: error: no usable training image in %s\n", train_list);
-        exit(1);
+        dn_fatal("no usable training image in %s\n", train_list);
     }
 
     det_task d = {0};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "detect/voc_map.h"
+#include "checked.h"
 
 static void *grow(void *p, int *cap, int need, size_t size)
 {
@@ -12,8 +13,7 @@ static void *grow(void *p, int *cap, int need, size_t size)
     while (cap2 < need) cap2 *= 2;
     void *q = realloc(p, (size_t)cap2 * size);
     if (!q) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
+        dn_fatal("out of memory\n");
     }
     *cap = cap2;
     return q;
@@ -180,8 +180,7 @@ int vm_evaluate(const vm_det *dets, int n_dets, const vm_truth *truths, int n_tr
     double *k = malloc(sizeof(double) * (most + 1));
     key *tmp = malloc(sizeof(key) * (most + 1));
     if (!out->cls || !di || !ti || !taken || !rec || !prec || !k || !tmp) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
+        dn_fatal("out of memory\n");
     }
     double sum = 0;
     for (int c = 0; c < classes; ++c) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dist/dist.h"
+#include "checked.h"
 
 #ifdef DARKNET_MPI
 #include <fcntl.h>
@@ -124,9 +125,8 @@ void dist_allgather(const float *mine, size_t count, float *all)
         MPI_Allgather(mine, (int)count, MPI_FLOAT, all, (int)count, MPI_FLOAT, MPI_COMM_WORLD);
     } else {
         /* MPI counts are ints */
-        fprintf(stderr, "darknet: error: rank %d: %zu gradient floats per step are more than one gather"
+        dn_fatal("rank %d: %zu gradient floats per step are more than one gather"
                 " takes: use fewer subdivisions\n", rank, count);
-        exit(1);
     }
     gather_seconds += what_time_is_it_now() - t0;
 }
@@ -148,10 +148,9 @@ static void check_cfg(const char *cfgfile)
     uint64_t mine = file_hash(cfgfile), first = mine;
     MPI_Bcast(&first, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     if (mine != first) {
-        fprintf(stderr, "darknet: error: rank %d: %s differs from rank 0's copy (cfg hash %016llx, rank 0's"
+        dn_fatal("rank %d: %s differs from rank 0's copy (cfg hash %016llx, rank 0's"
                 " %016llx): every process must train the same cfg\n", rank, cfgfile,
                 (unsigned long long)mine, (unsigned long long)first);
-        exit(1);
     }
     MPI_Barrier(MPI_COMM_WORLD);
 }
@@ -172,15 +171,13 @@ static char *read_whole(const char *path, size_t *n)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp || fseek(fp, 0, SEEK_END) != 0) {
-        fprintf(stderr, "darknet: error: rank %d: cannot read %s back\n", rank, path);
-        exit(1);
+        dn_fatal("rank %d: cannot read %s back\n", rank, path);
     }
     long len = ftell(fp);
     rewind(fp);
     char *buf = malloc(len > 0 ? (size_t)len : 1);
     if (!buf || len < 0 || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-        fprintf(stderr, "darknet: error: rank %d: cannot read %s back\n", rank, path);
-        exit(1);
+        dn_fatal("rank %d: cannot read %s back\n", rank, path);
     }
     fclose(fp);
     *n = (size_t)len;
@@ -191,8 +188,7 @@ static void write_whole(const char *path, const char *buf, size_t n)
 {
     FILE *fp = fopen(path, "wb");
     if (!fp || fwrite(buf, 1, n, fp) != n || fclose(fp) != 0) {
-        fprintf(stderr, "darknet: error: rank %d: cannot write %s\n", rank, path);
-        exit(1);
+        dn_fatal("rank %d: cannot write %s\n", rank, path);
     }
 }
 
@@ -237,8 +233,7 @@ static void share_state(network *net)
     char dir[4096], weights[4200], state[4300];
     snprintf(dir, sizeof dir, "%s/darknet-rank%d-XXXXXX", tmp && *tmp ? tmp : "/tmp", rank);
     if (!mkdtemp(dir)) {
-        fprintf(stderr, "darknet: error: rank %d: cannot make a temporary folder in %s\n", rank, dir);
-        exit(1);
+        dn_fatal("rank %d: cannot make a temporary folder in %s\n", rank, dir);
     }
     snprintf(weights, sizeof weights, "%s/start.weights", dir);
     snprintf(state, sizeof state, "%s.state", weights);
@@ -269,9 +264,8 @@ void dist_share_network(network *net, const char *cfgfile)
 {
 #ifdef GPU
     if (gpu_index >= 0) {
-        fprintf(stderr, "darknet: error: MPI=1 builds train on the CPU for now: add -nogpu"
+        dn_fatal("MPI=1 builds train on the CPU for now: add -nogpu"
                 " (docs/distributed.md)\n");
-        exit(1);
     }
 #endif
     release_stderr(0);

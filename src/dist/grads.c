@@ -9,6 +9,7 @@
 #include "gclayer.h"
 #include "network.h"
 #include "optim/optimizer.h"
+#include "checked.h"
 
 #define MAX_ARRAYS 4
 
@@ -48,10 +49,9 @@ void dist_check_layers(network *net)
         int known = l->type == CONVOLUTIONAL || l->type == DECONVOLUTIONAL || l->type == CONNECTED ||
                     l->type == BATCHNORM || (l->type == EXTENSION && l->ext == &gcconv_ext);
         if (!known) {
-            fprintf(stderr, "darknet: error: layer %d (%s): data-parallel training covers the gradients of"
+            dn_fatal("layer %d (%s): data-parallel training covers the gradients of"
                     " convolutional, deconvolutional, connected, batchnorm and gcconv layers only\n",
                     i, l->type == EXTENSION ? l->ext->section : get_layer_string(l->type));
-            exit(1);
         }
     }
 }

@@ -20,6 +20,7 @@
 #include "ext.h"
 #include "input/cfgcheck.h"
 #include "option_list.h"
+#include "checked.h"
 
 /* ---- where option lists come from ---------------------------------------- */
 
@@ -38,8 +39,7 @@ static char *copy_or_null(const char *s)
     if (!s) return NULL;
     char *c = strdup(s);
     if (!c) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
+        dn_fatal("out of memory\n");
     }
     return c;
 }
@@ -65,8 +65,7 @@ void ext_options_origin(list *options, const char *file, const char *section, in
         size_t cap = cap_origins ? 2 * cap_origins : 64;
         origin_entry *o = realloc(origins, cap * sizeof(*o));
         if (!o) {
-            fprintf(stderr, "darknet: error: out of memory\n");
-            exit(1);
+            dn_fatal("out of memory\n");
         }
         origins = o;
         cap_origins = cap;
@@ -123,8 +122,7 @@ fail(cfg_origin o, const char *key, const char *value, const char *fmt, ...)
 
 void ext_cfg_stray_line(const char *file, int line, const char *text)
 {
-    fprintf(stderr, "\ndarknet: error: %s: line %d: '%s' comes before any [section]\n", file, line, text);
-    exit(1);
+    dn_fatal("\n%s: line %d: '%s' comes before any [section]\n", file, line, text);
 }
 
 /* ---- strict numbers --------------------------------------------------------- */
@@ -772,6 +770,5 @@ void ext_check_network(network *net, const char *file)
     for (int i = 0; i < net->n; ++i) {
         if (net->layers[i].type != COST) return;
     }
-    fprintf(stderr, "\ndarknet: error: %s: every layer is a [cost] layer: the network has no output\n", file);
-    exit(1);
+    dn_fatal("\n%s: every layer is a [cost] layer: the network has no output\n", file);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ext.h"
+#include "checked.h"
 
 /* Upstream's path buffers are this long (char labelpath[4096] and the like). */
 #define PATH_ROOM 4096
@@ -20,8 +21,7 @@ int ext_display_available(void)
 
 static void path_too_long(const char *path, size_t length)
 {
-    fprintf(stderr, "darknet: error: a path of %zu bytes (at most %d): %.60s...\n", length, PATH_ROOM - 1, path);
-    exit(1);
+    dn_fatal("a path of %zu bytes (at most %d): %.60s...\n", length, PATH_ROOM - 1, path);
 }
 
 void ext_find_replace(const char *str, const char *orig, const char *rep, char *output)
@@ -48,13 +48,11 @@ void ext_require_regular_file(const char *file, const char *what)
 {
     struct stat st;
     if (stat(file, &st) != 0) {
-        fprintf(stderr, "darknet: error: couldn't open file: %s (%s): %s\n", file, what, strerror(errno));
-        exit(1);
+        dn_fatal("couldn't open file: %s (%s): %s\n", file, what, strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "darknet: error: %s (%s): not a regular file (a device, pipe or folder), not read\n",
+        dn_fatal("%s (%s): not a regular file (a device, pipe or folder), not read\n",
                 file, what);
-        exit(1);
     }
 }
 

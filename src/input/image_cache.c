@@ -16,6 +16,7 @@
 #include "input/image_cache.h"
 #include "input/key_set.h"
 #include "utils.h"
+#include "checked.h"
 
 typedef struct cache_entry {
     int w, h, c;
@@ -70,9 +71,8 @@ void image_cache_open(char **paths, int n)
 {
     long mb = image_cache_budget_mb();
     if (mb < 0) {
-        fprintf(stderr, "darknet: error: DARKNET_IMAGE_CACHE_MB=%s: expected a number of megabytes >= 0"
+        dn_fatal("DARKNET_IMAGE_CACHE_MB=%s: expected a number of megabytes >= 0"
                 " (0 turns the cache off)\n", getenv("DARKNET_IMAGE_CACHE_MB"));
-        exit(1);
     }
     image_cache_open_budget(paths, n, (size_t)mb << 20);
 }

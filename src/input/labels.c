@@ -16,13 +16,13 @@
 #include "ext.h"
 #include "input/labels.h"
 #include "utils.h"
+#include "checked.h"
 
 /* ---- detection boxes -------------------------------------------------------- */
 
 static void __attribute__((noreturn)) box_fail(const char *file, int line, const char *why)
 {
-    fprintf(stderr, "\ndarknet: error: %s: line %d: %s\n", file, line, why);
-    exit(1);
+    dn_fatal("\n%s: line %d: %s\n", file, line, why);
 }
 
 static int blank(const char *s)
@@ -92,9 +92,8 @@ void ext_check_box_classes(const char *filename, const box_label *boxes, int n, 
 {
     for (int i = 0; i < n; ++i) {
         if (boxes[i].id >= classes) {
-            fprintf(stderr, "\ndarknet: error: %s: box %d has class %d, but the network has %d classes (0 to %d)\n",
+            dn_fatal("\n%s: box %d has class %d, but the network has %d classes (0 to %d)\n",
                     filename, i + 1, boxes[i].id, classes, classes - 1);
-            exit(1);
         }
     }
 }
@@ -140,15 +139,13 @@ void ext_check_labels(char **labels, int k)
     if (!found.labels) return;   /* not read by get_labels() */
     const char *file = found.file ? found.file : "the label list";
     if (k > found.count) {
-        fprintf(stderr, "\ndarknet: error: %s has %d labels, but the .data file says classes=%d\n",
+        dn_fatal("\n%s has %d labels, but the .data file says classes=%d\n",
                 file, found.count, k);
-        exit(1);
     }
     for (int i = 0; i < k; ++i) {
         if (!labels[i][0]) {
-            fprintf(stderr, "\ndarknet: error: %s: line %d is empty: it would match every image path\n",
+            dn_fatal("\n%s: line %d is empty: it would match every image path\n",
                     file, i + 1);
-            exit(1);
         }
     }
 }

@@ -8,6 +8,7 @@
 #include "optim/guard.h"
 #include "network.h"
 #include "optim/params.h"
+#include "checked.h"
 
 static int all_finite(const float *a, size_t n)
 {
@@ -95,14 +96,12 @@ static int single_value_norm(const network *net)
 void guard_check_trainable(network *net, const char *cfgfile)
 {
     if (!has_loss_layer(net)) {
-        fprintf(stderr, "\ndarknet: error: %s: %s\n", cfgfile, NO_LOSS);
-        exit(1);
+        dn_fatal("\n%s: %s\n", cfgfile, NO_LOSS);
     }
     int one = single_value_norm(net);
     if (one >= 0) {
-        fprintf(stderr, "\ndarknet: error: %s: section %d %s %s\n", cfgfile, one,
+        dn_fatal("\n%s: section %d %s %s\n", cfgfile, one,
                 layer_name(&net->layers[one]), ONE_VALUE);
-        exit(1);
     }
 }
 

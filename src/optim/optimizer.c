@@ -14,6 +14,7 @@
 #include "option_list.h"
 #include "optim/optimizer.h"
 #include "rand/upstream_rand.h"
+#include "checked.h"
 
 static const char *const optimizer_names[] = {"sgd", "adam", "csgd", NULL};
 static const char *const noise_names[] = {"weight", "gradient", NULL};
@@ -24,19 +25,9 @@ static void seed_streams(net_ext *x, uint64_t seed)
     for (int i = 0; i < RNG_STREAMS; ++i) rng_seed(&x->streams[i], seed, (uint64_t)i);
 }
 
-static void *checked_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 static net_ext *new_net_ext(void)
 {
-    net_ext *x = checked_calloc(1, sizeof(*x));
+    net_ext *x = dn_calloc(1, sizeof(*x));
     x->optimizer = OPTIMIZER_SGD;
     x->sigma = 0.0001f;
     x->noise = NOISE_WEIGHT;
@@ -200,8 +191,8 @@ void optimizer_update_layer(layer l, update_args a)
 static void ensure_moments(float **m, float **v, int n)
 {
     if (!n || (*m && *v)) return;
-    if (!*m) *m = checked_calloc(n, sizeof(float));
-    if (!*v) *v = checked_calloc(n, sizeof(float));
+    if (!*m) *m = dn_calloc(n, sizeof(float));
+    if (!*v) *v = dn_calloc(n, sizeof(float));
 }
 
 void optimizer_prepare_layer(layer *l, int adam)

@@ -6,16 +6,7 @@
 #include <string.h>
 
 #include "rcnn/rcnn_boxes.h"
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
+#include "checked.h"
 
 int rb_box_usable(rb_box b)
 {
@@ -158,7 +149,7 @@ static int by_score(const void *pa, const void *pb)
  * when boxes is given, a usable box) in score order; returns their number. */
 static int score_order(const float *scores, const rb_box *boxes, int n, int *order)
 {
-    scored *s = xmalloc(sizeof(scored) * (size_t)(n > 0 ? n : 1));
+    scored *s = dn_malloc(sizeof(scored) * (size_t)(n > 0 ? n : 1));
     int m = 0;
     for (int i = 0; i < n; ++i) {
         if (isnan(scores[i]) || (boxes && !rb_box_usable(boxes[i]))) continue;
@@ -175,7 +166,7 @@ static int score_order(const float *scores, const rb_box *boxes, int n, int *ord
 int rb_top_n(const float *scores, int n, int top_n, int *idx)
 {
     if (n <= 0 || top_n <= 0) return 0;
-    int *order = xmalloc(sizeof(int) * (size_t)n);
+    int *order = dn_malloc(sizeof(int) * (size_t)n);
     int m = score_order(scores, NULL, n, order);
     if (m > top_n) m = top_n;
     memcpy(idx, order, sizeof(int) * (size_t)m);
@@ -187,8 +178,8 @@ int rb_nms(const rb_box *boxes, const float *scores, int n, float iou_thresh, in
            int *keep)
 {
     if (n <= 0) return 0;
-    int *order = xmalloc(sizeof(int) * (size_t)n);
-    char *gone = xmalloc((size_t)n);
+    int *order = dn_malloc(sizeof(int) * (size_t)n);
+    char *gone = dn_malloc((size_t)n);
     memset(gone, 0, (size_t)n);
     int m = score_order(scores, boxes, n, order);
     int kept = 0;
@@ -273,16 +264,16 @@ int rb_rpn_assign(const rb_box *anchors, int na, const rb_box *truths, int nt,
 {
     if (na <= 0) return 0;
     if (nt < 0) nt = 0;
-    int *tidx = xmalloc(sizeof(int) * (size_t)(nt + 1));
+    int *tidx = dn_malloc(sizeof(int) * (size_t)(nt + 1));
     int nu = usable_truths(truths, NULL, nt, tidx);
-    char *inside = xmalloc((size_t)na);
+    char *inside = dn_malloc((size_t)na);
     for (int i = 0; i < na; ++i) {
         inside[i] = rb_box_usable(anchors[i]) &&
                     inside_image(anchors[i], img_w, img_h, p->border);
     }
-    float *best = xmalloc(sizeof(float) * (size_t)na);
-    float *iou = xmalloc(sizeof(float) * (size_t)na * (size_t)(nu + 1));
-    int *arg = matched ? matched : xmalloc(sizeof(int) * (size_t)na);
+    float *best = dn_malloc(sizeof(float) * (size_t)na);
+    float *iou = dn_malloc(sizeof(float) * (size_t)na * (size_t)(nu + 1));
+    int *arg = matched ? matched : dn_malloc(sizeof(int) * (size_t)na);
     best_truths(anchors, inside, na, truths, tidx, nu, best, arg, iou);
     for (int i = 0; i < na; ++i) {
         labels[i] = inside[i] && best[i] < p->neg_iou ? RB_NEGATIVE : RB_IGNORE;
@@ -338,7 +329,7 @@ void rb_rpn_sample(int *labels, int na, const rb_rpn_params *p, rng *r, int *n_p
     int batch = p->batch > 0 ? p->batch : 0;
     int pos = 0, neg = 0;
     if (na > 0) {
-        int *scratch = xmalloc(sizeof(int) * (size_t)na);
+        int *scratch = dn_malloc(sizeof(int) * (size_t)na);
         pos = thin_label(labels, na, RB_POSITIVE, (int)(batch * fraction_in_unit(p->pos_fraction)),
                          r, scratch);
         neg = thin_label(labels, na, RB_NEGATIVE, batch - pos, r, scratch);
@@ -388,13 +379,13 @@ int rb_sample_rois(const rb_box *proposals, int np, const rb_box *truths, const 
 {
     if (np < 0) np = 0;
     if (nt < 0) nt = 0;
-    int *tidx = xmalloc(sizeof(int) * (size_t)(nt + 1));
+    int *tidx = dn_malloc(sizeof(int) * (size_t)(nt + 1));
     int nu = usable_truths(truths, classes, nt, tidx);
     size_t room = (size_t)np + nu + 1;
-    rb_box *cand = xmalloc(sizeof(rb_box) * room);
-    float *best = xmalloc(sizeof(float) * room);
-    int *arg = xmalloc(sizeof(int) * room);
-    int *fg = xmalloc(sizeof(int) * room), *bg = xmalloc(sizeof(int) * room);
+    rb_box *cand = dn_malloc(sizeof(rb_box) * room);
+    float *best = dn_malloc(sizeof(float) * room);
+    int *arg = dn_malloc(sizeof(int) * room);
+    int *fg = dn_malloc(sizeof(int) * room), *bg = dn_malloc(sizeof(int) * room);
     int m = gather_candidates(proposals, np, truths, tidx, nu, cand);
     best_truths(cand, NULL, m, truths, tidx, nu, best, arg, NULL);
     int nfg = 0, nbg = 0;

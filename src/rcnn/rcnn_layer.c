@@ -21,17 +21,11 @@
 
 #include "rcnn/rcnn_layers.h"
 #include "input/cfgopt.h"
+#include "checked.h"
 
 static rcnn_state *state_of(layer l)
 {
     return (rcnn_state *)l.ext_data;
-}
-
-static void *checked_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) malloc_error();
-    return p;
 }
 
 /* Softmax of n logits into p; returns -log p[label] (0 for label < 0). */
@@ -218,15 +212,15 @@ static void alloc_buffers(layer *l, const roipool_state *pool)
 {
     rcnn_state *s = state_of(*l);
     size_t outs = (size_t)l->batch * l->outputs, cand = (size_t)pool->rows * l->classes;
-    l->output = checked_calloc(outs, sizeof(float));
-    l->delta = checked_calloc(outs, sizeof(float));
-    l->cost = checked_calloc(1, sizeof(float));
-    s->dets = checked_calloc((size_t)s->images * s->max_dets, sizeof(rcnn_det));
-    s->n_dets = checked_calloc(s->images, sizeof(int));
-    s->candidates = checked_calloc(cand, sizeof(rcnn_det));
-    s->cand_scores = checked_calloc(pool->rows, sizeof(float));
-    s->cand_boxes = checked_calloc(pool->rows, sizeof(rb_box));
-    s->keep = checked_calloc(pool->rows, sizeof(int));
+    l->output = dn_calloc(outs, sizeof(float));
+    l->delta = dn_calloc(outs, sizeof(float));
+    l->cost = dn_calloc(1, sizeof(float));
+    s->dets = dn_calloc((size_t)s->images * s->max_dets, sizeof(rcnn_det));
+    s->n_dets = dn_calloc(s->images, sizeof(int));
+    s->candidates = dn_calloc(cand, sizeof(rcnn_det));
+    s->cand_scores = dn_calloc(pool->rows, sizeof(float));
+    s->cand_boxes = dn_calloc(pool->rows, sizeof(rb_box));
+    s->keep = dn_calloc(pool->rows, sizeof(int));
 #ifdef GPU
     if (gpu_index >= 0) {
         l->output_gpu = cuda_make_array(l->output, outs);
@@ -238,7 +232,7 @@ static void alloc_buffers(layer *l, const roipool_state *pool)
 static layer parse_rcnn(list *options, ext_params p)
 {
     cfg_where where = {p.cfgfile, p.section, p.index};
-    rcnn_state *s = checked_calloc(1, sizeof(*s));
+    rcnn_state *s = dn_calloc(1, sizeof(*s));
     layer l = {0};
     parse_keys(s, &l, options, where);
     s->roipool = nearest_roipool(p);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rcnn/roi_pool.h"
+#include "checked.h"
 
 /* Samples per bin in align mode: a 2 x 2 grid. */
 #define SAMPLES 4
@@ -45,16 +46,6 @@ size_t roi_pool_outputs(const roi_pool_shape *s, int n)
     return (size_t)n * s->c * s->size * s->size;
 }
 
-static void *alloc_or_exit(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 static int corner_usable(float v, float scale)
 {
     float scaled = v * scale;
@@ -76,9 +67,9 @@ static tap_table table_alloc(int size, int rois)
 {
     size_t bins = (size_t)rois * size * size;
     tap_table t;
-    t.index = alloc_or_exit(bins * BIN_TAPS * sizeof(int));
-    t.weight = alloc_or_exit(bins * BIN_TAPS * sizeof(float));
-    t.count = alloc_or_exit(bins * sizeof(int));
+    t.index = dn_malloc(bins * BIN_TAPS * sizeof(int));
+    t.weight = dn_malloc(bins * BIN_TAPS * sizeof(float));
+    t.count = dn_malloc(bins * sizeof(int));
     return t;
 }
 
@@ -220,7 +211,7 @@ static void align_backward(const roi_pool_shape *s, const roi_box *rois, int n,
     if (chunk < 1) chunk = 1;
     if (chunk > n) chunk = n;
     tap_table t = table_alloc(S, chunk);
-    char *usable = alloc_or_exit((size_t)chunk);
+    char *usable = dn_malloc((size_t)chunk);
     for (int first = 0; first < n; first += chunk) {
         int count = n - first < chunk ? n - first : chunk;
         #pragma omp parallel for schedule(static) if (count > 1)

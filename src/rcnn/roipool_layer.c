@@ -15,17 +15,11 @@
 
 #include "rcnn/rcnn_layers.h"
 #include "input/cfgopt.h"
+#include "checked.h"
 
 static roipool_state *state_of(layer l)
 {
     return (roipool_state *)l.ext_data;
-}
-
-static void *checked_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) malloc_error();
-    return p;
 }
 
 /* Rows k >= n of image b: no ROI (image index -1 pools to zeros). */
@@ -44,8 +38,8 @@ static void pad_rows(roipool_state *s, int b, int n)
 static int sample_image(roipool_state *s, network net, int b, const rb_box *props, int n_props)
 {
     int max_truths = net.truths / 5;
-    rb_box *truths = checked_calloc(max_truths, sizeof(rb_box));
-    int *classes = checked_calloc(max_truths, sizeof(int));
+    rb_box *truths = dn_calloc(max_truths, sizeof(rb_box));
+    int *classes = dn_calloc(max_truths, sizeof(int));
     int nt = rcnn_read_truths(net, b, truths, classes, max_truths);
     rng r;
     rcnn_rng(net, s->index, b, &r);
@@ -141,14 +135,14 @@ static void alloc_buffers(layer *l)
 {
     roipool_state *s = state_of(*l);
     size_t rows = (size_t)l->batch, outs = rows * l->outputs;
-    s->rois = checked_calloc(rows, sizeof(roi_box));
-    s->boxes = checked_calloc(rows, sizeof(rb_box));
-    s->targets = checked_calloc(rows, sizeof(rb_box));
-    s->labels = checked_calloc(rows, sizeof(int));
-    s->counts = checked_calloc(s->images, sizeof(int));
-    s->argmax = checked_calloc(outs, sizeof(int));
-    l->output = checked_calloc(outs, sizeof(float));
-    l->delta = checked_calloc(outs, sizeof(float));
+    s->rois = dn_calloc(rows, sizeof(roi_box));
+    s->boxes = dn_calloc(rows, sizeof(rb_box));
+    s->targets = dn_calloc(rows, sizeof(rb_box));
+    s->labels = dn_calloc(rows, sizeof(int));
+    s->counts = dn_calloc(s->images, sizeof(int));
+    s->argmax = dn_calloc(outs, sizeof(int));
+    l->output = dn_calloc(outs, sizeof(float));
+    l->delta = dn_calloc(outs, sizeof(float));
 #ifdef GPU
     if (gpu_index >= 0) {
         l->output_gpu = cuda_make_array(l->output, outs);
@@ -230,7 +224,7 @@ static void parse_keys(roipool_state *s, list *options, const rpn_state *rpn, cf
 static layer parse_roipool(list *options, ext_params p)
 {
     cfg_where where = {p.cfgfile, p.section, p.index};
-    roipool_state *s = checked_calloc(1, sizeof(*s));
+    roipool_state *s = dn_calloc(1, sizeof(*s));
     s->index = p.index;
     s->rpn = nearest_rpn(p);
     if (s->rpn < 0) cfg_fail(where, "from", "", "no [rpn] layer comes before to take the proposals from");

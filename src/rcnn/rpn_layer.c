@@ -18,6 +18,7 @@
 #include "rcnn/rcnn_layers.h"
 #include "input/cfgopt.h"
 #include "optim/optimizer.h"
+#include "checked.h"
 
 static rpn_state *state_of(layer l)
 {
@@ -176,13 +177,6 @@ static void forward_rpn_gpu(layer l, network net)
 
 /* ---- buffers ------------------------------------------------------------------ */
 
-static void *checked_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) malloc_error();
-    return p;
-}
-
 static void free_scratch(rpn_state *s)
 {
     free(s->anchors); free(s->proposals); free(s->n_proposals);
@@ -196,28 +190,28 @@ static void alloc_buffers(layer *l)
     rpn_state *s = state_of(*l);
     free_scratch(s);
     size_t na = (size_t)l->w * l->h * s->A;
-    s->anchors = checked_calloc(na, sizeof(rb_box));
+    s->anchors = dn_calloc(na, sizeof(rb_box));
     s->n_anchors = rb_make_anchors(s->sizes, s->n_sizes, s->ratios, s->n_ratios, s->stride, l->h, l->w,
                                    s->anchors);
-    s->proposals = checked_calloc((size_t)l->batch * s->max_proposals, sizeof(rb_box));
-    s->n_proposals = checked_calloc(l->batch, sizeof(int));
-    s->logits = checked_calloc(na, sizeof(float));
-    s->grad_logits = checked_calloc(na, sizeof(float));
-    s->weights = checked_calloc(na, sizeof(float));
-    s->scores = checked_calloc(na, sizeof(float));
-    s->deltas = checked_calloc(4 * na, sizeof(float));
-    s->grad_deltas = checked_calloc(4 * na, sizeof(float));
-    s->targets = checked_calloc(8 * na, sizeof(float));   /* targets, then box weights */
-    s->labels = checked_calloc(na, sizeof(int));
-    s->matched = checked_calloc(na, sizeof(int));
-    s->order = checked_calloc(na, sizeof(int));
-    s->keep = checked_calloc(na, sizeof(int));
-    s->boxes = checked_calloc(na, sizeof(rb_box));
+    s->proposals = dn_calloc((size_t)l->batch * s->max_proposals, sizeof(rb_box));
+    s->n_proposals = dn_calloc(l->batch, sizeof(int));
+    s->logits = dn_calloc(na, sizeof(float));
+    s->grad_logits = dn_calloc(na, sizeof(float));
+    s->weights = dn_calloc(na, sizeof(float));
+    s->scores = dn_calloc(na, sizeof(float));
+    s->deltas = dn_calloc(4 * na, sizeof(float));
+    s->grad_deltas = dn_calloc(4 * na, sizeof(float));
+    s->targets = dn_calloc(8 * na, sizeof(float));   /* targets, then box weights */
+    s->labels = dn_calloc(na, sizeof(int));
+    s->matched = dn_calloc(na, sizeof(int));
+    s->order = dn_calloc(na, sizeof(int));
+    s->keep = dn_calloc(na, sizeof(int));
+    s->boxes = dn_calloc(na, sizeof(rb_box));
     size_t outs = (size_t)l->batch * l->outputs;
     free(l->output);
     free(l->delta);
-    l->output = checked_calloc(outs, sizeof(float));
-    l->delta = checked_calloc(outs, sizeof(float));
+    l->output = dn_calloc(outs, sizeof(float));
+    l->delta = dn_calloc(outs, sizeof(float));
 #ifdef GPU
     if (l->output_gpu) cuda_free(l->output_gpu);
     if (l->delta_gpu) cuda_free(l->delta_gpu);
@@ -318,7 +312,7 @@ static void parse_keys(rpn_state *s, list *options, cfg_where w)
 static layer parse_rpn(list *options, ext_params p)
 {
     cfg_where where = {p.cfgfile, p.section, p.index};
-    rpn_state *s = checked_calloc(1, sizeof(*s));
+    rpn_state *s = dn_calloc(1, sizeof(*s));
     parse_keys(s, options, where);
     s->index = p.index;
     if (!(p.h && p.w && p.c)) cfg_fail(where, "anchor_sizes", "", "the layer before does not output an image");

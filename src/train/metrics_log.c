@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "train/metrics_log.h"
+#include "checked.h"
 
 void metrics_open(metrics_log *m, const char *path)
 {
@@ -14,8 +15,7 @@ void metrics_open(metrics_log *m, const char *path)
     snprintf(m->path, sizeof m->path, "%s", path);
     m->file = fopen(path, "a");
     if (!m->file) {
-        fprintf(stderr, "darknet: error: %s: cannot open the metrics log: %s\n", path, strerror(errno));
-        exit(1);
+        dn_fatal("%s: cannot open the metrics log: %s\n", path, strerror(errno));
     }
 }
 

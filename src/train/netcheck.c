@@ -15,6 +15,7 @@
 #include "optim/guard.h"
 #include "rand/rng.h"
 #include "utils.h"
+#include "checked.h"
 
 static size_t layer_parameters(const layer *l)
 {
@@ -93,7 +94,6 @@ void netcheck_command(int argc, char **argv)
     free_data(d);
     free_network(net);
     if (bad) {
-        fprintf(stderr, "darknet: error: %s: training step gave values that are not finite\n", cfg);
-        exit(1);
+        dn_fatal("%s: training step gave values that are not finite\n", cfg);
     }
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "train/plot.h"
+#include "checked.h"
 
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride_in_bytes);
 
@@ -13,8 +14,7 @@ void plot_series_add(plot_series *s, int it, float a, float b)
         int cap = s->cap ? 2 * s->cap : 256;
         plot_point *p = realloc(s->p, (size_t)cap * sizeof(plot_point));
         if (!p) {
-            fprintf(stderr, "darknet: error: out of memory\n");
-            exit(1);
+            dn_fatal("out of memory\n");
         }
         s->p = p;
         s->cap = cap;

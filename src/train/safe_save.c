@@ -29,6 +29,7 @@
 #include "network.h"
 #include "optim/optimizer.h"
 #include "train/safe_save.h"
+#include "checked.h"
 
 typedef struct pending {
     FILE *fp;
@@ -65,8 +66,7 @@ static void remember(FILE *fp, char *tmp, char *target)
         }
     }
     pthread_mutex_unlock(&lock);
-    fprintf(stderr, "darknet: error: more than %d weights files open for saving at once\n", MAX_PENDING);
-    exit(1);
+    dn_fatal("more than %d weights files open for saving at once\n", MAX_PENDING);
 }
 
 static pending take(FILE *fp)
@@ -88,8 +88,7 @@ static char *copy(const char *s)
 {
     char *c = strdup(s);
     if (!c) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
+        dn_fatal("out of memory\n");
     }
     return c;
 }

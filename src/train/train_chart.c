@@ -7,6 +7,7 @@
 
 #include "train/plot.h"
 #include "train/train_chart.h"
+#include "checked.h"
 
 #define CHART_W 800
 #define CHART_H 500
@@ -32,8 +33,7 @@ train_chart *train_chart_make(int max_iteration, const char *score_name, const c
 {
     train_chart *c = calloc(1, sizeof(train_chart));
     if (!c) {
-        fprintf(stderr, "darknet: error: out of memory for the training chart\n");
-        exit(1);
+        dn_fatal("out of memory for the training chart\n");
     }
     c->max_it = max_iteration;
     snprintf(c->name, sizeof c->name, "%s", score_name ? score_name : "SCORE");

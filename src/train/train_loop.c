@@ -22,6 +22,7 @@
 #include "train/train_chart.h"
 #include "train/train_loop.h"
 #include "utils.h"
+#include "checked.h"
 
 #define CHART_SECONDS 5.0
 
@@ -122,8 +123,7 @@ static float *reserve(float **buf, size_t *have, size_t want)
         free(*buf);
         *buf = malloc(want * sizeof(float));
         if (!*buf) {
-            fprintf(stderr, "darknet: error: out of memory for %zu gradient floats\n", want);
-            exit(1);
+            dn_fatal("out of memory for %zu gradient floats\n", want);
         }
         *have = want;
     }

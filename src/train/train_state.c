@@ -13,6 +13,7 @@
 #include "optim/optimizer.h"
 #include "rand/upstream_rand.h"
 #include "train/train_state.h"
+#include "checked.h"
 
 #define STATE_MAGIC "DNSTATE1"
 #define STATE_END "DNSTATE."
@@ -67,8 +68,7 @@ char *train_state_path(const char *weightfile)
     size_t n = strlen(weightfile);
     char *path = malloc(n + sizeof(".state"));
     if (!path) {
-        fprintf(stderr, "darknet: error: out of memory\n");
-        exit(1);
+        dn_fatal("out of memory\n");
     }
     memcpy(path, weightfile, n);
     memcpy(path + n, ".state", sizeof(".state"));
@@ -188,12 +188,11 @@ typedef struct reader {
     long offset;
 } reader;
 
-static void read_fail(reader *r, int layer_index, const char *why)
+static void __attribute__((noreturn)) read_fail(reader *r, int layer_index, const char *why)
 {
-    fprintf(stderr, "\ndarknet: error: %s: ", r->path);
-    if (layer_index >= 0) fprintf(stderr, "layer %d: ", layer_index);
-    fprintf(stderr, "%s at byte offset %ld\n", why, r->offset);
-    exit(1);
+    char where[32] = "";
+    if (layer_index >= 0) snprintf(where, sizeof(where), "layer %d: ", layer_index);
+    dn_fatal("\n%s: %s%s at byte offset %ld\n", r->path, where, why, r->offset);
 }
 
 static void get(reader *r, void *p, size_t size, size_t n, int layer_index)

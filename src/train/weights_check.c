@@ -22,6 +22,7 @@
 #include "ext.h"
 #include "train/weights_check.h"
 #include "network.h"
+#include "checked.h"
 
 /* ---- what each layer type reads -------------------------------------------- */
 
@@ -204,22 +205,19 @@ void ext_read_weights_header(FILE *fp, const char *filename, int *major, int *mi
 {
     int v[3];
     if (fread(v, sizeof(int), 3, fp) != 3) {
-        fprintf(stderr, "\ndarknet: error: %s: too short for a weights file's header (12 bytes)\n", filename);
-        exit(1);
+        dn_fatal("\n%s: too short for a weights file's header (12 bytes)\n", filename);
     }
     for (int i = 0; i < 3; ++i) {
         if (v[i] < 0 || v[i] > 100000) {
-            fprintf(stderr, "\ndarknet: error: %s: not a darknet weights file (version %d.%d.%d)\n",
+            dn_fatal("\n%s: not a darknet weights file (version %d.%d.%d)\n",
                     filename, v[0], v[1], v[2]);
-            exit(1);
         }
     }
     long seen_bytes = (v[0] * 10 + v[1]) >= 2 && v[0] < 1000 && v[1] < 1000 ? 8 : 4;
     long size = file_size(fp);
     if (size >= 0 && size < 12 + seen_bytes) {
-        fprintf(stderr, "\ndarknet: error: %s: too short for a weights file's header (%ld bytes for "
+        dn_fatal("\n%s: too short for a weights file's header (%ld bytes for "
                         "version %d.%d.%d, the file has %ld)\n", filename, 12 + seen_bytes, v[0], v[1], v[2], size);
-        exit(1);
     }
     *major = v[0];
     *minor = v[1];

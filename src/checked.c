@@ -1,0 +1,40 @@
+/* checked.c: allocation, files and the error line (see checked.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checked.h"
+
+void dn_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    while (*fmt == '\n') fputc(*fmt++, stderr);
+    fputs("darknet: error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void *dn_malloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) dn_fatal("out of memory (%zu bytes)\n", bytes);
+    return p;
+}
+
+void *dn_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) dn_fatal("out of memory (%zu x %zu bytes)\n", n, size);
+    return p;
+}
+
+FILE *dn_fopen(const char *path, const char *mode)
+{
+    FILE *fp = fopen(path, mode);
+    if (!fp) dn_fatal("cannot open %s for %s: %s\n", path, mode[0] == 'r' ? "reading" : "writing", strerror(errno));
+    return fp;
+}
