@@ -58,10 +58,7 @@ static void *grow(void *p, size_t n, const char *file)
 
 static cfg_text read_cfg_text(const char *file)
 {
-    FILE *fp = fopen(file, "r");
-    if (!fp) {
-        dn_fatal("\ngcfold: cannot read %s: %s\n", file, strerror(errno));
-    }
+    FILE *fp = dn_fopen(file, "r");
     cfg_text t = {NULL, 0, NULL, 0};
     char *line = NULL;
     size_t cap = 0;

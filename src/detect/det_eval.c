@@ -277,9 +277,7 @@ static int collect_detections(network *net, const char *dets_file, const char *s
         return scored;
     }
     FILE *out = NULL;
-    if (save_file && !(out = fopen(save_file, "w"))) {
-        dn_fatal("couldn't open file: %s\n", save_file);
-    }
+    if (save_file) out = dn_fopen(save_file, "w");
     int scored = det_collect(net, paths, n, classes, o, s, out);
     if (out) fclose(out);
     return scored;

@@ -181,7 +181,7 @@ grep -q '^\[gcmerge\]' "$WORK/merge-fold.cfg" && ! grep -q '^\[gcconv\]' "$WORK/
 build/tests/dump_images "$WORK/merge.cfg" "$WORK/merge.weights" "$WORK/merge.bin" "$WORK/merge.in.bin" $IMAGES > /dev/null 2>&1
 fed merge-fold "$WORK/merge-fold.cfg" "$WORK/merge-fold.weights" "$WORK/merge.bin" fast $IMAGES
 compare keep_equals_ccnn merge "$WORK/merge.bin" "$WORK/merge-fold.fast.fed.bin"
-expect_error missing_cfg "cannot read $WORK/nope.cfg" \
+expect_error missing_cfg "cannot open $WORK/nope.cfg for reading" \
     ./darknet gcfold "$WORK/nope.cfg" "$WORK/mnist.weights" "$WORK/x.cfg" "$WORK/x.weights"
 expect_error short_weights "$WORK/short.weights" sh -c "head -c 4000 '$WORK/mnist.weights' > '$WORK/short.weights' &&
     ./darknet gcfold '$WORK/mnist.cfg' '$WORK/short.weights' '$WORK/x.cfg' '$WORK/x.weights'"
