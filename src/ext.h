@@ -21,6 +21,16 @@ typedef struct ext_params {
     network *net;
 } ext_params;
 
+/* An array a layer trains beyond upstream's biases, batch-norm scales and
+ * weights: its values, its updates (minus the gradient, as upstream's
+ * *_updates) and its length. */
+typedef struct ext_array {
+    const char *name;      /* "R" */
+    float *values, *updates;
+    int n;
+} ext_array;
+#define EXT_MAX_ARRAYS 4
+
 /* One extension layer type.  Any hook but parse may be NULL. */
 typedef struct layer_ext {
     const char *section;   /* "[gcconv]" */
@@ -43,7 +53,21 @@ typedef struct layer_ext {
     int (*num_detections)(layer l, float thresh);
     int (*get_detections)(layer l, int w, int h, int netw, int neth, float thresh,
                           int relative, detection *dets);
+    /* The arrays the layer trains beyond those of layer_param_counts
+     * (src/optim/params.h), in a fixed order; returns how many (at most
+     * EXT_MAX_ARRAYS).  The MPI exchange sums their updates over the ranks
+     * (src/dist/grads.c), netcheck counts them, the Python package reads
+     * them by name.  The layer's own update applies them.  NULL: none. */
+    int (*arrays)(layer l, ext_array *out);
+    /* Multiply-adds of one image's forward pass, as the CPU runs it
+     * (netcheck).  NULL: none counted. */
+    double (*multiply_adds)(layer l);
 } layer_ext;
+
+/* The trainable arrays of any layer (0 for upstream's types and for an
+ * extension without the hook); by name, NULL when it has none so called. */
+int ext_layer_arrays(layer l, ext_array *out);
+const ext_array *ext_layer_array(layer l, const char *name, ext_array *slot);
 
 /* A subcommand: `./darknet WORD [SUBWORD] ...`.  subword NULL matches any. */
 typedef struct ext_command {

@@ -53,13 +53,18 @@ static float *realloc_floats(float *p, size_t n)
     return p;
 }
 
-size_t gcconv_extra_parameters(layer l)
+/* R is the array [gcconv] trains beyond w, the biases and the batch-norm
+ * scales; gcconv_calibrate applies its updates. */
+static int gcconv_arrays(layer l, ext_array *out)
 {
     gcconv_state *s = gcconv_state_of(l);
-    return (l.batch_normalize ? (size_t)l.n : 0) + (size_t)s->K * s->ss;
+    out[0] = (ext_array){"R", s->R, s->R_updates, s->K * s->ss};
+    return 1;
 }
 
-double gcconv_multiply_adds(layer l)
+/* Multiply-adds of one image's forward pass, as the CPU runs it (full
+ * mixing with expand over the replicated input). */
+static double gcconv_multiply_adds(layer l)
 {
     gcconv_state *s = gcconv_state_of(l);
     return (double)l.out_h * l.out_w * l.n * s->planes * s->ss;
@@ -897,4 +902,5 @@ static void free_gcconv(layer l)
 
 const layer_ext gcconv_ext = {
     "[gcconv]", parse_gcconv, save_gcconv, load_gcconv, resize_gcconv_layer, free_gcconv, NULL, NULL, NULL,
+    gcconv_arrays, gcconv_multiply_adds,
 };

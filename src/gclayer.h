@@ -32,12 +32,6 @@ extern const layer_ext gcconv_ext;
 /* Builds a layer; the random draws (w, and R for r_init=random) come from
  * net's RNG_INIT stream.  parse does this after checking every key. */
 layer make_gcconv_layer(gcconv_options o, int batch, int h, int w, int c, network *net);
-/* What the layer trains beyond w and the biases: batch-norm scales and R. */
-size_t gcconv_extra_parameters(layer l);
-/* Multiply-adds of one image's forward pass, as the CPU runs it (full
- * mixing with expand over the replicated input). */
-double gcconv_multiply_adds(layer l);
-
 void forward_gcconv_layer(layer l, network net);
 void backward_gcconv_layer(layer l, network net);
 void update_gcconv_layer(layer l, update_args a);

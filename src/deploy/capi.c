@@ -90,6 +90,7 @@ int dn_gcconv_branches(network *net, int i, int *size)
 
 void dn_gcconv_r(network *net, int i, float *r)
 {
-    gcconv_state *s = gcconv_state_of(net->layers[i]);
-    memcpy(r, s->R, (size_t)s->K * s->ss * sizeof(float));
+    ext_array slot;
+    const ext_array *R = ext_layer_array(net->layers[i], "R", &slot);
+    if (R) memcpy(r, R->values, (size_t)R->n * sizeof(float));
 }

@@ -235,7 +235,7 @@ static void save_folded_gcconv(layer l, FILE *fp)
     free(kernel);
 }
 
-static const layer_ext folded_gcconv_ext = {"[gcconv]", NULL, save_folded_gcconv, NULL, NULL, NULL, NULL, NULL, NULL};
+static const layer_ext folded_gcconv_ext = {"[gcconv]", NULL, save_folded_gcconv, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 /* upstream's save_weights writes every layer in order (and the header
  * with `seen`); for the time of the save each [gcconv] saves itself

@@ -6,14 +6,15 @@
 #include <string.h>
 
 #include "dist/grads.h"
-#include "gclayer.h"
+#include "ext.h"
 #include "network.h"
 #include "optim/optimizer.h"
 #include "checked.h"
 
-#define MAX_ARRAYS 4
+#define MAX_ARRAYS (3 + EXT_MAX_ARRAYS)   /* biases, scales, weights, and the declared ones */
 
-/* A layer's gradient arrays, in slot order: biases, scales, weights, R. */
+/* A layer's gradient arrays, in slot order: biases, scales, weights, then
+ * those the layer declares (ext.h: [gcconv]'s R). */
 static int grad_arrays(layer *l, float **p, int *n)
 {
     param_counts c = layer_param_counts(l);
@@ -22,10 +23,9 @@ static int grad_arrays(layer *l, float **p, int *n)
     if (c.biases) p[k] = l->bias_updates, n[k++] = c.biases;
     if (c.scales) p[k] = l->scale_updates, n[k++] = c.scales;
     if (c.weights) p[k] = l->weight_updates, n[k++] = c.weights;
-    if (l->type == EXTENSION && l->ext == &gcconv_ext) {
-        gcconv_state *s = gcconv_state_of(*l);
-        p[k] = s->R_updates, n[k++] = s->K * s->ss;
-    }
+    ext_array a[EXT_MAX_ARRAYS];
+    int m = ext_layer_arrays(*l, a);
+    for (int i = 0; i < m; ++i) p[k] = a[i].updates, n[k++] = a[i].n;
     return k;
 }
 
@@ -37,7 +37,7 @@ static int bn_channels(const layer *l)
     if (l->type == BATCHNORM) return l->out_c;
     if (!l->batch_normalize) return 0;
     if (l->type == CONVOLUTIONAL || l->type == DECONVOLUTIONAL || l->type == CONNECTED) return l->out_c;
-    if (l->type == EXTENSION && l->ext == &gcconv_ext) return l->n;
+    if (l->type == EXTENSION) return l->n;   /* one that normalises ([gcconv]) */
     return 0;
 }
 
@@ -47,7 +47,7 @@ void dist_check_layers(network *net)
         layer *l = &net->layers[i];
         if (!l->update) continue;
         int known = l->type == CONVOLUTIONAL || l->type == DECONVOLUTIONAL || l->type == CONNECTED ||
-                    l->type == BATCHNORM || (l->type == EXTENSION && l->ext == &gcconv_ext);
+                    l->type == BATCHNORM || (l->type == EXTENSION && l->ext && l->ext->arrays);
         if (!known) {
             dn_fatal("layer %d (%s): data-parallel training covers the gradients of"
                     " convolutional, deconvolutional, connected, batchnorm and gcconv layers only\n",

@@ -182,5 +182,5 @@ static void free_gcmerge(layer l)
 }
 
 const layer_ext gcmerge_ext = {
-    "[gcmerge]", parse_gcmerge, NULL, NULL, resize_gcmerge_layer, free_gcmerge, NULL, NULL, NULL,
+    "[gcmerge]", parse_gcmerge, NULL, NULL, resize_gcmerge_layer, free_gcmerge, NULL, NULL, NULL, NULL, NULL,
 };

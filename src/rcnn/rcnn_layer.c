@@ -277,5 +277,5 @@ static void free_rcnn(layer l)
 }
 
 const layer_ext rcnn_ext = {
-    "[rcnn]", parse_rcnn, NULL, NULL, NULL, free_rcnn, NULL, rcnn_num_detections, rcnn_get_detections,
+    "[rcnn]", parse_rcnn, NULL, NULL, NULL, free_rcnn, NULL, rcnn_num_detections, rcnn_get_detections, NULL, NULL,
 };

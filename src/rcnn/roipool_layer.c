@@ -258,5 +258,5 @@ static layer parse_roipool(list *options, ext_params p)
 }
 
 const layer_ext roipool_ext = {
-    "[roipool]", parse_roipool, NULL, NULL, resize_roipool, free_roipool, roipool_batch_out, NULL, NULL,
+    "[roipool]", parse_roipool, NULL, NULL, resize_roipool, free_roipool, roipool_batch_out, NULL, NULL, NULL, NULL,
 };

@@ -343,5 +343,5 @@ static layer parse_rpn(list *options, ext_params p)
 }
 
 const layer_ext rpn_ext = {
-    "[rpn]", parse_rpn, NULL, NULL, resize_rpn, free_rpn, NULL, NULL, NULL,
+    "[rpn]", parse_rpn, NULL, NULL, resize_rpn, free_rpn, NULL, NULL, NULL, NULL, NULL,
 };

@@ -11,7 +11,6 @@
 
 #include "darknet.h"
 #include "ext.h"
-#include "gclayer.h"
 #include "optim/guard.h"
 #include "rand/rng.h"
 #include "utils.h"
@@ -26,9 +25,12 @@ static size_t layer_parameters(const layer *l)
         return (size_t)l->inputs * l->outputs + l->outputs + (l->batch_normalize ? l->outputs : 0);
     case BATCHNORM:
         return 2 * (size_t)l->c;
-    default: {   /* extension layers; [gcconv] also trains its batch-norm scales and R */
-        size_t n = (size_t)l->nweights + (l->nbiases > 0 ? l->nbiases : 0);
-        return n + (l->ext == &gcconv_ext ? gcconv_extra_parameters(*l) : 0);
+    default: {   /* extension layers: their batch-norm scales and the arrays they declare (R) */
+        size_t n = (size_t)l->nweights + (l->nbiases > 0 ? l->nbiases : 0) + (l->batch_normalize ? l->n : 0);
+        ext_array a[EXT_MAX_ARRAYS];
+        int k = ext_layer_arrays(*l, a);
+        for (int i = 0; i < k; ++i) n += (size_t)a[i].n;
+        return n;
     }
     }
 }
@@ -42,7 +44,7 @@ static double layer_multiply_adds(const layer *l)
     double pixels = (double)l->out_h * l->out_w;
     if (l->type == CONVOLUTIONAL) return pixels * l->n * l->size * l->size * (l->c / l->groups);
     if (l->type == CONNECTED) return (double)l->inputs * l->outputs;
-    if (l->type == EXTENSION && l->ext == &gcconv_ext) return gcconv_multiply_adds(*l);
+    if (l->type == EXTENSION && l->ext && l->ext->multiply_adds) return l->ext->multiply_adds(*l);
     return 0;
 }
 
