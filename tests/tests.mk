@@ -94,9 +94,10 @@ GPU_CHECK := $(BUILD)/tests-gpu/gpu_check
 .PHONY: gpu-check
 ifeq ($(GPU),1)
 gpu-check: $(GPU_CHECK)
-$(GPU_CHECK): tests/gpu/gpu_check.c $(LIB_A) $(ROOT_STAMP)
+GPU_CHECK_HELPERS := tests/unit/helpers/rounding.c tests/unit/helpers/conv_shadow.c
+$(GPU_CHECK): tests/gpu/gpu_check.c $(GPU_CHECK_HELPERS) $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(OUR_WARN) $< $(LIB_A) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -Itests/unit/helpers $< $(GPU_CHECK_HELPERS) $(LIB_A) -o $@ $(LDLIBS)
 else
 gpu-check:
 	@echo "make: gpu-check needs GPU=1" >&2; exit 1

@@ -194,7 +194,8 @@ static double bound_of(const network *net, int i, double xmax, float *const *out
 {
     layer l = net->layers[i];
     const float *y = outs[i];
-    double weighted = weighted_bound(l, xmax, y, l.outputs, opencv);
+    size_t ny = (size_t)l.outputs * l.batch;
+    double weighted = weighted_bound(l, xmax, y, ny, opencv);
     if (weighted >= 0) return weighted;
     switch (l.type) {
     case EXTENSION:   /* [gcmerge] max: exact; mean: a sum of K, divided */
@@ -202,20 +203,20 @@ static double bound_of(const network *net, int i, double xmax, float *const *out
     case ROUTE: case MAXPOOL: case REORG: case DROPOUT:
         return 0;
     case UPSAMPLE:
-        return l.scale == 1 ? 0 : 2 * FLOAT_UNIT_ROUNDOFF * max_abs(y, l.outputs);
+        return l.scale == 1 ? 0 : 2 * FLOAT_UNIT_ROUNDOFF * max_abs(y, ny);
     case AVGPOOL:
         return sum_bound(l.h * l.w + 1, xmax);
     case SHORTCUT: {
-        double add = max_abs(outs[l.index], net->layers[l.index].outputs);
-        return through_activation(sum_bound(3, fabs(l.alpha) * xmax + fabs(l.beta) * add), l.activation, y, l.outputs);
+        double add = max_abs(outs[l.index], (size_t)net->layers[l.index].outputs * l.batch);
+        return through_activation(sum_bound(3, fabs(l.alpha) * xmax + fabs(l.beta) * add), l.activation, y, ny);
     }
     case SOFTMAX:
-        return l.softmax_tree ? -1 : softmax_bound(xmax, l.temperature, l.inputs / l.groups, y, l.outputs);
+        return l.softmax_tree ? -1 : softmax_bound(xmax, l.temperature, l.inputs / l.groups, y, ny);
     case YOLO:   /* the logistic of some entries, a copy of the others */
-        return 2 * ELEMENTWISE_ROUNDINGS * FLOAT_UNIT_ROUNDOFF * max_abs(y, l.outputs);
+        return 2 * ELEMENTWISE_ROUNDINGS * FLOAT_UNIT_ROUNDOFF * max_abs(y, ny);
     case REGION:   /* the logistic, then a softmax over the classes */
-        return softmax_bound(xmax, 1, l.classes, y, l.outputs)
-             + 2 * ELEMENTWISE_ROUNDINGS * FLOAT_UNIT_ROUNDOFF * max_abs(y, l.outputs);
+        return softmax_bound(xmax, 1, l.classes, y, ny)
+             + 2 * ELEMENTWISE_ROUNDINGS * FLOAT_UNIT_ROUNDOFF * max_abs(y, ny);
     default:
         return -1;
     }
@@ -225,7 +226,7 @@ double layer_rounding_bound(const network *net, int i, const float *input, float
                             char *why, size_t why_size)
 {
     const float *x = i == 0 ? input : outs[i - 1];
-    int nx = i == 0 ? net->inputs : net->layers[i - 1].outputs;
+    size_t nx = (size_t)(i == 0 ? net->inputs : net->layers[i - 1].outputs) * net->layers[i].batch;
     double b = bound_of(net, i, max_abs(x, nx), outs, opencv);
     if (b < 0) snprintf(why, why_size, "layer %d: no derived rounding bound for its type (%d)", i, (int)net->layers[i].type);
     return b;

@@ -29,9 +29,9 @@ double sum_bound(double n, double magnitude);
  * values) whose reference outputs are y (ny values); -1 for other layers. */
 double weighted_layer_bound(layer l, const float *x, size_t nx, const float *y, size_t ny);
 
-/* The bound on max |a - b| over the outputs of layer i of `net` (batch 1),
- * for two evaluations of that layer on the same inputs: `input` is the
- * network's input, outs[j] the reference's output of layer j <= i (both
+/* The bound on max |a - b| over the outputs of layer i of `net` (the whole
+ * batch), for two evaluations of that layer on the same inputs: `input` is
+ * the network's input, outs[j] the reference's output of layer j <= i (both
  * sides read those of j < i).
  * With opencv, the layer's batch norm may be OpenCV's (x - mean) /
  * sqrt(var + 1e-6) on one side instead of Darknet's (x - mean) /
