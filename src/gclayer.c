@@ -658,29 +658,12 @@ static const char *const activation_names[] = {
     "logistic", "relu", "relie", "linear", "ramp", "tanh", "plse",
     "leaky", "elu", "loggy", "stair", "hardtan", "lhtan", "selu", NULL};
 
+/* An error about a value the layer works out or checks against its input. */
 static void fail_int(cfg_where w, const char *key, int value, const char *why)
 {
     char text[32];
     snprintf(text, sizeof(text), "%d", value);
     cfg_fail(w, key, text, why);
-}
-
-static int cfg_at_least(list *options, const char *key, int def, int lowest, cfg_where w)
-{
-    int v = cfg_int(options, key, def, w);
-    if (v < lowest) {
-        char why[48];
-        snprintf(why, sizeof(why), "must be at least %d", lowest);
-        fail_int(w, key, v, why);
-    }
-    return v;
-}
-
-static int cfg_flag(list *options, const char *key, int def, cfg_where w)
-{
-    int v = cfg_int(options, key, def, w);
-    if (v != 0 && v != 1) fail_int(w, key, v, "must be 0 or 1");
-    return v;
 }
 
 /* expand= when the cfg does not say: 1 for layer 0 (the SPEC's default);
@@ -699,24 +682,19 @@ static int default_expand(ext_params p, int branches)
 static gcconv_options read_options(list *options, ext_params p, cfg_where w)
 {
     gcconv_options o;
-    o.filters = cfg_at_least(options, "filters", 1, 1, w);
-    o.size = cfg_at_least(options, "size", 1, 1, w);
-    o.stride = cfg_at_least(options, "stride", 1, 1, w);
+    o.filters = cfg_int_min(options, "filters", 1, 1, w);
+    o.size = cfg_int_min(options, "size", 1, 1, w);
+    o.stride = cfg_int_min(options, "stride", 1, 1, w);
     int pad = cfg_flag(options, "pad", 0, w);
-    o.padding = cfg_at_least(options, "padding", 0, 0, w);
+    o.padding = cfg_int_min(options, "padding", 0, 0, w);
     if (pad) o.padding = o.size / 2;
     o.batch_normalize = cfg_flag(options, "batch_normalize", 0, w);
     o.activation = (ACTIVATION)cfg_choice(options, "activation", activation_names, LOGISTIC, w);
-    o.branches = cfg_at_least(options, "branches", 4, 1, w);
+    o.branches = cfg_int_min(options, "branches", 4, 1, w);
     o.mixing = (gc_mixing)cfg_choice(options, "mixing", mixing_names, GC_MIX_FULL, w);
     o.expand = cfg_flag(options, "expand", default_expand(p, o.branches), w);
     o.r_init = (gc_r_init)cfg_choice(options, "r_init", r_init_names, GC_R_RANDOM, w);
-    o.calib_rate = cfg_float(options, "calib_rate", 1, w);
-    if (o.calib_rate < 0) {
-        char text[32];
-        snprintf(text, sizeof(text), "%g", o.calib_rate);
-        cfg_fail(w, "calib_rate", text, "must be >= 0");
-    }
+    o.calib_rate = cfg_float_min(options, "calib_rate", 1, 0, w);
     return o;
 }
 

@@ -62,3 +62,62 @@ int cfg_choice(list *options, const char *key, const char *const *choices, int d
     }
     cfg_fail(w, key, s, why);
 }
+
+/* ---- range readers --------------------------------------------------------- */
+
+/* The error for a value out of its range: the text as the cfg wrote it, or
+ * the value itself when it came from a default. */
+static void __attribute__((noreturn)) out_of_range(list *options, const char *key, double v, cfg_where w,
+                                                   const char *why)
+{
+    char text[32];
+    const char *s = option_find(options, (char *)key);
+    if (!s) {
+        snprintf(text, sizeof(text), "%g", v);
+        s = text;
+    }
+    cfg_fail(w, key, s, why);
+}
+
+int cfg_int_min(list *options, const char *key, int def, int lowest, cfg_where w)
+{
+    int v = cfg_int(options, key, def, w);
+    char why[48];
+    snprintf(why, sizeof(why), "must be at least %d", lowest);
+    if (v < lowest) out_of_range(options, key, v, w, why);
+    return v;
+}
+
+int cfg_int_range(list *options, const char *key, int def, int lo, int hi, cfg_where w)
+{
+    int v = cfg_int(options, key, def, w);
+    char why[64];
+    snprintf(why, sizeof(why), "must be in [%d, %d]", lo, hi);
+    if (v < lo || v > hi) out_of_range(options, key, v, w, why);
+    return v;
+}
+
+int cfg_flag(list *options, const char *key, int def, cfg_where w)
+{
+    int v = cfg_int(options, key, def, w);
+    if (v != 0 && v != 1) out_of_range(options, key, v, w, "must be 0 or 1");
+    return v;
+}
+
+float cfg_float_min(list *options, const char *key, float def, float lowest, cfg_where w)
+{
+    float v = cfg_float(options, key, def, w);
+    char why[48];
+    snprintf(why, sizeof(why), "must be >= %g", lowest);
+    if (!(v >= lowest)) out_of_range(options, key, v, w, why);
+    return v;
+}
+
+float cfg_float_range(list *options, const char *key, float def, float lo, float hi, cfg_where w)
+{
+    float v = cfg_float(options, key, def, w);
+    char why[64];
+    snprintf(why, sizeof(why), "must be in [%g, %g]", lo, hi);
+    if (!(v >= lo && v <= hi)) out_of_range(options, key, v, w, why);
+    return v;
+}

@@ -22,4 +22,13 @@ int cfg_has(list *options, const char *key);
 void cfg_fail(cfg_where w, const char *key, const char *value, const char *why)
     __attribute__((noreturn));
 
+/* Readers with a range: the value, or the error naming the key, its text
+ * and the range ("must be at least 1", "must be in [0, 1]", "must be 0 or
+ * 1", "must be >= 0"). */
+int cfg_int_min(list *options, const char *key, int def, int lowest, cfg_where w);
+int cfg_int_range(list *options, const char *key, int def, int lo, int hi, cfg_where w);
+int cfg_flag(list *options, const char *key, int def, cfg_where w);
+float cfg_float_min(list *options, const char *key, float def, float lowest, cfg_where w);
+float cfg_float_range(list *options, const char *key, float def, float lo, float hi, cfg_where w);
+
 #endif

@@ -49,13 +49,6 @@ rng *net_rng(network *net, rng_stream stream)
 
 /* ---- [net] keys ---------------------------------------------------------- */
 
-static float nonnegative_float(list *options, const char *key, float def, cfg_where w)
-{
-    float v = cfg_float(options, key, def, w);
-    if (v < 0) cfg_fail(w, key, option_find(options, (char *)key), "must be >= 0");
-    return v;
-}
-
 static optimizer_kind parse_optimizer(list *options, network *net, cfg_where w)
 {
     /* Upstream has read adam= (and B1, B2, eps with it) before this hook. */
@@ -130,16 +123,15 @@ void ext_parse_net_options(list *options, network *net)
     if (net->n < 1) cfg_fail(w, "layers", "0", "the cfg has no layers after [net]");
     net_ext *x = net_ext_of(net);
     x->optimizer = parse_optimizer(options, net, w);
-    x->sigma = nonnegative_float(options, "sigma", 0.0001f, w);
+    x->sigma = cfg_float_min(options, "sigma", 0.0001f, 0, w);
     x->noise = cfg_choice(options, "noise", noise_names, NOISE_WEIGHT, w);
-    x->noise_gamma = nonnegative_float(options, "noise_gamma", 0.55f, w);
+    x->noise_gamma = cfg_float_min(options, "noise_gamma", 0.55f, 0, w);
     if (x->optimizer != OPTIMIZER_CSGD &&
         (cfg_has(options, "sigma") || cfg_has(options, "noise") || cfg_has(options, "noise_gamma"))) {
         fprintf(stderr, "darknet: note: [net]: sigma, noise and noise_gamma only act with optimizer=csgd\n");
     }
     parse_seed(options, x, w);
-    x->pad_crop = cfg_int(options, "pad_crop", 0, w);
-    if (x->pad_crop < 0) cfg_fail(w, "pad_crop", option_find(options, "pad_crop"), "must be >= 0");
+    x->pad_crop = cfg_int_min(options, "pad_crop", 0, 0, w);
     split_batch(options, net, w);
     /* Every layer is made after this, so upstream's weight init already
      * draws from the seeded generator. */

@@ -189,10 +189,8 @@ static int nearest_roipool(ext_params p)
 
 static void parse_keys(rcnn_state *s, layer *l, list *options, cfg_where w)
 {
-    l->classes = cfg_int(options, "classes", 20, w);
-    if (l->classes < 1) cfg_fail(w, "classes", option_find(options, "classes"), "must be at least 1");
-    l->max_boxes = cfg_int(options, "max", 90, w);
-    if (l->max_boxes < 1) cfg_fail(w, "max", option_find(options, "max"), "must be at least 1");
+    l->classes = cfg_int_min(options, "classes", 20, 1, w);
+    l->max_boxes = cfg_int_min(options, "max", 90, 1, w);
     l->jitter = cfg_float(options, "jitter", 0, w);
     if (!(l->jitter >= 0 && l->jitter < 1)) cfg_fail(w, "jitter", option_find(options, "jitter"), "must be in [0, 1)");
     if (cfg_int(options, "random", 0, w) != 0) {
@@ -201,10 +199,8 @@ static void parse_keys(rcnn_state *s, layer *l, list *options, cfg_where w)
                  "has a fixed shape); use random=0");
     }
     s->score_thresh = cfg_float(options, "score_thresh", 0.05f, w);
-    s->nms = cfg_float(options, "nms", 0.3f, w);
-    if (!(s->nms >= 0 && s->nms <= 1)) cfg_fail(w, "nms", option_find(options, "nms"), "must be in [0, 1]");
-    s->max_dets = cfg_int(options, "detections", 100, w);
-    if (s->max_dets < 1) cfg_fail(w, "detections", option_find(options, "detections"), "must be at least 1");
+    s->nms = cfg_float_range(options, "nms", 0.3f, 0, 1, w);
+    s->max_dets = cfg_int_min(options, "detections", 100, 1, w);
     s->box_weights = (rb_weights){10, 10, 5, 5};
 }
 

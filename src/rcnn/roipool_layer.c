@@ -190,32 +190,21 @@ static int feature_layer(list *options, ext_params p, cfg_where where)
     return from;
 }
 
-static float fraction(list *options, const char *key, float def, cfg_where w)
-{
-    float v = cfg_float(options, key, def, w);
-    if (!(v >= 0 && v <= 1)) cfg_fail(w, key, option_find(options, (char *)key), "must be in [0, 1]");
-    return v;
-}
-
 static void parse_keys(roipool_state *s, list *options, const rpn_state *rpn, cfg_where w)
 {
     static const char *const modes[] = {"max", "align", NULL};
     s->shape.mode = (roi_pool_mode)cfg_choice(options, "mode", modes, ROI_POOL_ALIGN, w);
-    s->shape.size = cfg_int(options, "size", 7, w);
-    if (s->shape.size < 1 || s->shape.size > ROI_POOL_MAX_SIZE) {
-        cfg_fail(w, "size", option_find(options, "size"), "must be in [1, 64]");
-    }
+    s->shape.size = cfg_int_range(options, "size", 7, 1, ROI_POOL_MAX_SIZE, w);
     s->shape.spatial_scale = cfg_float(options, "spatial_scale", 1 / rpn->stride, w);
     if (!(s->shape.spatial_scale > 0 && isfinite(s->shape.spatial_scale))) {
         cfg_fail(w, "spatial_scale", option_find(options, "spatial_scale"), "must be positive");
     }
     s->sample = rb_roi_defaults();
-    s->sample.batch = cfg_int(options, "rois", s->sample.batch, w);
-    if (s->sample.batch < 1) cfg_fail(w, "rois", option_find(options, "rois"), "must be at least 1");
-    s->sample.fg_fraction = fraction(options, "fg_fraction", s->sample.fg_fraction, w);
-    s->sample.fg_iou = fraction(options, "fg_iou", s->sample.fg_iou, w);
-    s->sample.bg_hi = fraction(options, "bg_hi", s->sample.bg_hi, w);
-    s->sample.bg_lo = fraction(options, "bg_lo", s->sample.bg_lo, w);
+    s->sample.batch = cfg_int_min(options, "rois", s->sample.batch, 1, w);
+    s->sample.fg_fraction = cfg_float_range(options, "fg_fraction", s->sample.fg_fraction, 0, 1, w);
+    s->sample.fg_iou = cfg_float_range(options, "fg_iou", s->sample.fg_iou, 0, 1, w);
+    s->sample.bg_hi = cfg_float_range(options, "bg_hi", s->sample.bg_hi, 0, 1, w);
+    s->sample.bg_lo = cfg_float_range(options, "bg_lo", s->sample.bg_lo, 0, 1, w);
     if (s->sample.bg_lo > s->sample.bg_hi) cfg_fail(w, "bg_lo", option_find(options, "bg_lo"), "must not be above bg_hi");
     s->rois_train = s->sample.batch;
     s->rows = s->rois_train > rpn->post_nms_test ? s->rois_train : rpn->post_nms_test;

@@ -265,45 +265,25 @@ static int parse_list(list *options, const char *key, const char *def, float *ou
     return n;
 }
 
-static int positive_int(list *options, const char *key, int def, cfg_where w)
-{
-    int v = cfg_int(options, key, def, w);
-    char text[32];
-    snprintf(text, sizeof text, "%d", v);
-    if (v < 1) cfg_fail(w, key, text, "must be at least 1");
-    return v;
-}
-
-static float fraction(list *options, const char *key, float def, cfg_where w)
-{
-    float v = cfg_float(options, key, def, w);
-    char text[32];
-    snprintf(text, sizeof text, "%g", v);
-    if (!(v >= 0 && v <= 1)) cfg_fail(w, key, text, "must be in [0, 1]");
-    return v;
-}
-
 static void parse_keys(rpn_state *s, list *options, cfg_where w)
 {
     s->n_sizes = parse_list(options, "anchor_sizes", "64,128,256,512", s->sizes, w);
     s->n_ratios = parse_list(options, "anchor_ratios", "0.5,1,2", s->ratios, w);
     s->A = s->n_sizes * s->n_ratios;
-    s->stride = (float)positive_int(options, "stride", 16, w);
-    s->pre_nms_train = positive_int(options, "pre_nms_train", 12000, w);
-    s->post_nms_train = positive_int(options, "post_nms_train", 2000, w);
-    s->pre_nms_test = positive_int(options, "pre_nms_test", 6000, w);
-    s->post_nms_test = positive_int(options, "post_nms_test", 300, w);
+    s->stride = (float)cfg_int_min(options, "stride", 16, 1, w);
+    s->pre_nms_train = cfg_int_min(options, "pre_nms_train", 12000, 1, w);
+    s->post_nms_train = cfg_int_min(options, "post_nms_train", 2000, 1, w);
+    s->pre_nms_test = cfg_int_min(options, "pre_nms_test", 6000, 1, w);
+    s->post_nms_test = cfg_int_min(options, "post_nms_test", 300, 1, w);
     s->max_proposals = s->post_nms_train > s->post_nms_test ? s->post_nms_train : s->post_nms_test;
-    s->nms = fraction(options, "nms", 0.7f, w);
-    s->min_size = cfg_float(options, "min_size", 1, w);
-    if (!(s->min_size >= 0)) cfg_fail(w, "min_size", option_find(options, "min_size"), "must be >= 0");
-    s->beta = cfg_float(options, "beta", 1.0f / 9, w);
-    if (!(s->beta >= 0)) cfg_fail(w, "beta", option_find(options, "beta"), "must be >= 0");
+    s->nms = cfg_float_range(options, "nms", 0.7f, 0, 1, w);
+    s->min_size = cfg_float_min(options, "min_size", 1, 0, w);
+    s->beta = cfg_float_min(options, "beta", 1.0f / 9, 0, w);
     s->assign = rb_rpn_defaults();
-    s->assign.pos_iou = fraction(options, "pos_iou", s->assign.pos_iou, w);
-    s->assign.neg_iou = fraction(options, "neg_iou", s->assign.neg_iou, w);
-    s->assign.batch = positive_int(options, "anchors_per_image", s->assign.batch, w);
-    s->assign.pos_fraction = fraction(options, "pos_fraction", s->assign.pos_fraction, w);
+    s->assign.pos_iou = cfg_float_range(options, "pos_iou", s->assign.pos_iou, 0, 1, w);
+    s->assign.neg_iou = cfg_float_range(options, "neg_iou", s->assign.neg_iou, 0, 1, w);
+    s->assign.batch = cfg_int_min(options, "anchors_per_image", s->assign.batch, 1, w);
+    s->assign.pos_fraction = cfg_float_range(options, "pos_fraction", s->assign.pos_fraction, 0, 1, w);
     if (s->assign.neg_iou > s->assign.pos_iou) {
         cfg_fail(w, "neg_iou", option_find(options, "neg_iou"), "must not be above pos_iou");
     }

@@ -117,6 +117,20 @@ expect_error data_classes_zero "$D/zeroclasses.data: classes=0: must be at least
 
 # Upstream's cfgs still parse: a sample covering every layer type they use
 # (all 52 of them take minutes, mostly initialising weights).
+# The range readers of input/cfgopt.c in the two-stage layers: a key out of
+# its range is refused with the range.
+two_stage() {   # NAME SECTION KEY VALUE MESSAGE: KEY=VALUE set in the first [SECTION]
+    awk -v sec="[$2]" -v key="$3" -v val="$4" '
+        /^\[/ { here = ($0 == sec && !done); print; if (here) { print key "=" val; done = 1 }; next }
+        here && index($0, key "=") == 1 { next }
+        { print }' cfg/faster-rcnn-small-voc.cfg > "$D/$1.cfg"
+    expect_error "$1" "$5" ./darknet netcheck "$D/$1.cfg"
+}
+two_stage rpn_nms_above_one rpn nms 1.5 "[rpn]: nms=1.5: must be in [0, 1]"
+two_stage rpn_stride_zero rpn stride 0 "[rpn]: stride=0: must be at least 1"
+two_stage roipool_size_65 roipool size 65 "[roipool]: size=65: must be in [1, 64]"
+two_stage rcnn_no_classes rcnn classes 0 "[rcnn]: classes=0: must be at least 1"
+
 bad_up=""
 for f in tiny gru writing go rnn cifar yolov3-tiny resnet18 yolov2-tiny yolov1-tiny densenet201; do
     (cd build/darknet && "$ROOT/build/tests/parse_cfg" "cfg/$f.cfg") > "$WORK/up.out" 2>&1 \

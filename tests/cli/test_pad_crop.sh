@@ -28,4 +28,4 @@ cmp -s "$WORK/pad4_t2/$w" "$WORK/pad4_again/$w" && pass pad_crop_seeded_repeatab
 grep -q "Unused field" "$WORK/pad4_t1/log" && fail pad_crop_key_read "$(grep 'Unused field' "$WORK/pad4_t1/log")" \
     || pass pad_crop_key_read
 sed 's/^\[net\]/[net]\npad_crop=-1/' "$CFG" > "$WORK/bad.cfg"
-expect_error pad_crop_negative "pad_crop=-1: must be >= 0" ./darknet netcheck "$WORK/bad.cfg"
+expect_error pad_crop_negative "pad_crop=-1: must be at least 0" ./darknet netcheck "$WORK/bad.cfg"
