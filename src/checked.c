@@ -18,6 +18,16 @@ void dn_fatal(const char *fmt, ...)
     exit(1);
 }
 
+void dn_usage(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
 void *dn_malloc(size_t bytes)
 {
     void *p = malloc(bytes ? bytes : 1);

@@ -23,4 +23,9 @@ FILE *dn_fopen(const char *path, const char *mode);
 __attribute__((noreturn, format(printf, 1, 2)))
 void dn_fatal(const char *fmt, ...);
 
+/* Prints a command's usage (formatted, ending with its own newline) to
+ * stderr and exits with status 1. */
+__attribute__((noreturn, format(printf, 1, 2)))
+void dn_usage(const char *fmt, ...);
+
 #endif

@@ -291,8 +291,7 @@ void classify_valid_command(int argc, char **argv)
     char *json = find_char_arg(argc, argv, "-json", 0);
     int quiet = find_arg(argc, argv, "-quiet");
     if (argc < 6) {
-        fprintf(stderr, "usage: %s classifier valid DATA CFG WEIGHTS [-json FILE] [-quiet]\n", argv[0]);
-        exit(1);
+        dn_usage("usage: %s classifier valid DATA CFG WEIGHTS [-json FILE] [-quiet]\n", argv[0]);
     }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
     network *net = load_network(cfg, weights, 0);

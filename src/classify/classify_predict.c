@@ -70,9 +70,8 @@ void classify_predict_command(int argc, char **argv)
     predictor p = {0};
     p.top = find_int_arg(argc, argv, "-t", 0);
     if (argc < 5 || !argv[3] || !argv[4]) {
-        fprintf(stderr, "usage: %s classifier predict DATA CFG WEIGHTS [IMAGE] [-t TOP] [-c N] [-gpus LIST]\n"
-                        "  -c and -gpus are taken as upstream's classifier takes them, and not used\n", argv[0]);
-        exit(1);
+        dn_usage("usage: %s classifier predict DATA CFG WEIGHTS [IMAGE] [-t TOP] [-c N] [-gpus LIST]\n"
+                 "  -c and -gpus are taken as upstream's classifier takes them, and not used\n", argv[0]);
     }
     char *filename = argc > 6 ? argv[6] : 0;
     p.net = load_network(argv[4], argc > 5 ? argv[5] : 0, 0);

@@ -58,9 +58,8 @@ typedef struct classify_task {
 
 static void usage_exit(const char *prog)
 {
-    fprintf(stderr, "usage: %s classifier train DATA CFG [WEIGHTS] [-clear] [-gpus N]"
-            " [-valid_every EPOCHS] [-chart FILE] [-dont_show]\n", prog);
-    exit(1);
+    dn_usage("usage: %s classifier train DATA CFG [WEIGHTS] [-clear] [-gpus N]"
+             " [-valid_every EPOCHS] [-chart FILE] [-dont_show]\n", prog);
 }
 
 static classify_opts parse_opts(int argc, char **argv)

@@ -229,9 +229,7 @@ static int isa_from_env(void)
             dn_fatal("DARKNET_ISA=%s: this CPU has no %s (it supports: %s)\n",
                     s, fastgemm_isa_name(i), have);
         }
-    fprintf(stderr, "darknet: error: DARKNET_ISA=%s: unknown value (scalar, avx2 or avx512; this CPU supports: %s)\n",
-            s, have);
-    exit(1);
+    dn_fatal("DARKNET_ISA=%s: unknown value (scalar, avx2 or avx512; this CPU supports: %s)\n", s, have);
 }
 
 static int isa = -1;   /* -1: not read from the environment yet */

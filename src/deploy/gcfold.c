@@ -126,11 +126,10 @@ static int check_foldable(const cfg_text *t, const char *cfgfile, int keep)
             ++kept;
             continue;
         }
-        fprintf(stderr, "\ndarknet: error: %s: section %d %s: cannot be folded into upstream layers: "
-                        "no upstream Darknet layer computes it (a reduction over the branches of each "
-                        "plane); -keep leaves it as it is, for this build only\n",
-                cfgfile, i - 1, name);
-        exit(1);
+        dn_fatal("\n%s: section %d %s: cannot be folded into upstream layers: "
+                 "no upstream Darknet layer computes it (a reduction over the branches of each "
+                 "plane); -keep leaves it as it is, for this build only\n",
+                 cfgfile, i - 1, name);
     }
     return kept;
 }
@@ -268,10 +267,9 @@ void gcfold_command(int argc, char **argv)
     /* find_arg takes -keep out of argv, but argc stays */
     int keep = find_arg(argc, argv, "-keep");
     if (argc - keep != 6) {
-        fprintf(stderr, "usage: %s gcfold CFG WEIGHTS OUT.cfg OUT.weights [-keep]\n"
-                        "  every [gcconv] becomes a [convolutional] computing the same; -keep leaves\n"
-                        "  layers upstream cannot compute ([gcmerge]) as they are\n", argv[0]);
-        exit(1);
+        dn_usage("usage: %s gcfold CFG WEIGHTS OUT.cfg OUT.weights [-keep]\n"
+                 "  every [gcconv] becomes a [convolutional] computing the same; -keep leaves\n"
+                 "  layers upstream cannot compute ([gcmerge]) as they are\n", argv[0]);
     }
     char *cfgfile = argv[2], *weightfile = argv[3], *out_cfg = argv[4], *out_weights = argv[5];
     cfg_text text = read_cfg_text(cfgfile);

@@ -226,11 +226,9 @@ int det_collect_file(const char *dets_file, char **paths, int n, int classes, vm
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: darknet detector map DATA CFG WEIGHTS [-iou_thresh 0.5] [-points 11|0]\n"
-            "           [-thresh 0.005] [-nms 0.45] [-json FILE] [-save_dets FILE]\n"
-            "       darknet detector map DATA -dets FILE [-iou_thresh 0.5] [-points 11|0] [-json FILE]\n");
-    exit(1);
+    dn_usage("usage: darknet detector map DATA CFG WEIGHTS [-iou_thresh 0.5] [-points 11|0]\n"
+             "           [-thresh 0.005] [-nms 0.45] [-json FILE] [-save_dets FILE]\n"
+             "       darknet detector map DATA -dets FILE [-iou_thresh 0.5] [-points 11|0] [-json FILE]\n");
 }
 
 static void check_map_args(det_eval_opts o, int argc, char **argv, int npos, const char *dets_file)

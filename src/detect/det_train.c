@@ -79,9 +79,8 @@ static det_opts parse_opts(int argc, char **argv)
     o.eval.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", o.eval.iou_thresh);
     int npos = det_positional(argc, argv);
     if (npos < 5) {
-        fprintf(stderr, "usage: %s detector train DATA CFG [WEIGHTS] [-clear] [-map] [-map_every N]\n"
-                        "           [-chart FILE] [-points 11|0] [-iou_thresh 0.5]\n", argv[0]);
-        exit(1);
+        dn_usage("usage: %s detector train DATA CFG [WEIGHTS] [-clear] [-map] [-map_every N]\n"
+                 "           [-chart FILE] [-points 11|0] [-iou_thresh 0.5]\n", argv[0]);
     }
     for (int i = 1; i < npos; ++i) {
         if (argv[i][0] == '-' && argv[i][1]) {

@@ -52,8 +52,7 @@ void netcheck_command(int argc, char **argv)
 {
     int steps = find_int_arg(argc, argv, "-steps", 1);
     if (argc < 3) {
-        fprintf(stderr, "usage: %s netcheck CFG [WEIGHTS] [-steps N]\n", argv[0]);
-        exit(1);
+        dn_usage("usage: %s netcheck CFG [WEIGHTS] [-steps N]\n", argv[0]);
     }
     char *cfg = argv[2];
     char *weights = argc > 3 ? argv[3] : 0;
