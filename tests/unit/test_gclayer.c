@@ -20,6 +20,7 @@
 #include "gcconv/gcfactor.h"
 #include "optim/optimizer.h"
 #include "rand/rng.h"
+#include "helpers/central_difference.h"
 #include "helpers/conv_shadow.h"
 #include "helpers/scratch_dir.h"
 
@@ -152,21 +153,19 @@ static void run_backward(rig *r, const float *g)
 
 /* ---- finite differences ------------------------------------------------------ */
 
-/* The bound on |central difference - computed gradient| at one entry.
- * The values y the activation f takes are linear in any one parameter (in
- * w, R, the input and the bias without batch norm; in the bias and the
- * scale with it), y_j(t) = y_j + a_j t, so for L = sum g_j f(y_j) and the
- * float parameter's own steps h1 up and h2 down:
- *   truncation    max(h1, h2)^2 / 6 * max |f3| * sum |g_j| |a_j|^3
- *                 + |h1 - h2| / 2 * max |f2| * sum |g_j| a_j^2
- *                 (f2, f3: f's second and third derivatives);
- *   rounding      (err L(up) + err L(down)) / (h1 + h2), err L = the sum
- *                 of |g_j| times the bound on output j;
- *   the gradient  its own bound.
+/* The terms of the bound on |central difference - computed gradient| at
+ * one entry (helpers/central_difference.c adds them up).  The values y the
+ * activation f takes are linear in any one parameter (in w, R, the input
+ * and the bias without batch norm; in the bias and the scale with it),
+ * y_j(t) = y_j + a_j t, so for L = sum g_j f(y_j):
+ *   third     max |f3| * sum |g_j| |a_j|^3, second  max |f2| * sum |g_j| a_j^2
+ *             (f2, f3: f's second and third derivatives);
+ *   rounding  err L(up) + err L(down), err L = the sum of |g_j| times the
+ *             bound on output j.
  * a_j and the bounds come from double evaluations at both points
  * (helpers/conv_shadow.c). */
-static double difference_bound(const float *g, size_t outs, const conv_shadow *up, const conv_shadow *down,
-                               double h1, double h2, ACTIVATION act)
+static fd_terms difference_terms(const float *g, size_t outs, const conv_shadow *up, const conv_shadow *down,
+                                 double step, ACTIVATION act)
 {
     double m2 = 0, m3 = 0;
     if (act == LOGISTIC) m2 = 0.0963, m3 = 0.125;   /* 1 / (6 sqrt 3), 1/8 */
@@ -174,13 +173,13 @@ static double difference_bound(const float *g, size_t outs, const conv_shadow *u
     else assert_int_equal(act, LINEAR);
     double cubes = 0, squares = 0, err = 0;
     for (size_t j = 0; j < outs; ++j) {
-        double a = (up->pre.v[j] - down->pre.v[j]) / (h1 + h2), w = fabs(g[j]);
+        double a = (up->pre.v[j] - down->pre.v[j]) / step, w = fabs(g[j]);
         cubes += w * fabs(a * a * a);
         squares += w * a * a;
         err += w * (up->output.e[j] + down->output.e[j] + 1e-15 * (fabs(up->output.v[j]) + fabs(down->output.v[j])));
     }
-    double h = fmax(h1, h2);
-    return h * h / 6 * m3 * cubes + fabs(h1 - h2) / 2 * m2 * squares + err / (h1 + h2);
+    fd_terms t = {err, m3 * cubes, m2 * squares, 0, 0};
+    return t;
 }
 
 static double max_abs(const float *x, int n)
@@ -211,14 +210,13 @@ static void check_gradient(rig *r, const float *g, const char *what, const char 
         double down = loss(r, g);
         conv_shadow s_down = shadow_step(r->l, r->net.input, NULL, NULL, NULL, r->net.train);
         param[i] = keep;
-        double numeric = (up - down) / ((double)hi - lo), computed = -updates[i];
-        double bound = difference_bound(g, outs, &s_up, &s_down, (double)hi - keep, (double)keep - lo,
-                                        r->l.activation) + analytic->e[i];
+        fd_terms terms = difference_terms(g, outs, &s_up, &s_down, (double)hi - lo, r->l.activation);
+        terms.gradient = analytic->e[i];
         free_shadow(&s_up);
         free_shadow(&s_down);
-        if (!(fabs(numeric - computed) <= bound))
-            fail_msg("%s: dL/d%s[%d]: computed %.6g, numeric %.6g (bound %.3g)", what, name, i, computed, numeric,
-                     bound);
+        char where[200];
+        snprintf(where, sizeof(where), "%s: dL/d%s", what, name);
+        fd_check(where, i, up, down, keep, hi, lo, -updates[i], terms);
     }
 }
 

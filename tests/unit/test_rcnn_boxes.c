@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "helpers/central_difference.h"
+#include "helpers/rounding.h"
 #include "rcnn/rcnn_boxes.h"
 
 static rb_box B(float x1, float y1, float x2, float y2)
@@ -489,11 +491,16 @@ static void losses_match_hand_values(void **state)
     near(rb_smooth_l1(d, zero, NULL, 2, 0, 1, NULL), 2.5, 1e-7, "beta 0: plain L1");
 }
 
-/* Central differences in double precision on one entry at a time: with
- * x a float below 8 in magnitude and h = 2^-7, x +- h is exact, so the
- * quotient's error is the loss's float rounding (~1e-7 / 2h, about 1e-5)
- * plus h^2 f''' / 6.  Tolerance: 1e-3 relative to the gradient, 1e-4 at
- * least. */
+/* Central differences in double precision on one entry at a time
+ * (helpers/central_difference.c): with x a float below 8 in magnitude and
+ * h = 2^-7, x +- h is exact, so the steps are even.  Each loss is summed in
+ * double and rounded once to float: rounding u (|L(up)| + |L(down)|), plus
+ * a spare u for the double arithmetic before it.  Curvature in x, for an
+ * entry of weight w over the normalizer z: the cross-entropy's third
+ * derivative is w/z times the sigmoid's second, at most 1 / (6 sqrt 3)
+ * < 0.0963; smooth L1 is quadratic (third derivative 0) or linear on each
+ * side, and the steps stay clear of its junctions.  The gradient is
+ * computed in double and rounded once: u |g|. */
 #define FD_STEP (1.0 / 128)
 
 typedef float (*loss_fn)(float x, float t, float w, float z, float beta, float *g);
@@ -512,10 +519,12 @@ static void check_gradient(loss_fn f, float x, float t, float w, float z, float 
 {
     double up = f((float)(x + FD_STEP), t, w, z, beta, NULL);
     double down = f((float)(x - FD_STEP), t, w, z, beta, NULL);
-    double fd = (up - down) / (2 * FD_STEP);
-    double tol = fmax(1e-3 * fabs(g), 1e-4);
-    if (!(fabs(fd - g) <= tol))
-        fail_msg("x %g t %g: gradient %.7g, central difference %.7g", x, t, g, fd);
+    double third = f == ce_one ? 0.0963 * w / z : 0;
+    fd_terms terms = {2 * FLOAT_UNIT_ROUNDOFF * (fabs(up) + fabs(down)), third, 0, 0,
+                      FLOAT_UNIT_ROUNDOFF * fabs(g)};
+    char what[64];
+    snprintf(what, sizeof(what), "x %g t %g", x, t);
+    fd_check(what, 0, up, down, x, (double)x + FD_STEP, (double)x - FD_STEP, g, terms);
 }
 
 static void sigmoid_ce_gradient_matches_central_differences(void **state)

@@ -17,6 +17,7 @@
 #include "network.h"
 #include "parser.h"
 #include "rcnn/rcnn_layers.h"
+#include "helpers/central_difference.h"
 #include "helpers/rounding.h"
 #include "helpers/scratch_dir.h"
 #include "optim/optimizer.h"
@@ -82,26 +83,23 @@ static network view(network *net, int index, float *input)
     return v;
 }
 
-/* A central difference (up - down) / (hi - lo) against the layer's
- * gradient, within a bound from the arithmetic:
- *   rounding  the error of up and of down (`rounding`, their sum), over
- *             the step;
- *   curvature the cross-entropies' third derivative in one logit is at
+/* A central difference against the layer's gradient (fd_check), with
+ * the terms of its bound from the arithmetic:
+ *   rounding  the error of up and of down (`rounding`, their sum);
+ *   third     the cross-entropies' third derivative in one logit is at
  *             most 1 / (6 sqrt 3) < 0.1 (sigmoid and softmax alike), each
- *             entry weighted by at most 1 over the sampled count (>= 1):
- *             h^2 / 6 * 0.1 where they apply (`smooth`);
- *   kink      smooth L1 is quadratic within beta of 0 and linear outside:
- *             a step across the junction moves the quotient by at most
- *             h / beta (`kink`, 0 where no smooth L1 applies);
- *   gradient  computed in double, rounded once: u |g|. */
-static void assert_close(double up, double down, double rounding, float hi, float lo, int smooth, double kink,
-                         double analytic, int i)
+ *             entry weighted by at most 1 over the sampled count (>= 1),
+ *             where they apply (`smooth`); their second, 1/4;
+ *   bend      smooth L1 is quadratic within beta of 0 and linear outside,
+ *             so only its second derivative, 1 / beta, is bounded (`kink`,
+ *             0 where no smooth L1 applies);
+ *   gradient  computed in double, rounded once: u |g|, doubled. */
+static void assert_close(double up, double down, double rounding, float keep, float hi, float lo, int smooth,
+                         double kink, double analytic, int i)
 {
-    double step = (double)hi - lo, h = step / 2, numeric = (up - down) / step;
-    double bound = rounding / step + (smooth ? h * h / 6 * 0.1 : 0) + kink * h + 2 * FLOAT_UNIT_ROUNDOFF * fabs(analytic);
-    if (!(fabs(numeric - analytic) <= bound)) {
-        fail_msg("entry %d: central difference %g, layer %g (bound %.3g)", i, numeric, analytic, bound);
-    }
+    fd_terms t = {rounding, smooth ? 0.1 : 0, (smooth ? 0.25 : 0) + kink, kink,
+                  2 * FLOAT_UNIT_ROUNDOFF * fabs(analytic)};
+    fd_check("layer gradient", i, up, down, keep, hi, lo, analytic, t);
 }
 
 static float rpn_loss(network *net, float *x)
@@ -138,7 +136,7 @@ static void rpn_gradient_matches_differences(void **state)
         x[i] = keep;
         /* both losses are sums of terms >= 0 in double, each rounded to
          * float, then added: 3 roundings of |L|; smooth L1 with beta 1/9 */
-        assert_close(up, down, rounding_gamma(3) * (fabs(up) + fabs(down)), hi, lo, 1, 9, grad[i], i);
+        assert_close(up, down, rounding_gamma(3) * (fabs(up) + fabs(down)), keep, hi, lo, 1, 9, grad[i], i);
         nonzero += grad[i] != 0;
     }
     assert_true(nonzero > 0);
@@ -202,7 +200,7 @@ static void roipool_gradient_matches_differences(const char *mode)
             gout += fabs(w[j] * l.output[j]) + fabs(w[j] * out_up[j]);
         }
         double rounding = 2 * rounding_gamma(20) * largest * moved + double_gamma(n) * gout;
-        assert_close(up, down, rounding, hi, lo, 0, 0, -f.delta[i], i);
+        assert_close(up, down, rounding, keep, hi, lo, 0, 0, -f.delta[i], i);
         mass += fabs(f.delta[i]);
     }
     free(out_up);
@@ -258,7 +256,7 @@ static void rcnn_gradient_matches_differences(void **state)
         /* each row's loss (terms >= 0) is rounded to float a few times,
          * then the rows are summed in float: gamma(rows + 4) |L|; smooth L1
          * with beta 1 */
-        assert_close(up, down, rounding_gamma(l.batch + 4) * (fabs(up) + fabs(down)), hi, lo, 1, 1, grad[i], i);
+        assert_close(up, down, rounding_gamma(l.batch + 4) * (fabs(up) + fabs(down)), keep, hi, lo, 1, 1, grad[i], i);
     }
     /* padding rows carry no loss */
     for (int row = 0; row < l.batch; ++row) {

@@ -7,10 +7,17 @@
  * For max it is a fixed permutation of 1..16 (max_plane).
  *
  * The gradient checks compare the backward pass with central differences of
- * L = sum(out * g) in double precision: align is linear in the features, so
- * its differences are exact up to float rounding (step 1e-2); max is
- * piecewise linear and the features are distinct multiples of 1/64, so a
- * step of 1e-3 never changes an argmax.  Tolerance: 2e-3 absolute. */
+ * L = sum(out * g) in double precision (helpers/central_difference.c):
+ * align is linear in the features, so its differences are exact up to
+ * float rounding (step 1e-2); max is piecewise linear and the features are
+ * distinct multiples of 1/64, so a step of 1e-3 never changes an argmax.
+ * No curvature terms, then; the rounding: only the outputs that read the
+ * feature differ between the two evaluations, each at most 2 x 2 samples
+ * of 4 bilinear terms (or one value, for max) with weights summing to 1,
+ * so within gamma(20) max|f| of its value; L's double sums add
+ * gamma_53(n) sum |g out| each.  The backward pass sums, for one feature,
+ * at most 16 taps of each bin that reads it, weights at most 1 a bin:
+ * gamma(16 bins + 2) times the sum of |g| over the outputs that moved. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,11 +28,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "helpers/central_difference.h"
+#include "helpers/rounding.h"
 #include "rcnn/roi_pool.h"
 #include "cpu/parallel.h"
 #include "rand/rng.h"
 
-#define GRAD_TOL 2e-3
 
 static const float max_plane[16] = {
     3, 9, 1, 14,
@@ -47,7 +55,7 @@ static roi_pool_shape shape(roi_pool_mode mode, int batch, int c, int h, int w,
     return s;
 }
 
-static roi_box box(int image, float x1, float y1, float x2, float y2)
+static roi_box roi_at(int image, float x1, float y1, float x2, float y2)
 {
     roi_box b = {image, x1, y1, x2, y2};
     return b;
@@ -77,16 +85,16 @@ static void align_hand_computed(void **state)
 {
     /* Bins of one pixel: samples at .25 and .75 of each; f at (.5, .5) etc. */
     const float inside[4] = {3.5f, 4.5f, 7.5f, 8.5f};
-    align_one(1.f, box(0, 0, 0, 2, 2), inside);
+    align_one(1.f, roi_at(0, 0, 0, 2, 2), inside);
     /* The same ROI given at stride 2: the corners are scaled, not rounded. */
-    align_one(0.5f, box(0, 0, 0, 4, 4), inside);
+    align_one(0.5f, roi_at(0, 0, 0, 4, 4), inside);
     /* Hot pixel (1, 1) only, ROI (1,1)-(3,3): bin (0,0) sums weights
      * (.75 + .25) x (.75 + .25) over its four samples, /4; the other bins do
      * not reach it. */
     float hot[16] = {0}, out[4];
     hot[5] = 8;
     roi_pool_shape s = shape(ROI_POOL_ALIGN, 1, 1, 4, 4, 0.5f, 2);
-    roi_box b = box(0, 2, 2, 6, 6);
+    roi_box b = roi_at(0, 2, 2, 6, 6);
     roi_pool_forward(&s, hot, &b, 1, out, NULL);
     const float want_hot[4] = {2, 0, 0, 0};
     assert_floats(out, want_hot, 4, 1e-6f);
@@ -98,9 +106,9 @@ static void align_minimum_size(void **state)
      * bin 1 at 1.625 and 1.875. */
     /* Bins of half a pixel: f at the means (1.25 or 1.75) of the samples. */
     const float want[4] = {7.25f, 7.75f, 9.25f, 9.75f};
-    align_one(1.f, box(0, 1, 1, 1.2f, 1.2f), want);
+    align_one(1.f, roi_at(0, 1, 1, 1.2f, 1.2f), want);
     /* Corners in the wrong order: the same, at x1 y1. */
-    align_one(1.f, box(0, 1, 1, 0.5f, 0.5f), want);
+    align_one(1.f, roi_at(0, 1, 1, 0.5f, 0.5f), want);
 }
 
 static void align_border(void **state)
@@ -109,16 +117,16 @@ static void align_border(void **state)
      * (column) 3: f(2.5,2.5) + f(2.5,3) + f(3,2.5) + f(3,3) = 59, /4.  The
      * other bins sample at 4.5 or 5.5, beyond h = 4: zero. */
     const float far_side[4] = {14.75f, 0, 0, 0};
-    align_one(1.f, box(0, 2, 2, 6, 6), far_side);
+    align_one(1.f, roi_at(0, 2, 2, 6, 6), far_side);
     /* (-1.5,-1.5)-(.5,.5): samples at -1.25 (outside, 0), -.75 and -.25
      * (read as 0) and .25.  Bin (0,0): only (-.75,-.75) counts: f(0,0)/4.
      * (0,1): f(0,0) + f(0,.25) = 2.25, /4.  (1,0): f(0,0) + f(.25,0) = 3,
      * /4.  (1,1): 1 + 1.25 + 2 + 2.25 = 6.5, /4. */
     const float near_side[4] = {0.25f, 0.5625f, 0.75f, 1.625f};
-    align_one(1.f, box(0, -1.5f, -1.5f, 0.5f, 0.5f), near_side);
+    align_one(1.f, roi_at(0, -1.5f, -1.5f, 0.5f, 0.5f), near_side);
     const float nothing[4] = {0, 0, 0, 0};
-    align_one(1.f, box(0, 10, 10, 20, 20), nothing);
-    align_one(1.f, box(0, -30, -30, -1.2f, -1.2f), nothing);
+    align_one(1.f, roi_at(0, 10, 10, 20, 20), nothing);
+    align_one(1.f, roi_at(0, -30, -30, -1.2f, -1.2f), nothing);
 }
 
 /* Pools one ROI of max_plane with S=2, checking values and argmax. */
@@ -137,17 +145,17 @@ static void max_hand_computed(void **state)
     /* (0,0)-(3,3): 4 pixels a side, bins [0,2) and [2,4). */
     const float quad[4] = {9, 16, 15, 13};
     const int quad_at[4] = {1, 6, 13, 11};
-    max_one(1.f, box(0, 0, 0, 3, 3), quad, quad_at);
+    max_one(1.f, roi_at(0, 0, 0, 3, 3), quad, quad_at);
     /* Scale .5: (1,1,4.9,3) -> (.5,.5,2.45,1.5) -> rounded, halves away
      * from zero, to (1,1)-(2,2): one pixel a bin. */
     const float ones[4] = {2, 16, 4, 8};
     const int ones_at[4] = {5, 6, 9, 10};
-    max_one(0.5f, box(0, 1, 1, 4.9f, 3), ones, ones_at);
+    max_one(0.5f, roi_at(0, 1, 1, 4.9f, 3), ones, ones_at);
     /* (0,0)-(2,2): 3 pixels a side, bins [0,2) and [1,3) overlap; pixel 6
      * (value 16) wins two bins. */
     const float overlap[4] = {9, 16, 11, 16};
     const int overlap_at[4] = {1, 6, 8, 6};
-    max_one(1.f, box(0, 0, 0, 2, 2), overlap, overlap_at);
+    max_one(1.f, roi_at(0, 0, 0, 2, 2), overlap, overlap_at);
 }
 
 static void max_border_and_outside(void **state)
@@ -155,19 +163,19 @@ static void max_border_and_outside(void **state)
     /* (2,2)-(5,5): bins [2,4) and [4,6) -> [4,4), empty. */
     const float edge[4] = {13, 0, 0, 0};
     const int edge_at[4] = {11, -1, -1, -1};
-    max_one(1.f, box(0, 2, 2, 5, 5), edge, edge_at);
+    max_one(1.f, roi_at(0, 2, 2, 5, 5), edge, edge_at);
     const float nothing[4] = {0, 0, 0, 0};
     const int none[4] = {-1, -1, -1, -1};
-    max_one(1.f, box(0, 10, 10, 20, 20), nothing, none);
-    max_one(1.f, box(0, -9, -9, -2, -2), nothing, none);
+    max_one(1.f, roi_at(0, 10, 10, 20, 20), nothing, none);
+    max_one(1.f, roi_at(0, -9, -9, -2, -2), nothing, none);
 }
 
 /* ROIs that must give zeros and no gradient, in both modes. */
 static void unusable_rois(void **state)
 {
     const roi_box bad[] = {
-        box(0, NAN, 0, 2, 2), box(0, 0, 0, INFINITY, 2), box(0, 0, -INFINITY, 2, 2),
-        box(0, -1e30f, -1e30f, 1e30f, 1e30f), box(1, 0, 0, 2, 2), box(-1, 0, 0, 2, 2),
+        roi_at(0, NAN, 0, 2, 2), roi_at(0, 0, 0, INFINITY, 2), roi_at(0, 0, -INFINITY, 2, 2),
+        roi_at(0, -1e30f, -1e30f, 1e30f, 1e30f), roi_at(1, 0, 0, 2, 2), roi_at(-1, 0, 0, 2, 2),
     };
     int n = sizeof(bad) / sizeof(bad[0]);
     float plane[16], out[6 * 4], g[6 * 4], delta[16];
@@ -198,12 +206,12 @@ static void nonfinite_features(void **state)
     float out[4];
     int at[4];
     roi_pool_shape s = shape(ROI_POOL_ALIGN, 1, 1, 4, 4, 1.f, 2);
-    roi_box b = box(0, 0, 0, 2, 2);
+    roi_box b = roi_at(0, 0, 0, 2, 2);
     roi_pool_forward(&s, plane, &b, 1, out, NULL);
     const float inside[4] = {3.5f, 4.5f, 7.5f, 8.5f};
     assert_floats(out, inside, 4, 1e-6f);
     s.mode = ROI_POOL_MAX;
-    b = box(0, 2, 2, 3, 3);
+    b = roi_at(0, 2, 2, 3, 3);
     roi_pool_forward(&s, plane, &b, 1, out, at);
     assert_true(isnan(out[3]));
     assert_int_equal(at[3], 15);
@@ -214,7 +222,7 @@ static void rejects_bad_shapes(void **state)
 {
     float f[16] = {0}, out[4];
     int at[4];
-    roi_box b = box(0, 0, 0, 2, 2);
+    roi_box b = roi_at(0, 0, 0, 2, 2);
     roi_pool_shape s = shape(ROI_POOL_ALIGN, 1, 1, 4, 4, 1.f, 0);
     assert_int_equal(roi_pool_forward(&s, f, &b, 1, out, at), -1);
     s.size = ROI_POOL_MAX_SIZE + 1;
@@ -240,7 +248,7 @@ static void backward_adds_by_hand(void **state)
     const float g[4] = {1, 2, 3, 4};
     /* Max, the overlapping bins: pixel 6 gets the gradients of two bins. */
     roi_pool_shape s = shape(ROI_POOL_MAX, 1, 1, 4, 4, 1.f, 2);
-    roi_box b = box(0, 0, 0, 2, 2);
+    roi_box b = roi_at(0, 0, 0, 2, 2);
     roi_pool_forward(&s, max_plane, &b, 1, out, at);
     for (int i = 0; i < 16; ++i) delta[i] = 0.5f;
     roi_pool_backward(&s, &b, 1, at, g, delta);
@@ -278,7 +286,7 @@ static void batch_offsets(void **state)
     for (int i = 0; i < 64; ++i) f[i] = -100;
     linear_plane(f + 2 * 16);
     memcpy(f + 3 * 16, max_plane, sizeof(max_plane));
-    roi_box b = box(1, 0, 0, 3, 3);
+    roi_box b = roi_at(1, 0, 0, 3, 3);
     roi_pool_shape s = shape(ROI_POOL_MAX, 2, 2, 4, 4, 1.f, 2);
     roi_pool_forward(&s, f, &b, 1, out, at);
     const float quad[4] = {9, 16, 15, 13};
@@ -290,7 +298,7 @@ static void batch_offsets(void **state)
         assert_true(delta[i] == (hit ? 1.f : 0.f));
     }
     s.mode = ROI_POOL_ALIGN;
-    b = box(1, 0, 0, 2, 2);
+    b = roi_at(1, 0, 0, 2, 2);
     roi_pool_forward(&s, f, &b, 1, out, NULL);
     const float inside[4] = {3.5f, 4.5f, 7.5f, 8.5f};
     assert_floats(out, inside, 4, 1e-6f);
@@ -326,7 +334,7 @@ static rig make_rig(roi_pool_mode mode, int batch, int c, int h, int w, int size
     for (int i = 0; i < n; ++i) {
         float x1 = rng_uniform_range(&g, -0.2f * iw, iw), y1 = rng_uniform_range(&g, -0.2f * ih, ih);
         float x2 = x1 + rng_uniform_range(&g, -2, iw), y2 = y1 + rng_uniform_range(&g, -2, ih);
-        r.rois[i] = box((int)rng_below(&g, batch), x1, y1, x2, y2);
+        r.rois[i] = roi_at((int)rng_below(&g, batch), x1, y1, x2, y2);
     }
     /* Distinct multiples of 1/64 in a random order: no ties for max. */
     for (size_t i = 0; i < feats; ++i) r.f[i] = (float)i / 64 - 2;
@@ -364,20 +372,31 @@ static void gradient_check(roi_pool_mode mode, float step)
     rig r = make_rig(mode, 2, 3, 7, 9, 3, 12, mode == ROI_POOL_MAX ? 11 : 12);
     rig_backward(&r);
     int feats = 2 * 3 * 7 * 9, nonzero = 0;
+    size_t outs = roi_pool_outputs(&r.s, r.n);
+    float *out_up = malloc(outs * sizeof(float));
+    double largest = 0;
+    for (int i = 0; i < feats; ++i) largest = fmax(largest, fabs(r.f[i]) + step);
     for (int i = 0; i < feats; ++i) {
         float keep = r.f[i], up = keep + step, down = keep - step;
         r.f[i] = up;
         double lp = rig_loss(&r);
+        memcpy(out_up, r.out, outs * sizeof(float));
         r.f[i] = down;
         double lm = rig_loss(&r);
         r.f[i] = keep;
-        double numeric = (lp - lm) / ((double)up - (double)down);
-        if (fabs(numeric - r.delta[i]) > GRAD_TOL) {
-            print_error("feature %d: numeric %.6g, backward %.6g\n", i, numeric, r.delta[i]);
-            fail();
+        double moved = 0, gout = 0;
+        int bins = 0;
+        for (size_t j = 0; j < outs; ++j) {
+            if (out_up[j] != r.out[j]) moved += fabs(r.g[j]), ++bins;
+            gout += fabs(r.g[j] * r.out[j]) + fabs(r.g[j] * out_up[j]);
         }
+        fd_terms t = {2 * rounding_gamma(20) * largest * moved + double_gamma(outs) * gout, 0, 0, 0,
+                      rounding_gamma(16 * bins + 2) * moved};
+        fd_check(mode == ROI_POOL_MAX ? "max: dL/dfeature" : "align: dL/dfeature", i, lp, lm, keep, up, down,
+                 r.delta[i], t);
         nonzero += r.delta[i] != 0;
     }
+    free(out_up);
     /* The ROIs must reach a fair part of the map for the check to mean
      * much: max sends gradient to one pixel a bin only. */
     if (nonzero <= feats / (mode == ROI_POOL_MAX ? 8 : 3)) {
