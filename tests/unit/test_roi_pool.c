@@ -13,8 +13,8 @@
  * distinct multiples of 1/64, so a step of 1e-3 never changes an argmax.
  * No curvature terms, then; the rounding: only the outputs that read the
  * feature differ between the two evaluations, each at most 2 x 2 samples
- * of 4 bilinear terms (or one value, for max) with weights summing to 1,
- * so within gamma(20) max|f| of its value; L's double sums add
+ * of 4 bilinear terms with weights summing to 1, so within gamma(20)
+ * max|f| of its value (max copies one value: exact); L's double sums add
  * gamma_53(n) sum |g out| each.  The backward pass sums, for one feature,
  * at most 16 taps of each bin that reads it, weights at most 1 a bin:
  * gamma(16 bins + 2) times the sum of |g| over the outputs that moved. */
@@ -390,7 +390,8 @@ static void gradient_check(roi_pool_mode mode, float step)
             if (out_up[j] != r.out[j]) moved += fabs(r.g[j]), ++bins;
             gout += fabs(r.g[j] * r.out[j]) + fabs(r.g[j] * out_up[j]);
         }
-        fd_terms t = {2 * rounding_gamma(20) * largest * moved + double_gamma(outs) * gout, 0, 0, 0,
+        double forward = mode == ROI_POOL_MAX ? 0 : rounding_gamma(20);   /* max copies a value */
+        fd_terms t = {2 * forward * largest * moved + double_gamma(outs) * gout, 0, 0, 0,
                       rounding_gamma(16 * bins + 2) * moved};
         fd_check(mode == ROI_POOL_MAX ? "max: dL/dfeature" : "align: dL/dfeature", i, lp, lm, keep, up, down,
                  r.delta[i], t);
