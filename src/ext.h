@@ -176,7 +176,10 @@ FILE *ext_save_open(const char *filename);
 void ext_save_close(network *net, FILE *fp, const char *filename, int cutoff);
 
 /* --- upstream's commands as documented (patches/0030, 0031, 0032) ---
- * ext_display_available(): whether a window can be opened (input/files.c).
+ * ext_display_available(): whether a window can be opened (input/files.c):
+ * a display is set and the command line did not say -dont_show, which
+ * ext_run_command() takes out of argv for every command and passes on
+ * through ext_forbid_display().
  * ext_check_detections(): warns once per layer when a [yolo], [region] or
  * [detection] layer's output is not finite (detect/det_nonfinite.c).
  * ext_find_replace(): upstream's find_replace() for paths of at most 4095
@@ -184,6 +187,7 @@ void ext_save_close(network *net, FILE *fp, const char *filename, int cutoff);
  * ext_require_regular_file(): an error unless FILE is a regular file, for
  * readers that would hang on a device or a pipe (input/files.c). */
 int ext_display_available(void);
+void ext_forbid_display(void);
 void ext_check_detections(network *net, int index);
 void ext_find_replace(const char *str, const char *orig, const char *rep, char *output);
 void ext_require_regular_file(const char *file, const char *what);

@@ -52,7 +52,7 @@ static const upstream_command upstream_table[] = {
 
 static void print_help(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s COMMAND [ARGUMENTS] [-threads N] [-i GPU] [-nogpu]\n\n", prog);
+    fprintf(f, "usage: %s COMMAND [ARGUMENTS] [-threads N] [-i GPU] [-nogpu] [-dont_show]\n\n", prog);
     fprintf(f, "Commands of this project (run one without arguments for its options):\n");
     for (const ext_command *c = command_table; c->word; ++c) {
         char name[64];
@@ -62,7 +62,8 @@ static void print_help(FILE *f, const char *prog)
     fprintf(f, "\nDarknet's own commands:\n");
     for (const upstream_command *u = upstream_table; u->usage; ++u)
         fprintf(f, "  %s\n      %s\n", u->usage, u->help);
-    fprintf(f, "\n-threads N sets the CPU threads (OMP_NUM_THREADS); -i picks the GPU of a GPU build.\n"
+    fprintf(f, "\n-threads N sets the CPU threads (OMP_NUM_THREADS); -i picks the GPU of a GPU build;\n"
+               "-dont_show opens no window (images are saved instead).\n"
                "Documentation: README.md and docs/ in the source tree.\n");
 }
 
@@ -78,6 +79,10 @@ int ext_run_command(int argc, char **argv)
      * `-threads N` (as OMP_NUM_THREADS) is read and removed from argv, the
      * way upstream's main() treats `-i`. */
     dn_set_threads(find_int_arg(argc, argv, "-threads", 0));
+    /* AlexeyAB's -dont_show, which its tutorials put on every command: no
+     * window for the whole run (images are saved instead).  Taken out of
+     * argv, it cannot be read as upstream's IMAGE argument. */
+    if (find_arg(argc, argv, "-dont_show")) ext_forbid_display();
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         print_help(stdout, argv[0]);
         return 1;

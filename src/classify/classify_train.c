@@ -13,7 +13,7 @@
  *   -chart FILE     the training chart (default BACKUP/NAME_chart.png),
  *                   rewritten as training goes; shown in a window as well
  *                   when built with OpenCV, a display is set and -dont_show
- *                   is not given
+ *                   (taken by every command, src/registry.c) is not given
  * and BACKUP/NAME.metrics.jsonl (docs/training.md).  This file holds the
  * command's task; the loop is train/train_loop.c. */
 #include <math.h>
@@ -37,7 +37,7 @@
 
 typedef struct classify_opts {
     char *datacfg, *cfgfile, *weightfile, *chart_file;
-    int clear, dont_show;
+    int clear;
     float valid_every;
 } classify_opts;
 
@@ -67,7 +67,6 @@ static classify_opts parse_opts(int argc, char **argv)
     classify_opts o = {0};
     char *gpu_list = find_char_arg(argc, argv, "-gpus", 0);
     o.clear = find_arg(argc, argv, "-clear");
-    o.dont_show = find_arg(argc, argv, "-dont_show");
     o.valid_every = find_float_arg(argc, argv, "-valid_every", 0);
     o.chart_file = find_char_arg(argc, argv, "-chart", 0);
     int ngpus;
@@ -252,7 +251,7 @@ static void describe_task(train_task *t, classify_task *c, const classify_opts *
     t->print_best = print_best;
     t->finish = finish;
 #ifdef OPENCV
-    t->show_chart = !o->dont_show && ext_display_available();
+    t->show_chart = ext_display_available();   /* no display, or -dont_show (registry.c) */
 #endif
 }
 

@@ -1,7 +1,10 @@
 /* det_train.c: `./darknet detector train`, with evaluation while training.
  *
  *   darknet detector train DATA CFG [WEIGHTS] [-clear] [-map] [-map_every N]
- *       [-chart FILE] [-points 11|0] [-iou_thresh 0.5]
+ *       [-chart FILE] [-points 11|0] [-iou_thresh 0.5] [-dont_show]
+ *
+ * -dont_show, which AlexeyAB's tutorials add, is taken by every command
+ * (src/registry.c); this one opens no window anyway.
  *
  * Upstream's command, plus:
  *  - training data goes through det_data.c: bad label lines, missing label
@@ -80,9 +83,13 @@ static det_opts parse_opts(int argc, char **argv)
     int npos = det_positional(argc, argv);
     if (npos < 5) {
         dn_usage("usage: %s detector train DATA CFG [WEIGHTS] [-clear] [-map] [-map_every N]\n"
-                 "           [-chart FILE] [-points 11|0] [-iou_thresh 0.5]\n", argv[0]);
+                 "           [-chart FILE] [-points 11|0] [-iou_thresh 0.5] [-dont_show]\n", argv[0]);
     }
     for (int i = 1; i < npos; ++i) {
+        if (!strcmp(argv[i], "-gpus")) {
+            dn_fatal("-gpus %s: several GPUs in one process (upstream's weight averaging) are not supported: "
+                     "train on one GPU, chosen with -i N (docs/gpu.md)\n", i + 1 < npos ? argv[i + 1] : "");
+        }
         if (argv[i][0] == '-' && argv[i][1]) {
             dn_fatal("unknown option %s (detector train takes one GPU, "
                             "chosen with -i)\n", argv[i]);

@@ -13,10 +13,17 @@
 /* Upstream's path buffers are this long (char labelpath[4096] and the like). */
 #define PATH_ROOM 4096
 
+static int display_forbidden;
+
+void ext_forbid_display(void)
+{
+    display_forbidden = 1;
+}
+
 int ext_display_available(void)
 {
     const char *x11 = getenv("DISPLAY"), *wayland = getenv("WAYLAND_DISPLAY");
-    return (x11 && *x11) || (wayland && *wayland);
+    return !display_forbidden && ((x11 && *x11) || (wayland && *wayland));
 }
 
 static void path_too_long(const char *path, size_t length)

@@ -43,6 +43,18 @@ train_and_check() {   # $1 = cfg basename in tests/data
 }
 
 train_and_check tiny-det
+
+# AlexeyAB's forms: -dont_show on any command, even before upstream's IMAGE
+# argument, and with a display set no window is opened (the image is saved)
+sed 's/^max_batches=.*/max_batches=2/' tests/data/tiny-det.cfg > "$WORK/tiny-det-short.cfg"
+check dont_show_train ./darknet detector train "$D/voc.data" "$WORK/tiny-det-short.cfg" -dont_show
+img=$(head -1 "$D/test.txt")
+check dont_show_test env DISPLAY=:4242 ./darknet detector test "$D/voc.data" tests/data/tiny-det.cfg \
+    "$D/tiny-det_best.weights" -dont_show "$img" -out "$WORK/pred"
+[ "$(od -An -tx1 -N3 "$WORK/pred.jpg" 2>/dev/null | tr -d ' ')" = ffd8ff ] && grep -q 'Predicted in' "$WORK/dont_show_test.out" \
+    && pass dont_show_test_reads_the_image || fail dont_show_test_reads_the_image "$(tail -2 "$WORK/dont_show_test.out")"
+expect_error gpus_points_to_one_gpu "train on one GPU, chosen with -i N" \
+    ./darknet detector train "$D/voc.data" "$WORK/tiny-det-short.cfg" -gpus 0,1
 if gcconv_available; then
     train_and_check tiny-det-gc
 else
