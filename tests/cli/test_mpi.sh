@@ -4,7 +4,8 @@
 # - N = 1, 2 and 3 ranks give the weights and training state, bit for bit,
 #   of one process running the cfg with subdivisions multiplied by N: a
 #   classifier with [gcconv] (weights and R), batch norm, dropout and csgd, and a
-#   YOLO detector with Adam;
+#   YOLO detector with Adam; over shared memory, and over TCP alone (the
+#   transport between machines);
 # - only rank 0 writes files and prints the iteration lines;
 # - a batch that the ranks cannot share is an error naming both numbers; a
 #   cfg that differs on one rank is an error naming that rank;
@@ -127,6 +128,15 @@ MPIRUN="env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_r
 ctrain c_env2 2 3 6 && same_run c_ref1 c_env2 && pass classifier_np2_environment_settings ||
     fail classifier_np2_environment_settings "$(tail -3 "$WORK/c_env2/log")"
 MPIRUN=$MPIRUN_FLAGS
+# Between machines the ranks talk over TCP: with the TCP transport alone
+# (no shared memory), the same bits
+MPIRUN_TCP="mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,tcp"
+MPIRUN=$MPIRUN_TCP
+for n in 2 3; do
+    ctrain "c_tcp$n" "$n" $((6 / n)) 6 && same_run c_ref1 "c_tcp$n" && pass "classifier_np${n}_over_tcp_equals_one_process" ||
+        fail "classifier_np${n}_over_tcp_equals_one_process" "$(tail -3 "$WORK/c_tcp$n/log")"
+done
+MPIRUN=$MPIRUN_FLAGS
 # the iteration lines, loss included, are those of the one process
 grep '^[0-9]*, [0-9.]*: ' "$WORK/c_ref1/log" | cut -d, -f1-3 > "$WORK/ref.lines"
 grep '^[0-9]*, [0-9.]*: ' "$WORK/c_np3/log" | cut -d, -f1-3 > "$WORK/np3.lines"
@@ -220,3 +230,8 @@ for n in 1 2 3; do
         cmp -s "$WORK/d_ref/det_final.weights.state" "$WORK/d_np$n/det_final.weights.state" &&
         pass "detector_np${n}_equals_one_process" || fail "detector_np${n}_equals_one_process" "$(tail -3 "$WORK/d_np$n/log")"
 done
+MPIRUN=$MPIRUN_TCP
+dtrain d_tcp2 2 3 && cmp -s "$WORK/d_ref/det_final.weights" "$WORK/d_tcp2/det_final.weights" &&
+    cmp -s "$WORK/d_ref/det_final.weights.state" "$WORK/d_tcp2/det_final.weights.state" &&
+    pass detector_np2_over_tcp_equals_one_process || fail detector_np2_over_tcp_equals_one_process "$(tail -3 "$WORK/d_tcp2/log")"
+MPIRUN=$MPIRUN_FLAGS
