@@ -10,6 +10,7 @@
 #include "classify/classify.h"
 #include "cpu/parallel.h"
 #include "deploy/gcfold.h"
+#include "detect/det_anchors.h"
 #include "detect/det_eval.h"
 #include "detect/det_train.h"
 #include "ext.h"
@@ -24,6 +25,7 @@ static const ext_command command_table[] = {
     {"netcheck", NULL, netcheck_command, "parse a cfg and run training steps on random data"},
     {"detector", "map", det_map_command, "PASCAL VOC mAP of a detector on the valid list"},
     {"detector", "train", det_train_command, "train a detector; -map evaluates while training"},
+    {"detector", "calc_anchors", det_anchors_command, "k-means anchors (IoU distance) from the training boxes"},
     {NULL, NULL, NULL, NULL}
 };
 
