@@ -12,6 +12,7 @@
 #include "deploy/gcfold.h"
 #include "detect/det_anchors.h"
 #include "detect/det_eval.h"
+#include "detect/det_test.h"
 #include "detect/det_train.h"
 #include "ext.h"
 #include "train/netcheck.h"
@@ -25,6 +26,7 @@ static const ext_command command_table[] = {
     {"netcheck", NULL, netcheck_command, "parse a cfg and run training steps on random data"},
     {"detector", "map", det_map_command, "PASCAL VOC mAP of a detector on the valid list"},
     {"detector", "train", det_train_command, "train a detector; -map evaluates while training"},
+    {"detector", "test", det_test_command, "detect objects in images; -out FILE.json and -ext_output as AlexeyAB's"},
     {"detector", "calc_anchors", det_anchors_command, "k-means anchors (IoU distance) from the training boxes"},
     {NULL, NULL, NULL, NULL}
 };
@@ -38,7 +40,6 @@ typedef struct upstream_command {
 } upstream_command;
 
 static const upstream_command upstream_table[] = {
-    {"detector test DATA CFG WEIGHTS [IMAGE]", "detect objects in images ([yolo], [region], [rcnn])"},
     {"detector valid DATA CFG WEIGHTS", "write detections of the valid list to results/"},
     {"detector recall DATA CFG WEIGHTS", "the detector's recall of the valid list's objects"},
     {"detector demo DATA CFG WEIGHTS", "detect objects in a camera or video stream"},

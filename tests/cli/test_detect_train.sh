@@ -53,6 +53,39 @@ check dont_show_test env DISPLAY=:4242 ./darknet detector test "$D/voc.data" tes
     "$D/tiny-det_best.weights" -dont_show "$img" -out "$WORK/pred"
 [ "$(od -An -tx1 -N3 "$WORK/pred.jpg" 2>/dev/null | tr -d ' ')" = ffd8ff ] && grep -q 'Predicted in' "$WORK/dont_show_test.out" \
     && pass dont_show_test_reads_the_image || fail dont_show_test_reads_the_image "$(tail -2 "$WORK/dont_show_test.out")"
+# -out FILE.json and -ext_output (AlexeyAB's): image paths from standard
+# input, one JSON frame each; every object is listed with its box in pixels
+head -2 "$D/test.txt" > "$WORK/two.txt"
+./darknet detector test "$D/voc.data" tests/data/tiny-det.cfg "$D/tiny-det_best.weights" -dont_show -ext_output \
+    -thresh 0.2 -out "$WORK/result.json" < "$WORK/two.txt" > "$WORK/json_test.out" 2>&1
+/usr/bin/python3 - "$WORK/result.json" "$WORK/json_test.out" "$WORK/two.txt" "$D/voc.data" > "$WORK/json.check" 2>&1 <<'PY'
+import json, re, struct, sys
+frames = json.load(open(sys.argv[1]))
+out = open(sys.argv[2]).read()
+paths = [l.strip() for l in open(sys.argv[3]) if l.strip()]
+data = dict(l.strip().split("=", 1) for l in open(sys.argv[4]) if "=" in l)
+names = [l.strip() for l in open(data["names"].strip()) if l.strip()]
+assert [f["frame_id"] for f in frames] == [1, 2] and [f["filename"] for f in frames] == paths, frames
+def size(path):   # a JPEG's width and height from its SOF marker
+    b = open(path, "rb").read(); i = 2
+    while True:
+        m, n = b[i + 1], struct.unpack(">H", b[i + 2:i + 4])[0]
+        if m in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", b[i + 5:i + 9]); return w, h
+        i += 2 + n
+lines = re.findall(r"^(\w+): (\d+)%\t\(left_x: +(-?\d+) +top_y: +(-?\d+) +width: +(\d+) +height: +(\d+)\)$", out, re.M)
+objs = [(f, o) for f in frames for o in f["objects"]]
+assert objs, "no objects at thresh 0.2"
+assert len(lines) == len(objs), (len(lines), len(objs))
+for (f, o), l in zip(objs, lines):
+    w, h = size(f["filename"]); r = o["relative_coordinates"]
+    assert o["name"] == names[o["class_id"]] == l[0], (o, l)
+    assert 0.2 < o["confidence"] <= 1 and int(l[1]) == round(100 * o["confidence"]), (o, l)
+    want = [(r["center_x"] - r["width"] / 2) * w, (r["center_y"] - r["height"] / 2) * h, r["width"] * w, r["height"] * h]
+    assert all(abs(int(g) - v) <= 0.5 + 1e-3 for g, v in zip(l[2:], want)), (l, want)
+print("ok", len(objs), "objects")
+PY
+grep -q '^ok' "$WORK/json.check" && pass json_out_and_ext_output || fail json_out_and_ext_output "$(tail -2 "$WORK/json.check")"
 expect_error gpus_points_to_one_gpu "train on one GPU, chosen with -i N" \
     ./darknet detector train "$D/voc.data" "$WORK/tiny-det-short.cfg" -gpus 0,1
 if gcconv_available; then
