@@ -14,6 +14,8 @@
  *    "name", "relative_coordinates": {"center_x", "center_y", "width",
  *    "height"}, "confidence"}]}, one object per class above the threshold;
  *    the picture is then saved as predictions.jpg;
+ *  - an image that cannot be read is reported and skipped (upstream
+ *    stopped), so a list with one bad path still gives a whole JSON file;
  *  - -ext_output adds, after upstream's lines, one line per object with
  *    its box in pixels: "dog: 99%	(left_x: 59 top_y: 123 width: 250
  *    height: 204)". */
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/det_data.h"
 #include "detect/det_eval.h"
 #include "detect/det_test.h"
 #include "image.h"
@@ -76,9 +79,13 @@ static void print_boxes(detection *d, int n, int classes, char **names, float th
         }
 }
 
-static void detect_one(network *net, const char *path, char **names, image **alphabet, test_opts *o, FILE *json,
-                       int frame)
+/* Returns 0 when the image cannot be read: reported (det_image_size) and
+ * skipped, so that a list with one bad path still gives a whole JSON file. */
+static int detect_one(network *net, const char *path, char **names, image **alphabet, test_opts *o, FILE *json,
+                      int frame)
 {
+    int w, h;
+    if (det_image_size(path, &w, &h) != 0) return 0;
     image im = load_image_color((char *)path, 0, 0);
     image sized = letterbox_image(im, net->w, net->h);
     layer l = net->layers[net->n - 1];
@@ -105,6 +112,7 @@ static void detect_one(network *net, const char *path, char **names, image **alp
     }
     free_image(im);
     free_image(sized);
+    return 1;
 }
 
 static test_opts parse_opts(int argc, char **argv)
@@ -152,7 +160,7 @@ void det_test_command(int argc, char **argv)
             if (!*line) continue;
             path = line;
         }
-        detect_one(net, path, names, alphabet, &o, json, ++frames);
+        frames += detect_one(net, path, names, alphabet, &o, json, frames + 1);
         if (image_file) break;
     }
     if (json) {

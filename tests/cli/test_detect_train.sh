@@ -55,14 +55,16 @@ check dont_show_test env DISPLAY=:4242 ./darknet detector test "$D/voc.data" tes
     && pass dont_show_test_reads_the_image || fail dont_show_test_reads_the_image "$(tail -2 "$WORK/dont_show_test.out")"
 # -out FILE.json and -ext_output (AlexeyAB's): image paths from standard
 # input, one JSON frame each; every object is listed with its box in pixels
-head -2 "$D/test.txt" > "$WORK/two.txt"
+# and an unreadable path between them is reported and skipped
+{ head -1 "$D/test.txt"; echo "$WORK/missing.jpg"; sed -n 2p "$D/test.txt"; } > "$WORK/two.txt"
 ./darknet detector test "$D/voc.data" tests/data/tiny-det.cfg "$D/tiny-det_best.weights" -dont_show -ext_output \
     -thresh 0.2 -out "$WORK/result.json" < "$WORK/two.txt" > "$WORK/json_test.out" 2>&1
 /usr/bin/python3 - "$WORK/result.json" "$WORK/json_test.out" "$WORK/two.txt" "$D/voc.data" > "$WORK/json.check" 2>&1 <<'PY'
 import json, re, struct, sys
 frames = json.load(open(sys.argv[1]))
 out = open(sys.argv[2]).read()
-paths = [l.strip() for l in open(sys.argv[3]) if l.strip()]
+paths = [l.strip() for l in open(sys.argv[3]) if l.strip() and "missing" not in l]
+assert re.search(r"warning: .*missing\.jpg: .*skipped", out), "no warning for the unreadable path"
 data = dict(l.strip().split("=", 1) for l in open(sys.argv[4]) if "=" in l)
 names = [l.strip() for l in open(data["names"].strip()) if l.strip()]
 assert [f["frame_id"] for f in frames] == [1, 2] and [f["filename"] for f in frames] == paths, frames
