@@ -145,7 +145,6 @@ void det_test_command(int argc, char **argv)
     image **alphabet = load_alphabet();
     network *net = load_network(argv[4], weights, 0);
     set_batch_network(net, 1);
-    srand(2222222);
     FILE *json = o.json ? dn_fopen(o.out, "w") : NULL;
     if (json) fputs("[\n", json);
     char line[4096];
