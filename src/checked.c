@@ -6,26 +6,29 @@
 
 #include "checked.h"
 
+/* The message to stderr after stdout's lines, a prefix after its leading
+ * newlines, then exit status 1: dn_fatal's and dn_usage's one way out. */
+static void __attribute__((noreturn)) leave(const char *prefix, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    while (*fmt == '\n') fputc(*fmt++, stderr);
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    exit(1);
+}
+
 void dn_fatal(const char *fmt, ...)
 {
     va_list ap;
-    fflush(stdout);
-    while (*fmt == '\n') fputc(*fmt++, stderr);
-    fputs("darknet: error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    exit(1);
+    leave("darknet: error: ", fmt, ap);
 }
 
 void dn_usage(const char *fmt, ...)
 {
     va_list ap;
-    fflush(stdout);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    exit(1);
+    leave("", fmt, ap);
 }
 
 void *dn_malloc(size_t bytes)
