@@ -58,7 +58,10 @@ static float *realloc_floats(float *p, size_t n)
 static int gcconv_arrays(layer l, ext_array *out)
 {
     gcconv_state *s = gcconv_state_of(l);
-    out[0] = (ext_array){"R", s->R, s->R_updates, s->K * s->ss};
+    out[0] = (ext_array){"R", s->R, s->R_updates, s->K * s->ss, NULL};
+#ifdef GPU
+    out[0].updates_gpu = s->R_updates_gpu;
+#endif
     return 1;
 }
 

@@ -87,8 +87,10 @@ static det_opts parse_opts(int argc, char **argv)
     }
     for (int i = 1; i < npos; ++i) {
         if (!strcmp(argv[i], "-gpus")) {
-            dn_fatal("-gpus %s: several GPUs in one process (upstream's weight averaging) are not supported: "
-                     "train on one GPU, chosen with -i N (docs/gpu.md)\n", i + 1 < npos ? argv[i + 1] : "");
+            dn_fatal("-gpus %s: several GPUs in one process (upstream's weight averaging) are not supported:"
+                     " for several GPUs run the ranks of an MPI job, one GPU each (make MPI=1 GPU=1, then"
+                     " mpirun -np 2 build/mpi/darknet detector train ...; docs/distributed.md), or train on"
+                     " one GPU chosen with -i N\n", i + 1 < npos ? argv[i + 1] : "");
         }
         if (argv[i][0] == '-' && argv[i][1]) {
             dn_fatal("unknown option %s (detector train takes one GPU, "

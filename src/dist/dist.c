@@ -1,5 +1,6 @@
 /* dist.c: joining the MPI job, the checks and broadcast at the start, the
- * gather of each step, and ending the job on an error (dist.h).
+ * exchange of each step under its watchdog, and ending the job on an error
+ * (dist.h).
  *
  * Only this file calls MPI.  Without MPI=1 (DARKNET_MPI undefined) it is a
  * one-rank stub, and dist_exact() is 0 so the training step is upstream's. */
@@ -14,6 +15,8 @@
 #ifdef DARKNET_MPI
 #include <fcntl.h>
 #include <mpi.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "optim/optimizer.h"
@@ -21,13 +24,12 @@
 #include "utils.h"
 
 static int rank, size = 1, joined;
-static double gather_seconds, wait_seconds;
+static dist_traffic traffic;
 
 int dist_exact(void) { return 1; }
 int dist_rank(void) { return rank; }
 int dist_size(void) { return size; }
-double dist_gather_seconds(void) { return gather_seconds; }
-double dist_wait_seconds(void) { return wait_seconds; }
+dist_traffic dist_traffic_total(void) { return traffic; }
 
 /* Open MPI's launcher sets these; without them the binary runs as one
  * process and never initialises MPI (no singleton start-up). */
@@ -93,6 +95,33 @@ static void at_exit(int status, void *unused)
     else MPI_Finalize();
 }
 
+static double timeout_seconds;        /* DARKNET_DIST_TIMEOUT; 0: no deadline */
+
+static double timeout_of_env(void)
+{
+    const char *v = getenv("DARKNET_DIST_TIMEOUT");
+    if (!v || !*v) return DIST_DEFAULT_TIMEOUT;
+    char *end;
+    double t = strtod(v, &end);
+    if (*end || !(t >= 0) || t > 1e9) {
+        dn_fatal("DARKNET_DIST_TIMEOUT=%s: expected seconds, a number >= 0 (0: wait for ever)\n", v);
+    }
+    return t;
+}
+
+/* In GPU training each rank of a machine takes a GPU of its own: the one
+ * after -i N (default 0) by its rank on the machine, modulo the GPUs
+ * there. */
+static void choose_gpu(void)
+{
+#ifdef GPU
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    int count = 0;
+    if (gpu_index < 0 || !local || cudaGetDeviceCount(&count) != cudaSuccess || count < 1) return;
+    gpu_index = (gpu_index + atoi(local)) % count;
+#endif
+}
+
 void dist_start(void)
 {
     if (joined || !started_by_mpirun()) return;
@@ -102,6 +131,8 @@ void dist_start(void)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     on_exit(at_exit, NULL);
+    timeout_seconds = timeout_of_env();
+    choose_gpu();
     optimizer_set_batch_ranks(size);
     if (rank != 0 && !getenv("DARKNET_ALL_RANKS")) {
         fflush(stdout);
@@ -110,25 +141,221 @@ void dist_start(void)
     }
 }
 
+/* ---- the watchdog ---------------------------------------------------- */
+
+enum { TAG_ARRIVE = 1, TAG_SCATTER, TAG_GATHER, TAG_STATS };   /* of the point-to-point messages */
+static int unbounded_steps;           /* steps left whose collectives wait without one */
+static long long exchanges;           /* collectives started so far (equal on every rank) */
+
+void dist_expect_slow_step(void) { unbounded_steps = 1; }
+
+/* Runs MPI's progress until every request is done, or the deadline (0:
+ * none) passes: then returns 0, the requests untouched.  Spins at first, as
+ * a blocking collective would, then yields the core; a patient wait (for
+ * ranks to arrive, not for data to move) sleeps after 0.1 s, so that ranks
+ * waiting long, as while rank 0 evaluates, leave the CPU to it. */
+static int wait_requests(MPI_Request *req, int n, double deadline, int patient)
+{
+    double start = what_time_is_it_now();
+    for (long polls = 0;; ++polls) {
+        int done = 0;
+        MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
+        if (done) return 1;
+        double now = what_time_is_it_now();
+        if (deadline > 0 && now > deadline) return 0;
+        if (polls > 1000) sched_yield();
+        if (patient && now - start > 0.1) {
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
+static double step_deadline(void)
+{
+    if (unbounded_steps || timeout_seconds == 0) return 0;
+    return what_time_is_it_now() + timeout_seconds;
+}
+
+/* pending: the ranks whose messages have not come ("1, 3"), or NULL. */
+static void timed_out(const char *what, const char *pending)
+{
+    fprintf(stderr, "darknet: rank %d of %d: %s within %g s (DARKNET_DIST_TIMEOUT)", rank, size, what,
+            timeout_seconds);
+    if (pending && *pending) fprintf(stderr, "; not arrived: rank%s %s", strchr(pending, ',') ? "s" : "", pending);
+    fprintf(stderr, ": ending the job\n");
+    exit(1);   /* at_exit ends every rank (MPI_Abort) */
+}
+
+/* Waits for the 2(N-1) requests of an exchange with every other rank,
+ * posted in rank order, a receive then a send for each; past the deadline
+ * names the ranks whose message has not come, and ends the job. */
+static void wait_peers(MPI_Request *req, double deadline, int patient, const char *what)
+{
+    if (wait_requests(req, 2 * (size - 1), deadline, patient)) return;
+    char late[1024] = "";
+    size_t used = 0;
+    for (int q = 0, k = 0; q < size; ++q) {
+        if (q == rank) continue;
+        int came = 0;
+        MPI_Test(&req[k], &came, MPI_STATUS_IGNORE);   /* the receive from q */
+        if (!came && used < sizeof late - 16) used += snprintf(late + used, sizeof late - used, "%s%d", used ? ", " : "", q);
+        k += 2;
+    }
+    timed_out(what, late);
+}
+
+static MPI_Request *peer_requests(void)
+{
+    static MPI_Request *req;
+    if (!req && !(req = calloc(2 * (size_t)size, sizeof *req))) dn_fatal("out of memory for %d ranks\n", size);
+    return req;
+}
+
+/* Every rank tells every other one that it has reached this step's
+ * exchange and waits for them all, which is also the time this rank waits
+ * for the slowest one. */
+static void arrive(double deadline)
+{
+    static long long *seen;
+    if (!seen && !(seen = calloc(size, sizeof *seen))) dn_fatal("out of memory for %d ranks\n", size);
+    MPI_Request *req = peer_requests();
+    double t0 = what_time_is_it_now();
+    for (int q = 0, k = 0; q < size; ++q) {
+        if (q == rank) continue;
+        MPI_Irecv(&seen[q], 1, MPI_LONG_LONG, q, TAG_ARRIVE, MPI_COMM_WORLD, &req[k++]);
+        MPI_Isend(&exchanges, 1, MPI_LONG_LONG, q, TAG_ARRIVE, MPI_COMM_WORLD, &req[k++]);
+    }
+    wait_peers(req, deadline, 1, "the other ranks did not all reach this step's gradient exchange");
+    for (int q = 0; q < size; ++q) {
+        if (q != rank && seen[q] != exchanges) {
+            dn_fatal("rank %d: rank %d is at exchange %lld, this rank at %lld: the ranks are out of step\n",
+                     rank, q, seen[q], exchanges);
+        }
+    }
+    traffic.bytes_sent += (size - 1) * (double)sizeof exchanges;
+    traffic.bytes_received += (size - 1) * (double)sizeof exchanges;
+    traffic.wait_seconds += what_time_is_it_now() - t0;
+}
+
+/* ---- the step's collectives --------------------------------------------- */
+
+static int as_count(size_t n, const char *what)
+{
+    if (n > INT32_MAX) {   /* MPI counts are ints */
+        dn_fatal("rank %d: %zu floats of %s are more than one MPI call takes: use fewer"
+                 " subdivisions\n", rank, n, what);
+    }
+    return (int)n;
+}
+
+/* Chunk q of count floats: count/N each, the first count%N one more. */
+static size_t chunk_start(size_t count, int q)
+{
+    size_t base = count / size, extra = count % size;
+    return q * base + ((size_t)q < extra ? (size_t)q : extra);
+}
+
+static void *grow(void *buf, size_t *have, size_t want)
+{
+    if (want <= *have) return buf;
+    free(buf);
+    buf = malloc(want);
+    if (!buf) dn_fatal("rank %d: out of memory for %zu bytes of gradients\n", rank, want);
+    *have = want;
+    return buf;
+}
+
+/* Rank q's share of every pass, to rank q, in pairwise exchanges: the send
+ * buffer holds, for each destination in turn, its chunk of this rank's
+ * passes in pass order; the receive buffer, for each source in turn, its
+ * passes' chunk of this rank, which is pass order.  Pairs rather than
+ * MPI_Alltoallv, so that a rank that stops is named (wait_peers). */
+static const float *scatter_chunks(const float *mine, int per_rank, size_t count, double deadline)
+{
+    static float *out, *in;
+    static size_t have_out, have_in;
+    size_t at = chunk_start(count, rank), len = chunk_start(count, rank + 1) - at;
+    out = grow(out, &have_out, (size_t)per_rank * count * sizeof(float));
+    in = grow(in, &have_in, (size_t)per_rank * size * len * sizeof(float) + sizeof(float));
+    for (int q = 0; q < size; ++q) {
+        size_t q_at = chunk_start(count, q), q_len = chunk_start(count, q + 1) - q_at;
+        for (int j = 0; j < per_rank; ++j)
+            memcpy(out + per_rank * q_at + j * q_len, mine + j * count + q_at, q_len * sizeof(float));
+    }
+    int n = as_count(per_rank * len, "a gradient chunk");
+    memcpy(in + (size_t)rank * n, out + per_rank * at, n * sizeof(float));
+    MPI_Request *req = peer_requests();
+    double t0 = what_time_is_it_now();
+    for (int q = 0, k = 0; q < size; ++q) {
+        if (q == rank) continue;
+        size_t q_at = chunk_start(count, q), q_len = chunk_start(count, q + 1) - q_at;
+        int q_n = as_count(per_rank * q_len, "a gradient chunk");
+        MPI_Irecv(in + (size_t)q * n, n, MPI_FLOAT, q, TAG_SCATTER, MPI_COMM_WORLD, &req[k++]);
+        MPI_Isend(out + per_rank * q_at, q_n, MPI_FLOAT, q, TAG_SCATTER, MPI_COMM_WORLD, &req[k++]);
+        traffic.bytes_sent += q_n * (double)sizeof(float);
+        traffic.bytes_received += n * (double)sizeof(float);
+    }
+    wait_peers(req, deadline, 0, "the reduce-scatter of the gradients did not finish");
+    traffic.scatter_seconds += what_time_is_it_now() - t0;
+    return in;
+}
+
+/* buf[start[q] .. start[q+1]) of rank q to every rank: an allgatherv in
+ * pairwise messages, so that a rank that stops is named (wait_peers). */
+static void share_pieces(float *buf, const size_t *start, int tag, double deadline, const char *what,
+                         double *seconds)
+{
+    MPI_Request *req = peer_requests();
+    int mine = as_count(start[rank + 1] - start[rank], "a piece");
+    double t0 = what_time_is_it_now();
+    for (int q = 0, k = 0; q < size; ++q) {
+        if (q == rank) continue;
+        int n = as_count(start[q + 1] - start[q], "a piece");
+        MPI_Irecv(buf + start[q], n, MPI_FLOAT, q, tag, MPI_COMM_WORLD, &req[k++]);
+        MPI_Isend(buf + start[rank], mine, MPI_FLOAT, q, tag, MPI_COMM_WORLD, &req[k++]);
+        traffic.bytes_sent += mine * (double)sizeof(float);
+        traffic.bytes_received += n * (double)sizeof(float);
+    }
+    wait_peers(req, deadline, 0, what);
+    *seconds += what_time_is_it_now() - t0;
+}
+
+static size_t *piece_starts(void)
+{
+    static size_t *start;
+    if (!start && !(start = calloc((size_t)size + 1, sizeof *start))) dn_fatal("out of memory for %d ranks\n", size);
+    return start;
+}
+
+void dist_reduce_grads(const float *mine, int per_rank, size_t count, const float *stash, float *sum)
+{
+    if (size == 1) {
+        dist_sum_passes(sum, stash, mine, count, per_rank, count);
+        return;
+    }
+    /* each phase has the whole timeout from its start */
+    arrive(step_deadline());
+    ++exchanges;
+    size_t at = chunk_start(count, rank), len = chunk_start(count, rank + 1) - at;
+    const float *in = scatter_chunks(mine, per_rank, count, step_deadline());
+    dist_sum_passes(sum + at, stash + at, in, len, per_rank * size, len);
+    size_t *start = piece_starts();
+    for (int q = 0; q <= size; ++q) start[q] = chunk_start(count, q);
+    share_pieces(sum, start, TAG_GATHER, step_deadline(), "the gather of the summed gradients did not finish",
+                 &traffic.allgather_seconds);
+}
+
 void dist_allgather(const float *mine, size_t count, float *all)
 {
-    /* A barrier first splits the time waiting for the slowest rank from
-     * the time the transfer itself takes (a few microseconds more). */
-    double t0 = what_time_is_it_now();
-    if (size > 1) MPI_Barrier(MPI_COMM_WORLD);
-    double t1 = what_time_is_it_now();
-    wait_seconds += t1 - t0;
-    t0 = t1;
-    if (size == 1) {
-        memmove(all, mine, count * sizeof(float));
-    } else if (count <= INT32_MAX) {
-        MPI_Allgather(mine, (int)count, MPI_FLOAT, all, (int)count, MPI_FLOAT, MPI_COMM_WORLD);
-    } else {
-        /* MPI counts are ints */
-        dn_fatal("rank %d: %zu gradient floats per step are more than one gather"
-                " takes: use fewer subdivisions\n", rank, count);
+    memmove(all + (size_t)rank * count, mine, count * sizeof(float));
+    if (size > 1) {
+        size_t *start = piece_starts();
+        for (int q = 0; q <= size; ++q) start[q] = (size_t)q * count;
+        share_pieces(all, start, TAG_STATS, step_deadline(), "the gather of the per-pass statistics did not finish",
+                     &traffic.stats_seconds);
     }
-    gather_seconds += what_time_is_it_now() - t0;
+    unbounded_steps = 0;   /* the step's last exchange */
 }
 
 /* FNV-1a over the bytes of a file; 0 when it cannot be read. */
@@ -262,12 +489,6 @@ static void share_state(network *net)
 
 void dist_share_network(network *net, const char *cfgfile)
 {
-#ifdef GPU
-    if (gpu_index >= 0) {
-        dn_fatal("MPI=1 builds train on the CPU for now: add -nogpu"
-                " (docs/distributed.md)\n");
-    }
-#endif
     release_stderr(0);
     dist_check_layers(net);
     if (size == 1) return;
@@ -281,11 +502,16 @@ void dist_share_network(network *net, const char *cfgfile)
 int dist_exact(void) { return 0; }
 int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
-double dist_gather_seconds(void) { return 0; }
-double dist_wait_seconds(void) { return 0; }
+dist_traffic dist_traffic_total(void) { dist_traffic none = {0}; return none; }
 void dist_start(void) {}
 void dist_share_network(network *net, const char *cfgfile) { (void)net, (void)cfgfile; }
 void dist_abort(int status) { (void)status; }
+void dist_expect_slow_step(void) {}
+
+void dist_reduce_grads(const float *mine, int per_rank, size_t count, const float *stash, float *sum)
+{
+    dist_sum_passes(sum, stash, mine, count, per_rank, count);
+}
 
 void dist_allgather(const float *mine, size_t count, float *all)
 {

@@ -1,6 +1,10 @@
 /* grads.c: the per-pass gradient slots of data-parallel training (dist.h).
  *
- * No MPI here: the slots are plain float arrays that dist.c gathers. */
+ * No MPI here: the slots are plain float arrays that dist.c exchanges.  In
+ * GPU training the gradients and batch statistics live on the device: they
+ * are copied to the host slots after each pass, and the summed gradient and
+ * the rolling statistics back before the optimizer step, which then runs
+ * on the device. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +17,74 @@
 
 #define MAX_ARRAYS (3 + EXT_MAX_ARRAYS)   /* biases, scales, weights, and the declared ones */
 
+/* One gradient array: on the host, and on the device in GPU training
+ * (else NULL). */
+typedef struct grad_array {
+    float *host, *dev;
+    int n;
+} grad_array;
+
+static int on_device(const layer *l)
+{
+#ifdef GPU
+    return l->weights_gpu || l->biases_gpu || l->scales_gpu;
+#else
+    (void)l;
+    return 0;
+#endif
+}
+
+/* A layer's device array (a field ending in _gpu) in GPU training; NULL
+ * otherwise, and in builds without GPU, whose layers have no such field. */
+#ifdef GPU
+#define DEVICE(l, field) (on_device(l) ? (l)->field : NULL)
+#else
+#define DEVICE(l, field) NULL
+#endif
+
 /* A layer's gradient arrays, in slot order: biases, scales, weights, then
  * those the layer declares (ext.h: [gcconv]'s R). */
-static int grad_arrays(layer *l, float **p, int *n)
+static int grad_arrays(layer *l, grad_array *g)
 {
     param_counts c = layer_param_counts(l);
     int k = 0;
     if (!l->update) return 0;
-    if (c.biases) p[k] = l->bias_updates, n[k++] = c.biases;
-    if (c.scales) p[k] = l->scale_updates, n[k++] = c.scales;
-    if (c.weights) p[k] = l->weight_updates, n[k++] = c.weights;
+    if (c.biases) g[k++] = (grad_array){l->bias_updates, DEVICE(l, bias_updates_gpu), c.biases};
+    if (c.scales) g[k++] = (grad_array){l->scale_updates, DEVICE(l, scale_updates_gpu), c.scales};
+    if (c.weights) g[k++] = (grad_array){l->weight_updates, DEVICE(l, weight_updates_gpu), c.weights};
     ext_array a[EXT_MAX_ARRAYS];
     int m = ext_layer_arrays(*l, a);
-    for (int i = 0; i < m; ++i) p[k] = a[i].updates, n[k++] = a[i].n;
+    for (int i = 0; i < m; ++i) g[k++] = (grad_array){a[i].updates, on_device(l) ? a[i].updates_gpu : NULL, a[i].n};
     return k;
+}
+
+/* to the host, or back to the device; no-op for host-only arrays */
+static void pull(float *dev, float *host, size_t n)
+{
+#ifdef GPU
+    if (dev) cuda_pull_array(dev, host, n);
+#else
+    (void)dev, (void)host, (void)n;
+#endif
+}
+
+static void push(float *dev, float *host, size_t n)
+{
+#ifdef GPU
+    if (dev) cuda_push_array(dev, host, n);
+#else
+    (void)dev, (void)host, (void)n;
+#endif
+}
+
+static void zero(float *dev, float *host, int n)
+{
+    memset(host, 0, n * sizeof(float));
+#ifdef GPU
+    if (dev) fill_gpu(n, 0, dev, 1);
+#else
+    (void)dev;
+#endif
 }
 
 /* Batch-norm channels of a layer whose forward pass keeps rolling
@@ -59,10 +117,9 @@ void dist_check_layers(network *net)
 static size_t grad_floats(network *net)
 {
     size_t total = 0;
-    float *p[MAX_ARRAYS];
-    int n[MAX_ARRAYS];
+    grad_array g[MAX_ARRAYS];
     for (int i = 0; i < net->n; ++i)
-        for (int a = 0, k = grad_arrays(&net->layers[i], p, n); a < k; ++a) total += n[a];
+        for (int a = 0, k = grad_arrays(&net->layers[i], g); a < k; ++a) total += g[a].n;
     return total;
 }
 
@@ -73,19 +130,20 @@ static size_t bn_floats(network *net)
     return total;
 }
 
-size_t dist_slot_floats(network *net) { return grad_floats(net) + bn_floats(net) + 2; }
+size_t dist_grad_floats(network *net) { return grad_floats(net); }
+size_t dist_stats_floats(network *net) { return bn_floats(net) + 2; }
 size_t dist_stash_floats(network *net) { return grad_floats(net) + bn_floats(net); }
 
 /* Copies every gradient array to out (in slot order) and zeroes it. */
 static float *move_grads(network *net, float *out)
 {
-    float *p[MAX_ARRAYS];
-    int n[MAX_ARRAYS];
+    grad_array g[MAX_ARRAYS];
     for (int i = 0; i < net->n; ++i) {
-        for (int a = 0, k = grad_arrays(&net->layers[i], p, n); a < k; ++a) {
-            memcpy(out, p[a], n[a] * sizeof(float));
-            memset(p[a], 0, n[a] * sizeof(float));
-            out += n[a];
+        for (int a = 0, k = grad_arrays(&net->layers[i], g); a < k; ++a) {
+            if (g[a].dev) pull(g[a].dev, out, g[a].n);
+            else memcpy(out, g[a].host, g[a].n * sizeof(float));
+            zero(g[a].dev, g[a].host, g[a].n);
+            out += g[a].n;
         }
     }
     return out;
@@ -98,8 +156,11 @@ static void copy_bn(network *net, float *out, int rolling)
         layer *l = &net->layers[i];
         int c = bn_channels(l);
         if (!c) continue;
-        memcpy(out, rolling ? l->rolling_mean : l->mean, c * sizeof(float));
-        memcpy(out + c, rolling ? l->rolling_variance : l->variance, c * sizeof(float));
+        float *mean = rolling ? l->rolling_mean : l->mean, *variance = rolling ? l->rolling_variance : l->variance;
+        pull(rolling ? DEVICE(l, rolling_mean_gpu) : DEVICE(l, mean_gpu), mean, c);
+        pull(rolling ? DEVICE(l, rolling_variance_gpu) : DEVICE(l, variance_gpu), variance, c);
+        memcpy(out, mean, c * sizeof(float));
+        memcpy(out + c, variance, c * sizeof(float));
         out += 2 * c;
     }
 }
@@ -110,19 +171,29 @@ void dist_begin_step(network *net, float *stash)
     copy_bn(net, bn, 1);
 }
 
-void dist_take_pass(network *net, float *slot)
+void dist_take_pass(network *net, float *grad, float *stats)
 {
-    float *bn = move_grads(net, slot);
-    copy_bn(net, bn, 0);
+    move_grads(net, grad);
+    copy_bn(net, stats, 0);
+}
+
+void dist_sum_passes(float *out, const float *base, const float *g, size_t len, int passes, size_t stride)
+{
+    memcpy(out, base, len * sizeof(float));
+    /* pass by pass, each over the whole range: the order of the float
+     * additions of an element is fixed by the pass index alone */
+    for (int k = 0; k < passes; ++k) {
+        const float *gk = g + (size_t)k * stride;
+        for (size_t i = 0; i < len; ++i) out[i] += gk[i];
+    }
 }
 
 /* The rolling statistics of every batch-norm layer: those of the stash,
  * then each pass's, with the same expression as the forward pass
  * (cpu/fast_bias.c, and upstream's scal then axpy, which round alike). */
-static void replay_rolling(network *net, const float *stash_bn, const float *slots, size_t slot, size_t bn_at,
-                           int passes)
+static void replay_rolling(network *net, const float *stash_bn, const float *stats, int passes)
 {
-    size_t off = 0;
+    size_t off = 0, record = dist_stats_floats(net);
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
         int c = bn_channels(l);
@@ -131,34 +202,27 @@ static void replay_rolling(network *net, const float *stash_bn, const float *slo
         memcpy(rm, stash_bn + off, c * sizeof(float));
         memcpy(rv, stash_bn + off + c, c * sizeof(float));
         for (int k = 0; k < passes; ++k) {
-            const float *m = slots + k * slot + bn_at + off;
+            const float *m = stats + k * record + off;
             for (int f = 0; f < c; ++f) {
                 rm[f] = .99f * rm[f] + .01f * m[f];
                 rv[f] = .99f * rv[f] + .01f * m[c + f];
             }
         }
+        push(DEVICE(l, rolling_mean_gpu), rm, c);
+        push(DEVICE(l, rolling_variance_gpu), rv, c);
         off += 2 * (size_t)c;
     }
 }
 
-void dist_end_step(network *net, const float *stash, const float *slots, int passes)
+void dist_end_step(network *net, const float *sum, const float *stash, const float *stats, int passes)
 {
-    size_t slot = dist_slot_floats(net), ng = grad_floats(net);
-    float *p[MAX_ARRAYS];
-    int n[MAX_ARRAYS];
-    size_t off = 0;
+    grad_array g[MAX_ARRAYS];
     for (int i = 0; i < net->n; ++i) {
-        for (int a = 0, k = grad_arrays(&net->layers[i], p, n); a < k; ++a) {
-            float *u = p[a];
-            memcpy(u, stash + off, n[a] * sizeof(float));
-            /* pass by pass, each over the whole array: the order of the
-             * float additions is fixed by the pass index alone */
-            for (int s = 0; s < passes; ++s) {
-                const float *g = slots + s * slot + off;
-                for (int j = 0; j < n[a]; ++j) u[j] += g[j];
-            }
-            off += n[a];
+        for (int a = 0, k = grad_arrays(&net->layers[i], g); a < k; ++a) {
+            memcpy(g[a].host, sum, g[a].n * sizeof(float));
+            push(g[a].dev, g[a].host, g[a].n);
+            sum += g[a].n;
         }
     }
-    replay_rolling(net, stash + ng, slots, slot, ng, passes);
+    replay_rolling(net, stash + grad_floats(net), stats, passes);
 }

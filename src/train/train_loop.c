@@ -67,7 +67,7 @@ typedef struct loop_state {
     double next_eval;          /* images seen at the next evaluation */
     int epoch;
     double started, last_chart;
-    double gathered, waited;   /* dist_gather_seconds(), dist_wait_seconds() at the last iteration */
+    dist_traffic traffic;      /* dist_traffic_total() at the last iteration */
     uint64_t batch_hash;       /* of the batch the last iteration trained on */
     train_chart *chart;
     metrics_log log;
@@ -139,14 +139,16 @@ static float *reserve(float **buf, size_t *have, size_t want)
  * would see in one process. */
 static float parallel_step(network *net, data d, float *top1)
 {
-    static float *stash, *mine, *all;
-    static size_t have_stash, have_mine, have_all;
+    static float *stash, *grads, *sum, *mine, *all;
+    static size_t have_stash, have_grads, have_sum, have_mine, have_all;
     int batch = net->batch, passes = d.X.rows / batch, ranks = dist_size();
     int per_rank = passes / ranks, first = dist_rank() * per_rank;
-    size_t slot = dist_slot_floats(net), base = *net->seen;
+    size_t ng = dist_grad_floats(net), record = dist_stats_floats(net), base = *net->seen;
     reserve(&stash, &have_stash, dist_stash_floats(net));
-    reserve(&mine, &have_mine, per_rank * slot);
-    reserve(&all, &have_all, passes * slot);
+    reserve(&grads, &have_grads, per_rank * ng);
+    reserve(&sum, &have_sum, ng);
+    reserve(&mine, &have_mine, per_rank * record);
+    reserve(&all, &have_all, passes * record);
     dist_begin_step(net, stash);
     for (int j = 0; j < per_rank; ++j) {
         int k = first + j;
@@ -156,26 +158,27 @@ static float parallel_step(network *net, data d, float *top1)
         net->train = 1;
         forward_network(net);
         backward_network(net);
-        float *s = mine + j * slot;
-        dist_take_pass(net, s);
-        s[slot - 2] = *net->cost;
-        s[slot - 1] = top1 ? (float)pass_hits(net) : 0;
+        float *stats = mine + j * record;
+        dist_take_pass(net, grads + j * ng, stats);
+        stats[record - 2] = *net->cost;
+        stats[record - 1] = top1 ? (float)pass_hits(net) : 0;
     }
     /* Data-parallel training reduces the gradients here, between the last
      * backward pass and the optimizer step. */
     upstream_rand_passes_done();
-    dist_allgather(mine, per_rank * slot, all);
+    dist_reduce_grads(grads, per_rank, ng, stash, sum);
+    dist_allgather(mine, per_rank * record, all);
     *net->seen = base + (size_t)passes * batch;
-    dist_end_step(net, stash, all, passes);
-    float sum = 0;
+    dist_end_step(net, sum, stash, all, passes);
+    float cost = 0;
     int hits = 0;
     for (int k = 0; k < passes; ++k) {
-        sum += all[k * slot + slot - 2];
-        hits += (int)all[k * slot + slot - 1];
+        cost += all[k * record + record - 2];
+        hits += (int)all[k * record + record - 1];
     }
     update_network(net);
     if (top1) *top1 = passes ? (float)hits / (passes * batch) : 0;
-    return sum / (passes * batch);
+    return cost / (passes * batch);
 }
 
 float train_loop_step(network *net, data d, float *top1)
@@ -256,9 +259,31 @@ static void log_start(loop_state *s)
     metrics_int(&s->log, "batch", s->imgs);
     metrics_int(&s->log, "epoch_images", s->t->epoch_images);
     if (x->seeded) metrics_int(&s->log, "seed", (long long)x->seed);
-    if (dist_exact()) metrics_int(&s->log, "ranks", dist_size());
+    if (dist_exact()) {
+        metrics_int(&s->log, "ranks", dist_size());
+        metrics_int(&s->log, "gradient_floats", (long long)dist_grad_floats(net));
+        metrics_int(&s->log, "stats_floats", (long long)dist_stats_floats(net));
+    }
     metrics_int(&s->log, "unix_time", (long long)time(NULL));
     metrics_end(&s->log);
+}
+
+/* This step's traffic on this rank (dist.h): payload bytes and the seconds
+ * in each collective; allreduce_seconds is the three together. */
+static void log_traffic(loop_state *s, metrics_log *m)
+{
+    dist_traffic now = dist_traffic_total(), *was = &s->traffic;
+    double scatter = now.scatter_seconds - was->scatter_seconds;
+    double gather = now.allgather_seconds - was->allgather_seconds;
+    double stats = now.stats_seconds - was->stats_seconds;
+    metrics_int(m, "bytes_sent", (long long)(now.bytes_sent - was->bytes_sent));
+    metrics_int(m, "bytes_received", (long long)(now.bytes_received - was->bytes_received));
+    metrics_num(m, "reduce_scatter_seconds", scatter);
+    metrics_num(m, "allgather_seconds", gather);
+    metrics_num(m, "stats_gather_seconds", stats);
+    metrics_num(m, "allreduce_seconds", scatter + gather + stats);
+    metrics_num(m, "allreduce_wait_seconds", now.wait_seconds - was->wait_seconds);
+    *was = now;
 }
 
 /* The running averages, the iteration line and its metrics record. */
@@ -293,13 +318,7 @@ static void note_iteration(loop_state *s, int it, float loss, float top1, double
     metrics_num(m, "seconds", train_seconds);
     metrics_num(m, "iteration_seconds", iteration_seconds);
     metrics_num(m, "img_s", ips);
-    if (dist_exact()) {
-        double g = dist_gather_seconds(), w = dist_wait_seconds();
-        metrics_num(m, "allreduce_seconds", g - s->gathered);
-        metrics_num(m, "allreduce_wait_seconds", w - s->waited);
-        s->gathered = g;
-        s->waited = w;
-    }
+    if (dist_exact()) log_traffic(s, m);
     if (t->batch_top1) metrics_num(m, "train_top1", top1);
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->batch_hash);
@@ -328,6 +347,11 @@ static void save_due(loop_state *s, int it)
         snprintf(suffix, sizeof suffix, "_%d.weights", it);
         save_as(s, suffix);
     }
+}
+
+static void next_eval_after(loop_state *s)
+{
+    while (s->next_eval <= *s->net->seen) s->next_eval += s->t->eval_every_images;
 }
 
 static int eval_due(const loop_state *s, int it)
@@ -367,7 +391,7 @@ static void run_evaluation(loop_state *s, int it)
     }
     s->last_eval = it;
     s->evaluations++;
-    while (s->next_eval <= *s->net->seen) s->next_eval += t->eval_every_images;
+    next_eval_after(s);
     t->print_eval(t->ctx, s->net, &e, s->best, s->best_iteration);
     fflush(stdout);
     train_chart_add_score(s->chart, it, (float)e.score, (float)e.score2);
@@ -463,8 +487,10 @@ void train_loop_run(network *net, const train_task *t)
         note_iteration(&s, it, loss, top1, t2 - t1, t2 - t0);
         save_due(&s, it);
         /* rank 0 evaluates and keeps the best weights; the others go on */
-        int evaluated = eval_due(&s, it) && dist_rank() == 0;
+        int due = eval_due(&s, it), evaluated = due && dist_rank() == 0;
+        if (due) dist_expect_slow_step();   /* the others wait for rank 0's evaluation */
         if (evaluated) run_evaluation(&s, it);
+        else if (due) next_eval_after(&s);
         if (evaluated || what_time_is_it_now() - s.last_chart >= CHART_SECONDS) write_chart(&s);
     }
     finish_run(&s);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Data-parallel training with Open MPI (docs/distributed.md), on this one
 # machine, with the MPI=1 build in build/mpi:
-# - N = 1, 2 and 3 ranks give the weights and training state, bit for bit,
+# - N = 1, 2, 3 and 4 ranks give the weights and training state, bit for bit,
 #   of one process running the cfg with subdivisions multiplied by N: a
 #   classifier with [gcconv] (weights and R), batch norm, dropout and csgd, and a
 #   YOLO detector with Adam; over shared memory, and over TCP alone (the
@@ -11,6 +11,9 @@
 #   cfg that differs on one rank is an error naming that rank;
 # - a rank killed mid-run ends the job within seconds, non-zero, naming the
 #   rank; its last checkpoint is whole and resumes with another N;
+# - a rank stopped (SIGSTOP) ends the job at the deadline, naming the rank;
+# - the bytes each rank sends and receives per step, as counted in the
+#   metrics log, are those of the reduce-scatter and allgather;
 # - a checkpoint resumed with another N continues the run bit for bit.
 # Without Open MPI (mpicc, mpirun) the checks are skipped, saying so; CI
 # installs it (make deps).
@@ -38,61 +41,8 @@ shapes_dataset
 head -48 "$SHAPES/train.list" > "$WORK/train48.list"
 # $1 subdivisions, $2 max_batches, $3 batch
 classifier_cfg() {
-    cat <<CFG
-[net]
-batch=${3:-12}
-subdivisions=$1
-height=32
-width=32
-channels=3
-learning_rate=0.05
-momentum=0.9
-decay=0.0005
-max_batches=$2
-policy=steps
-steps=3
-scales=.5
-optimizer=csgd
-sigma=0.001
-seed=5
-angle=5
-hue=.1
-saturation=1.2
-exposure=1.2
-
-[gcconv]
-branches=2
-filters=4
-size=3
-stride=1
-pad=1
-batch_normalize=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[dropout]
-probability=.2
-
-[avgpool]
-
-[connected]
-output=4
-activation=linear
-
-[softmax]
-groups=1
-CFG
+    sed "s/^batch=.*/batch=${3:-12}/; s/^subdivisions=.*/subdivisions=$1/; s/^max_batches=.*/max_batches=$2/" \
+        tests/data/dist-classifier.cfg
 }
 
 # ctrain NAME NP SUBDIVISIONS MAX_BATCHES [WEIGHTS]: NP 0 is one process
@@ -120,6 +70,43 @@ ctrain c_ref1 0 6 6 && ctrain c_ref2 0 6 6 && [ -s "$WORK/c_ref1/net.weights" ] 
 for n in 1 2 3; do
     ctrain "c_np$n" "$n" $((6 / n)) 6 && same_run c_ref1 "c_np$n" && pass "classifier_np${n}_equals_one_process" ||
         fail "classifier_np${n}_equals_one_process" "$(tail -3 "$WORK/c_np$n/log")"
+done
+# four ranks of 3 images, one pass each: one process with passes of 3
+ctrain c_ref4 0 4 6 && ctrain c_np4 4 1 6 && same_run c_ref4 c_np4 && pass classifier_np4_equals_one_process ||
+    fail classifier_np4_equals_one_process "$(tail -3 "$WORK/c_np4/log")"
+
+# The gradient is cut into N chunks: 3 and 4 ranks do not divide its length
+# here (878 floats), so the chunks differ in length.  Each rank receives
+# its chunk of every pass and the other ranks' summed chunks: counted in the
+# metrics log (rank 0's, whose chunk is the longest), it is exactly
+#   4 x ((N-1) s L + (G - L) + (N-1) s S) + 8 (N-1)   bytes
+# with L = ceil(G/N), S the per-pass statistics floats and 8 (N-1) the
+# arrival messages; sent, 4 x (s (G - L) + (N-1) L + (N-1) s S) + 8 (N-1).
+# bench/dist_cost.sh's formula (N-1)/N (s+1) 4G differs from the gradient
+# part by 4e((N-1)s - 1), e = L - G/N < 1.
+for n in 2 3 4; do
+    s=$((6 / n)); [ "$n" = 4 ] && s=1
+    model=$(sh bench/dist_cost.sh -bytes "$n" "$s" "$WORK/c_np$n/net.cfg")
+    /usr/bin/python3 - "$WORK/c_np$n/net.metrics.jsonl" "$n" "$s" "$model" > "$WORK/bytes$n.out" 2>&1 <<'PY2'
+import json, sys
+path, n, s, model = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+recs = [json.loads(l) for l in open(path)]
+start = [r for r in recs if r["type"] == "start"][0]
+its = [r for r in recs if r["type"] == "iteration"]
+G, S = start["gradient_floats"], start["stats_floats"]
+L = -(-G // n)
+received = 4 * ((n - 1) * s * L + (G - L) + (n - 1) * s * S) + 8 * (n - 1)
+sent = 4 * (s * (G - L) + (n - 1) * L + (n - 1) * s * S) + 8 * (n - 1)
+grad = 4 * ((n - 1) * s * L + (G - L))
+e = L - G / n
+print("N=%d s=%d G=%d (G %% N = %d) S=%d: counted %s received, %s sent; expected %d, %d; model %d, gradient part %d"
+      % (n, s, G, G % n, S, its[0]["bytes_received"], its[0]["bytes_sent"], received, sent, model, grad))
+assert len(its) == 6
+assert all(r["bytes_received"] == received and r["bytes_sent"] == sent for r in its)
+assert abs(model - grad) <= 4 * e * ((n - 1) * s - 1) + 0.5
+assert n == 2 or G % n != 0   # the non-dividing case is exercised
+PY2
+    [ $? -eq 0 ] && pass "classifier_np${n}_counted_bytes" || fail "classifier_np${n}_counted_bytes" "$(tail -3 "$WORK/bytes$n.out")"
 done
 # the same settings as Open MPI environment variables (docs/distributed.md)
 MPIRUN_FLAGS=$MPIRUN
@@ -206,6 +193,43 @@ last=${epoch:+$d/net_$epoch.weights}
     [ -s "$d/net.weights" ] && pass killed_run_checkpoint_resumes_with_np3 ||
     fail killed_run_checkpoint_resumes_with_np3 "last '$last': $(tail -3 "$d/resume.log" 2>/dev/null)"
 
+# ---- a rank that stops without dying ---------------------------------------
+# SIGSTOP on rank 1: rank 0 waits at the next gradient exchange until the
+# deadline (DARKNET_DIST_TIMEOUT, 3 s here), names rank 1 and ends the job;
+# the last checkpoint is whole and resumes.
+d=$WORK/c_stop
+mkdir -p "$d"
+classifier_cfg 1 100000 6 > "$d/net.cfg"
+printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
+timeout 120 $MPIRUN -np 2 -x DARKNET_DIST_TIMEOUT=3 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" -dont_show > "$d/log" 2>&1 &
+job=$!
+i=0
+while [ $i -lt 600 ] && ! [ -e "$d/net_3.weights" ]; do sleep 0.1; i=$((i + 1)); done
+victim=$(pgrep -f "classifier train $d/data.cfg" | while read p; do
+    tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && echo "$p"; done | head -1)
+stopped_at=$(date +%s)
+[ -n "$victim" ] && kill -STOP "$victim"
+wait $job
+status=$?
+took=$(($(date +%s) - stopped_at))
+[ -n "$victim" ] && kill -CONT "$victim" 2> /dev/null; [ -n "$victim" ] && kill -9 "$victim" 2> /dev/null
+echo "stopped rank 1 (pid $victim): the job ended ${took} s later with status $status"
+[ -n "$victim" ] && [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$took" -le 30 ] &&
+    grep -q 'rank 0 of 2: .* within 3 s (DARKNET_DIST_TIMEOUT); not arrived: rank 1: ending the job' "$d/log" &&
+    pass stopped_rank_ends_job_naming_it || fail stopped_rank_ends_job_naming_it "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
+epoch=$(cd "$d" && ls net_*.weights 2>/dev/null | sed 's/^net_\([0-9]*\)\.weights$/\1/' | sort -n | tail -1)
+last=${epoch:+$d/net_$epoch.weights}
+[ -n "$last" ] && ! ls "$d"/*.tmp* > /dev/null 2>&1 && cp "$last" "$d/start.weights" && cp "$last.state" "$d/start.weights.state" &&
+    sed -i "s/^max_batches=.*/max_batches=$((epoch * 8 + 2))/" "$d/net.cfg" &&
+    timeout 120 $MPIRUN -np 2 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" "$d/start.weights" -dont_show > "$d/resume.log" 2>&1 &&
+    [ -s "$d/net.weights" ] && pass stopped_run_checkpoint_resumes ||
+    fail stopped_run_checkpoint_resumes "last '$last': $(tail -3 "$d/resume.log" 2>/dev/null)"
+# a deadline that is not a number is an error naming the variable
+DARKNET_DIST_TIMEOUT=soon $MPIRUN -np 2 -x DARKNET_DIST_TIMEOUT "$DN" classifier train "$WORK/c_np2/data.cfg" "$WORK/c_np2/net.cfg" -dont_show > "$WORK/badtimeout.log" 2>&1
+status=$?
+[ "$status" -ne 0 ] && grep -q 'DARKNET_DIST_TIMEOUT=soon: expected seconds' "$WORK/badtimeout.log" &&
+    pass bad_timeout_is_an_error || fail bad_timeout_is_an_error "status $status: $(tail -2 "$WORK/badtimeout.log")"
+
 # ---- the YOLO detector ----------------------------------------------------
 voc_shapes
 D=$WORK/voc
@@ -230,6 +254,9 @@ for n in 1 2 3; do
         cmp -s "$WORK/d_ref/det_final.weights.state" "$WORK/d_np$n/det_final.weights.state" &&
         pass "detector_np${n}_equals_one_process" || fail "detector_np${n}_equals_one_process" "$(tail -3 "$WORK/d_np$n/log")"
 done
+dtrain d_ref4 0 4 && dtrain d_np4 4 1 && cmp -s "$WORK/d_ref4/det_final.weights" "$WORK/d_np4/det_final.weights" &&
+    cmp -s "$WORK/d_ref4/det_final.weights.state" "$WORK/d_np4/det_final.weights.state" &&
+    pass detector_np4_equals_one_process || fail detector_np4_equals_one_process "$(tail -3 "$WORK/d_np4/log")"
 MPIRUN=$MPIRUN_TCP
 dtrain d_tcp2 2 3 && cmp -s "$WORK/d_ref/det_final.weights" "$WORK/d_tcp2/det_final.weights" &&
     cmp -s "$WORK/d_ref/det_final.weights.state" "$WORK/d_tcp2/det_final.weights.state" &&
