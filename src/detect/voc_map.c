@@ -38,11 +38,22 @@ void vm_set_add_det(vm_set *s, int image, int cls, float score, vm_box b)
     s->dets[s->n_dets++] = d;
 }
 
-void vm_set_add_truth(vm_set *s, int image, int cls, int difficult, vm_box b)
+static void add_truth(vm_set *s, vm_truth t)
 {
     s->truths = grow(s->truths, &s->cap_truths, s->n_truths + 1, sizeof(vm_truth));
-    vm_truth t = {image, cls, difficult ? 1 : 0, b};
     s->truths[s->n_truths++] = t;
+}
+
+void vm_set_add_truth(vm_set *s, int image, int cls, int difficult, vm_box b)
+{
+    vm_truth t = {.image = image, .cls = cls, .difficult = difficult ? 1 : 0, .box = b};
+    add_truth(s, t);
+}
+
+void vm_set_add_crowd(vm_set *s, int image, int cls, vm_box b)
+{
+    vm_truth t = {.image = image, .cls = cls, .crowd = 1, .box = b};
+    add_truth(s, t);
 }
 
 double vm_iou(vm_box a, vm_box b)
@@ -188,7 +199,7 @@ int vm_evaluate(const vm_det *dets, int n_dets, const vm_truth *truths, int n_tr
         int nd = 0, nt = 0;
         for (int i = 0; i < n_dets; ++i) if (dets[i].cls == c) di[nd++] = i;
         for (int i = 0; i < n_truths; ++i) {
-            if (truths[i].cls != c) continue;
+            if (truths[i].cls != c || truths[i].crowd) continue;
             ti[nt++] = i;
             if (truths[i].difficult) vc->n_difficult++; else vc->n_truth++;
         }
@@ -239,7 +250,7 @@ void vm_print_table(FILE *fp, const vm_result *r, char **names)
             100 * r->map, r->counted);
 }
 
-static void json_string(FILE *fp, const char *s)
+void vm_json_string(FILE *fp, const char *s)
 {
     fputc('"', fp);
     for (; s && *s; ++s) {
@@ -259,7 +270,7 @@ int vm_write_json(FILE *fp, const vm_result *r, char **names)
     for (int c = 0; c < r->classes; ++c) {
         const vm_class *v = &r->cls[c];
         fprintf(fp, "    {\"id\": %d, \"name\": ", c);
-        json_string(fp, names && names[c] ? names[c] : "");
+        vm_json_string(fp, names && names[c] ? names[c] : "");
         fprintf(fp, ", \"truths\": %d, \"difficult\": %d, \"detections\": %d, "
                     "\"tp\": %d, \"fp\": %d, \"ignored\": %d, ",
                 v->n_truth, v->n_difficult, v->n_det, v->tp, v->fp, v->ignored);

@@ -17,7 +17,9 @@
  *    truth is taken; already taken: false positive (a duplicate), even if
  *    another free truth also overlaps it enough;
  *  - otherwise a false positive;
- *  - recall counts non-difficult truths only.
+ *  - recall counts non-difficult truths only;
+ *  - crowd regions (truths with crowd set, which only the COCO-style
+ *    evaluation of coco_map.h uses) are left out: VOC has none.
  * AP is the VOC2007 11-point interpolated precision (points=11) or the area
  * under the interpolated precision-recall curve (points=0, VOC2010 and
  * later).  A class with no non-difficult truth has no AP and is left out of
@@ -42,6 +44,7 @@ typedef struct vm_truth {
     int image;
     int cls;
     int difficult;
+    int crowd;             /* a region of many objects (COCO's iscrowd) */
     vm_box box;
 } vm_truth;
 
@@ -76,6 +79,7 @@ void vm_set_init(vm_set *s);
 void vm_set_free(vm_set *s);
 void vm_set_add_det(vm_set *s, int image, int cls, float score, vm_box b);
 void vm_set_add_truth(vm_set *s, int image, int cls, int difficult, vm_box b);
+void vm_set_add_crowd(vm_set *s, int image, int cls, vm_box b);
 
 /* Intersection over union of two corner boxes (0 when either is empty). */
 double vm_iou(vm_box a, vm_box b);
@@ -85,7 +89,7 @@ double vm_iou(vm_box a, vm_box b);
 double vm_ap(const double *recall, const double *precision, int n, int points);
 
 /* Scores dets against truths.  Detections or truths with a class outside
- * [0, classes) are left out.  Returns 0, or -1 on a bad argument. */
+ * [0, classes), and crowd truths, are left out.  Returns 0, or -1 on a bad argument. */
 int vm_evaluate(const vm_det *dets, int n_dets, const vm_truth *truths, int n_truths,
                 int classes, float iou_thresh, int points, vm_result *out);
 void vm_result_free(vm_result *r);
@@ -94,5 +98,7 @@ void vm_result_free(vm_result *r);
 void vm_print_table(FILE *fp, const vm_result *r, char **names);
 /* The same as JSON; 0 on success. */
 int vm_write_json(FILE *fp, const vm_result *r, char **names);
+/* s as a JSON string, quoted and escaped ("" for NULL). */
+void vm_json_string(FILE *fp, const char *s);
 
 #endif
