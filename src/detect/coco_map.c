@@ -444,7 +444,9 @@ static void print_classes(FILE *fp, const cm_result *r, char **names)
         snprintf(name, sizeof(name), "%s", names && names[c] ? names[c] : "");
         fprintf(fp, "%3d  %-16s %7d %6d %6d %6d", c, name, v->n_truth, v->n_crowd,
                 v->n_difficult, v->n_det);
-        for (int m = CM_AP; m <= CM_AP_LARGE; ++m) print_percent(fp, cm_class_metric(v, (cm_metric)m), 7);
+        for (int m = CM_AP; m <= CM_AP_LARGE; ++m) {
+            print_percent(fp, cm_class_metric(v, (cm_metric)m), 7);
+        }
         fputc('\n', fp);
     }
 }
