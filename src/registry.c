@@ -24,7 +24,7 @@ static const ext_command command_table[] = {
     {"classifier", "predict", classify_predict_command, "the top classes of images; unreadable ones are skipped"},
     {"gcfold", NULL, gcfold_command, "fold [gcconv] into [convolutional] for stock Darknet and OpenCV"},
     {"netcheck", NULL, netcheck_command, "parse a cfg and run training steps on random data"},
-    {"detector", "map", det_map_command, "PASCAL VOC mAP of a detector on the valid list"},
+    {"detector", "map", det_map_command, "PASCAL VOC or COCO-style mAP of a detector on the valid list"},
     {"detector", "train", det_train_command, "train a detector; -map evaluates while training"},
     {"detector", "test", det_test_command, "detect objects in images; -out FILE.json and -ext_output as AlexeyAB's"},
     {"detector", "calc_anchors", det_anchors_command, "k-means anchors (IoU distance) from the training boxes"},

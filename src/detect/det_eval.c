@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/coco_map.h"
 #include "detect/det_data.h"
 #include "detect/det_eval.h"
 #include "rcnn/rcnn_layers.h"
@@ -14,7 +15,7 @@
 
 det_eval_opts det_eval_defaults(void)
 {
-    det_eval_opts o = {.005f, .45f, .5f, 11};
+    det_eval_opts o = {.005f, .45f, .5f, 11, 0};
     return o;
 }
 
@@ -112,6 +113,12 @@ int det_add_truths(vm_set *s, int index, const char *image_path, int classes, in
     n = det_read_labels(lp, classes, 0, &objs);
     for (int i = 0; i < n; ++i) vm_set_add_truth(s, index, objs[i].cls, 1, to_pixels(objs[i], w, h));
     free(objs);
+    /* crowd regions, beside labels/ like difficult/ (only the COCO-style
+     * evaluation uses them) */
+    det_label_path(image_path, "crowd", lp, sizeof(lp));
+    n = det_read_labels(lp, classes, 0, &objs);
+    for (int i = 0; i < n; ++i) vm_set_add_crowd(s, index, objs[i].cls, to_pixels(objs[i], w, h));
+    free(objs);
     return 0;
 }
 
@@ -204,6 +211,13 @@ int det_collect_file(const char *dets_file, char **paths, int n, int classes, vm
             bad = 1;
             break;
         }
+        /* a NaN would leave the score order undefined */
+        if (!isfinite(score) || !isfinite(x1) || !isfinite(y1) || !isfinite(x2) || !isfinite(y2)) {
+            fprintf(stderr, "darknet: error: %s:%d: the score and corners must be finite numbers\n",
+                    dets_file, lineno);
+            bad = 1;
+            break;
+        }
         path_index key = {path, 0};
         path_index *hit = bsearch(&key, idx, n, sizeof(path_index), by_path);
         if (!hit) {
@@ -228,17 +242,73 @@ static void usage(void)
 {
     dn_usage("usage: darknet detector map DATA CFG WEIGHTS [-iou_thresh 0.5] [-points 11|0]\n"
              "           [-thresh 0.005] [-nms 0.45] [-json FILE] [-save_dets FILE]\n"
-             "       darknet detector map DATA -dets FILE [-iou_thresh 0.5] [-points 11|0] [-json FILE]\n");
+             "       darknet detector map DATA -dets FILE [-iou_thresh 0.5] [-points 11|0] [-json FILE]\n"
+             "       either form with -coco (or -iou_thresh 0.5:0.95 -points 101): COCO-style\n");
 }
 
-static void check_map_args(det_eval_opts o, int argc, char **argv, int npos, const char *dets_file)
+/* A number of -iou_thresh, from text to end (or to the string's end). */
+static int iou_number(const char *text, const char *end, double *x)
 {
-    if (o.points != 0 && o.points != 11) {
-        dn_fatal("-points %d: expected 11 (VOC2007) or 0 (all points)\n", o.points);
+    char *stop;
+    errno = 0;
+    *x = strtod(text, &stop);
+    if (stop == text || errno || !isfinite(*x)) return -1;
+    return end ? (stop == end ? 0 : -1) : (*stop ? -1 : 0);
+}
+
+/* -iou_thresh: one threshold in (0, 1] (VOC), or the range 0.5:0.95, which
+ * asks for the COCO-style evaluation.  Returns 1 for the range. */
+static int parse_iou_thresh(const char *v, float *single)
+{
+    const char *colon = strchr(v, ':');
+    double lo, hi;
+    if (!colon) {
+        if (iou_number(v, NULL, &lo)) {
+            dn_fatal("-iou_thresh %s: expected a number in (0, 1] or the range 0.5:0.95\n", v);
+        }
+        if (!(lo > 0 && lo <= 1)) {
+            dn_fatal("-iou_thresh %s: expected a value in (0, 1]\n", v);
+        }
+        *single = (float)lo;
+        return 0;
     }
-    if (!(o.iou_thresh > 0 && o.iou_thresh <= 1)) {
-        dn_fatal("-iou_thresh %g: expected a value in (0, 1]\n", o.iou_thresh);
+    if (iou_number(v, colon, &lo) || iou_number(colon + 1, NULL, &hi)) {
+        dn_fatal("-iou_thresh %s: expected a number in (0, 1] or the range 0.5:0.95\n", v);
     }
+    if (fabs(lo - .5) > 1e-9 || fabs(hi - .95) > 1e-9) {
+        dn_fatal("-iou_thresh %s: the only range is 0.5:0.95 (COCO-style)\n", v);
+    }
+    return 1;
+}
+
+/* -coco, -iou_thresh and -points: VOC at one threshold, or COCO-style,
+ * which any of -coco, -iou_thresh 0.5:0.95 and -points 101 asks for and
+ * none of the others may then contradict. */
+static void read_protocol(int argc, char **argv, det_eval_opts *o)
+{
+    char *iou = det_arg_str(argc, argv, "-iou_thresh", NULL);
+    int points = det_arg_int(argc, argv, "-points", -1);
+    int range = iou ? parse_iou_thresh(iou, &o->iou_thresh) : 0;
+    o->coco = det_arg_flag(argc, argv, "-coco") || range || points == 101;
+    if (o->coco) {
+        if (iou && !range) {
+            dn_fatal("-iou_thresh %s: the COCO-style evaluation (-coco, -points 101) "
+                     "uses 0.5:0.95, and reports AP50 and AP75 among its results\n", iou);
+        }
+        if (points != -1 && points != 101) {
+            dn_fatal("-points %d: the COCO-style evaluation (-coco, -iou_thresh 0.5:0.95) uses 101\n",
+                     points);
+        }
+        return;
+    }
+    if (points != -1) o->points = points;
+    if (o->points != 0 && o->points != 11) {
+        dn_fatal("-points %d: expected 11 (VOC2007), 0 (all points) or 101 (COCO-style)\n", o->points);
+    }
+}
+
+static void check_map_args(int argc, char **argv, int npos, const char *dets_file)
+{
     if (npos < 4 || (!dets_file && npos < 6)) usage();
     for (int i = 1; i < npos; ++i) {
         if (argv[i][0] == '-' && argv[i][1]) {
@@ -281,17 +351,40 @@ static int collect_detections(network *net, const char *dets_file, const char *s
     return scored;
 }
 
+/* Scores s by the protocol of o, prints the table, and writes it to the
+ * open file fp (named json) when there is one. */
+static void report(const vm_set *s, int classes, det_eval_opts o, char **names, FILE *fp,
+                   const char *json)
+{
+    int bad;
+    if (o.coco) {
+        cm_result r;
+        cm_evaluate(s->dets, s->n_dets, s->truths, s->n_truths, classes, &r);
+        cm_print_table(stdout, &r, names);
+        bad = fp && cm_write_json(fp, &r, names);
+        cm_result_free(&r);
+    } else {
+        vm_result r;
+        vm_evaluate(s->dets, s->n_dets, s->truths, s->n_truths, classes, o.iou_thresh, o.points, &r);
+        vm_print_table(stdout, &r, names);
+        bad = fp && vm_write_json(fp, &r, names);
+        vm_result_free(&r);
+    }
+    if (fp && (fclose(fp) || bad)) {
+        dn_fatal("cannot write %s\n", json);
+    }
+}
+
 void det_map_command(int argc, char **argv)
 {
     det_eval_opts o = det_eval_defaults();
-    o.iou_thresh = det_arg_float(argc, argv, "-iou_thresh", o.iou_thresh);
-    o.points = det_arg_int(argc, argv, "-points", o.points);
+    read_protocol(argc, argv, &o);
     o.thresh = det_arg_float(argc, argv, "-thresh", o.thresh);
     o.nms = det_arg_float(argc, argv, "-nms", o.nms);
     char *json = det_arg_str(argc, argv, "-json", NULL);
     char *save = det_arg_str(argc, argv, "-save_dets", NULL);
     char *dets_file = det_arg_str(argc, argv, "-dets", NULL);
-    check_map_args(o, argc, argv, det_positional(argc, argv), dets_file);
+    check_map_args(argc, argv, det_positional(argc, argv), dets_file);
 
     char *datacfg = argv[3];
     list *options = read_data_cfg(datacfg);
@@ -309,22 +402,15 @@ void det_map_command(int argc, char **argv)
         dn_fatal("%s: no classes=\n", datacfg);
     }
 
+    /* opened before a long run, so that a path that cannot be written fails at once */
+    FILE *json_fp = json ? dn_fopen(json, "w") : NULL;
     vm_set s;
     vm_set_init(&s);
     double start = what_time_is_it_now();
     int scored = collect_detections(net, dets_file, save, paths, n, classes, o, &s);
-    vm_result r;
-    vm_evaluate(s.dets, s.n_dets, s.truths, s.n_truths, classes, o.iou_thresh, o.points, &r);
     printf("\n%d of %d images scored, %d detections, %.1f seconds\n", scored, n, s.n_dets,
            what_time_is_it_now() - start);
     det_issue_summary(stdout);
-    vm_print_table(stdout, &r, names);
-    if (json) {
-        FILE *fp = fopen(json, "w");
-        if (!fp || vm_write_json(fp, &r, names) || fclose(fp)) {
-            dn_fatal("cannot write %s\n", json);
-        }
-    }
-    vm_result_free(&r);
+    report(&s, classes, o, names, json_fp, json);
     vm_set_free(&s);
 }

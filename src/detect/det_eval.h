@@ -1,8 +1,10 @@
-/* det_eval.h: scoring detectors on a list of images with the VOC protocol.
+/* det_eval.h: scoring detectors on a list of images with the VOC protocol
+ * or COCO-style.
  *
  * Ground truth comes from darknet label files (see det_data.h): the labels
  * folder holds the ordinary objects, the difficult folder the difficult
- * ones.  Detections come from a network or from a file of lines
+ * ones, the crowd folder crowd regions (COCO's iscrowd; each folder but
+ * labels is optional, image by image).  Detections come from a network or from a file of lines
  *     IMAGE_PATH CLASS_ID SCORE X1 Y1 X2 Y2
  * in pixels of the original image (continuous corners), which is also what
  * `-save_dets` writes, so any detector can be scored the same way. */
@@ -18,13 +20,14 @@ typedef struct det_eval_opts {
     float thresh;          /* lowest score kept (.005) */
     float nms;             /* NMS IoU (.45); 0 turns NMS off */
     float iou_thresh;      /* match IoU (.5) */
-    int points;            /* 11 or 0 */
+    int points;            /* 11 or 0 (VOC) */
+    int coco;              /* 1: COCO-style (coco_map.h) instead of VOC */
 } det_eval_opts;
 
 det_eval_opts det_eval_defaults(void);
 
-/* Adds the truths of image `index` (labels and difficult objects) in pixels
- * of a w x h image.  Returns 0, or -1 when its label file is missing. */
+/* Adds the truths of image `index` (labels, difficult objects, crowd
+ * regions) in pixels of a w x h image.  Returns 0, or -1 when its label file is missing. */
 int det_add_truths(vm_set *s, int index, const char *image_path, int classes, int w, int h);
 
 /* Runs net (batch 1) on every image: its detections and the truths go into

@@ -41,6 +41,15 @@ grep -q "mAP@0.50 = " "$O" && [ -s "$WORK/tiny_final.weights" ] && pass training
 check map ./darknet detector map "$D/voc.data" "$WORK/tiny.cfg" "$WORK/tiny_final.weights"
 grep -q "^warning: $J/2007_000018.jpg" "$WORK/map.out" && grep -q "^5 of 6 images scored" "$WORK/map.out" \
     && grep -q "^mAP@0.50" "$WORK/map.out" && pass map_skips_bad_image || fail map_skips_bad_image "$(grep scored "$WORK/map.out")"
+# the same COCO-style, and again from the detections it saved: as many kept
+check map_coco ./darknet detector map "$D/voc.data" "$WORK/tiny.cfg" "$WORK/tiny_final.weights" -coco \
+    -save_dets "$WORK/coco_dets.txt"
+grep -q "^5 of 6 images scored" "$WORK/map_coco.out" && grep -q "^mAP@\[.50:.95\] (COCO-style) = " "$WORK/map_coco.out" \
+    && pass map_coco_skips_bad_image || fail map_coco_skips_bad_image "$(grep scored "$WORK/map_coco.out")"
+check map_coco_saved ./darknet detector map "$D/voc.data" -dets "$WORK/coco_dets.txt" -coco
+kept() { grep -o '([0-9]* of [0-9]* kept)' "$1"; }
+[ -n "$(kept "$WORK/map_coco.out")" ] && [ "$(kept "$WORK/map_coco.out")" = "$(kept "$WORK/map_coco_saved.out")" ] \
+    && pass map_coco_saved_agrees || fail map_coco_saved_agrees "$(kept "$WORK/map_coco.out") / $(kept "$WORK/map_coco_saved.out")"
 
 # every image unusable: a clear error, not a silent exit
 printf 'classes=3\ntrain=%s/none.txt\nbackup=%s\n' "$WORK" "$WORK" > "$WORK/none.data"
