@@ -5,10 +5,11 @@
  * or where the rules leave something open:
  *
  *  - Detections: at most 100 an image, over all classes together: those of
- *    highest score, equal scores in the order they were added.  (pycocotools
- *    keeps 100 an image for each class; the two agree whenever an image has
- *    at most 100 detections, which the COCO challenge asks of results.)
- *    AR1 and AR10 keep 1 and 10 an image the same way.
+ *    highest score, equal scores in the order they were added, so that a
+ *    detector gets 100 guesses an image however many classes it has.
+ *    (pycocotools keeps 100 an image for each class; the two agree
+ *    whenever no image has more than 100 detections.)  AR1 and AR10 keep 1
+ *    and 10 an image the same way.
  *  - Order: per class, by falling score; equal scores by image, then in the
  *    order added (stable sorts, as pycocotools').
  *  - Matching, at each IoU threshold 0.50, 0.55, ..., 0.95 (those decimals)
