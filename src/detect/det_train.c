@@ -18,7 +18,10 @@
  *  - random=1 picks sizes around the cfg's own (0.7x to 1.4x, multiples
  *    of 32) every 10 iterations and goes back to it for the last 200
  *    iterations (the last tenth in shorter runs); extension
- *    layers resize through the layer registry's resize hook.
+ *    layers resize through the layer registry's resize hook.  Two-stage
+ *    cfgs too ([rcnn] random=1): the trunk, [rpn] and [roipool] resize,
+ *    and the head after [roipool] keeps its shape (its input, pooled
+ *    ROIs, does not change); 32 is a multiple of their stride, 16.
  * The weights saved are upstream's: NAME.backup every 100 iterations,
  * NAME_N.weights, NAME_final.weights; BACKUP/NAME.metrics.jsonl logs each
  * iteration and evaluation (docs/training.md).  This file holds the

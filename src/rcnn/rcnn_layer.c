@@ -193,11 +193,9 @@ static void parse_keys(rcnn_state *s, layer *l, list *options, cfg_where w)
     l->max_boxes = cfg_int_min(options, "max", 90, 1, w);
     l->jitter = cfg_float(options, "jitter", 0, w);
     if (!(l->jitter >= 0 && l->jitter < 1)) cfg_fail(w, "jitter", option_find(options, "jitter"), "must be in [0, 1)");
-    if (cfg_int(options, "random", 0, w) != 0) {
-        cfg_fail(w, "random", option_find(options, "random"),
-                 "multi-scale training is not supported by two-stage detectors (the head after [roipool] "
-                 "has a fixed shape); use random=0");
-    }
+    /* multi-scale training (det_train.c): the trunk, [rpn] and [roipool]
+     * resize; the head after [roipool] keeps its shape */
+    l->random = cfg_int_range(options, "random", 0, 0, 1, w);
     s->score_thresh = cfg_float(options, "score_thresh", 0.05f, w);
     s->nms = cfg_float_range(options, "nms", 0.3f, 0, 1, w);
     s->max_dets = cfg_int_min(options, "detections", 100, 1, w);

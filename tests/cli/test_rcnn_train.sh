@@ -3,6 +3,7 @@
 # cfg/faster-rcnn-small-voc.cfg trains with -map past MIN_MAP (mAP@0.5),
 # then `detector map`, `valid` and `test` run on it; the same for the
 # [gcconv] twin.  Bad keys: errors naming the file, section and key.
+# random=1 (multi-scale) trains with finite losses.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
 # Measured: docs/detection.md section 8; untrained: about 0.  The twin
@@ -72,7 +73,23 @@ bad_key anchor_sizes 's/^anchor_sizes=.*/anchor_sizes=24,48/' "bad_anchor_sizes.
 bad_key roipool_from 's/^from=8/from=40/' "[roipool]: from"
 bad_key roipool_mode 's/^mode=align/mode=avg/' "[roipool]: mode"
 bad_key rcnn_classes 's/^classes=20/classes=7/' "[rcnn]: classes"
-bad_key rcnn_random 's/^detections=100/random=1/' "[rcnn]: random"
+bad_key rcnn_random 's/^detections=100/random=2/' "[rcnn]: random"
+
+# random=1: multi-scale training of a two-stage cfg.  Every 10 iterations a
+# size of 96 to 192 (0.7x to 1.4x of 128, to multiples of 32), then 128 for the
+# last tenth; every loss finite and the weights saved.
+three_classes faster-rcnn-small-voc
+sed "s/^detections=100/detections=100\nrandom=1/; s/^max_batches=.*/max_batches=40/" \
+    "$WORK/faster-rcnn-small-voc.cfg" > "$WORK/multiscale.cfg"
+sed "s#^backup *=.*#backup=$WORK/multiscale#" "$D/voc.data" > "$WORK/multiscale.data"
+mkdir -p "$WORK/multiscale"
+check multiscale_train ./darknet detector train "$WORK/multiscale.data" "$WORK/multiscale.cfg"
+O=$WORK/multiscale_train.out
+sizes=$(grep -o '^Resizing to [0-9]* x [0-9]*' "$O" | sort -u | wc -l)
+losses=$(grep -cE '^[0-9]+: [0-9.]+, [0-9.]+ avg' "$O")
+[ "$sizes" -ge 2 ] && [ "$losses" -eq 40 ] && ! grep -qiE '^[0-9]+: (-?nan|-?inf)' "$O" &&
+    [ -s "$WORK/multiscale/multiscale_final.weights" ] && pass multiscale_two_stage_trains ||
+    fail multiscale_two_stage_trains "$sizes sizes, $losses finite loss lines: $(tail -2 "$O")"
 
 train_and_check faster-rcnn-small-voc $MIN_MAP
 if gcconv_available; then

@@ -1,8 +1,11 @@
 /* The detector cfgs in cfg/ (and their [gcconv] twins): each parses, runs a
  * training step (forward, backward, update) at 64x64, then resizes to 96x96
- * as random=1 does and runs another.  The two-stage (Faster R-CNN) cfgs,
- * which refuse random=1, run a training step at 128x128 with 16 ROIs per
- * image instead of 128 and 300, then a prediction.  The [gcconv] twins are
+ * as random=1 does and runs another.  The two-stage (Faster R-CNN) cfgs run
+ * a training step at 128x128 with 16 ROIs per image instead of 128 and 300,
+ * then a prediction; then, as their random=1 does, they resize to 192x160:
+ * the parameters stay the same bits, a resize back to 128x128 predicts the
+ * same outputs bit for bit, and a training step at 192x160 has a finite
+ * loss whose gradient reaches the first layer.  The [gcconv] twins are
  * skipped while the layer is not registered. */
 #include <math.h>
 #include <setjmp.h>
@@ -109,6 +112,47 @@ static void run_cfg(const char *name, int gc)
     free_network(net);
 }
 
+/* FNV-1a over every trained array: biases, scales, weights and the arrays
+ * an extension layer declares ([gcconv]'s R). */
+static uint64_t parameters_hash(network *net)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        const float *a[3 + EXT_MAX_ARRAYS] = {l.biases, l.scales, l.weights};
+        int n[3 + EXT_MAX_ARRAYS] = {l.biases ? l.n : 0, l.scales ? l.n : 0, l.weights ? l.nweights : 0};
+        int k = 3;
+        ext_array e[EXT_MAX_ARRAYS];
+        for (int j = 0, m = ext_layer_arrays(l, e); j < m; ++j, ++k) a[k] = e[j].values, n[k] = e[j].n;
+        for (int j = 0; j < k; ++j) {
+            const unsigned char *p = (const unsigned char *)a[j];
+            for (size_t b = 0; a[j] && b < (size_t)n[j] * sizeof(float); ++b) h = (h ^ p[b]) * 1099511628211ULL;
+        }
+    }
+    return h;
+}
+
+/* random=1 on a two-stage cfg: the trunk, [rpn] and [roipool] resize, the
+ * head keeps its shape and every parameter. */
+static void check_two_stage_resize(network *net, const float *image)
+{
+    int outputs = net->outputs;
+    float *before = malloc(outputs * sizeof(float));
+    memcpy(before, network_predict(net, (float *)image), outputs * sizeof(float));
+    uint64_t params = parameters_hash(net);
+    resize_network(net, 192, 160);
+    assert_int_equal(net->inputs, 192 * 160 * 3);
+    assert_int_equal(net->outputs, outputs);
+    assert_true(parameters_hash(net) == params);
+    resize_network(net, 128, 128);
+    assert_memory_equal(network_predict(net, (float *)image), before, outputs * sizeof(float));
+    resize_network(net, 192, 160);
+    float loss = step(net);
+    assert_true(isfinite(loss) && loss > 0);
+    assert_true(delta_mass(net->layers[0]) > 0);
+    free(before);
+}
+
 static const char *const two_stage_names[] = {"faster-rcnn-alexnet-voc", "faster-rcnn-resnet18-voc",
                                                "faster-rcnn-small-voc"};
 
@@ -135,6 +179,7 @@ static void run_two_stage(const char *name, int gc)
     detection *dets = get_network_boxes(net, 200, 100, .005f, .5f, 0, 0, &n);
     assert_true(n >= 0 && n <= 100);
     free_detections(dets, n);
+    check_two_stage_resize(net, image);
     free(image);
     free_network(net);
 }
