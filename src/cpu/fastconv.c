@@ -112,11 +112,35 @@ static gemm_view images_matrix(const float *img, int rows, int n)
     return gemm_segmented(img, n, n, (size_t)rows * n);
 }
 
-/* Room for one group's columns: the thread's own inside a parallel run over
- * groups, net.workspace in a serial one. */
-static float *group_workspace(const fastconv_shape *g, int chunk, float *workspace)
+/* Fewest columns a product should have: a 7x7 output is 49 columns a
+ * image, which leaves the gemm's register tiles mostly empty (the head of a
+ * two-stage detector after [roipool] runs one such image per ROI).  Images
+ * are added to a product until it has this many columns, within
+ * PRODUCT_BYTES of scratch.  Only the grouping of the products changes:
+ * every output and input-delta element is one chain over k whatever the
+ * group, and the weight gradient's chains run over the images in order
+ * within the same slots as before (fastconv_backward), so the bits do not. */
+#define MIN_PRODUCT_COLUMNS 1024
+#define PRODUCT_BYTES ((size_t)16 << 20)
+
+/* Images per product: at least chunk (what the workspace holds), more for
+ * small outputs. */
+static int product_width(const fastconv_shape *g, int chunk)
 {
-    return dn_in_parallel() ? dn_thread_scratch(bytes_per_image(g) * chunk) : workspace;
+    const int n = g->out_h * g->out_w;
+    int want = (MIN_PRODUCT_COLUMNS + n - 1) / n, room = (int)(PRODUCT_BYTES / bytes_per_image(g));
+    if (want > room) want = room;
+    if (want > g->batch) want = g->batch;
+    return want > chunk ? want : chunk;
+}
+
+/* Room for one product's columns: the thread's own inside a parallel run
+ * over groups, or when the product is wider than the workspace holds;
+ * net.workspace otherwise. */
+static float *group_workspace(const fastconv_shape *g, int width, int chunk, float *workspace)
+{
+    if (dn_in_parallel() || width > chunk) return dn_thread_scratch(bytes_per_image(g) * width);
+    return workspace;
 }
 
 static int group_count(const fastconv_shape *g, int chunk)
@@ -141,11 +165,11 @@ static void forward_group(const fastconv_shape *g, int b0, int nb, const float *
 void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
                       float *output, float *workspace)
 {
-    const int groups = group_count(g, chunk);
+    const int width = product_width(g, chunk), groups = group_count(g, width);
     #pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
     for (int gi = 0; gi < groups; ++gi) {
-        int b0 = gi * chunk, nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
-        forward_group(g, b0, nb, weights, input, output, group_workspace(g, chunk, workspace));
+        int b0 = gi * width, nb = g->batch - b0 < width ? g->batch - b0 : width;
+        forward_group(g, b0, nb, weights, input, output, group_workspace(g, width, chunk, workspace));
     }
 }
 
@@ -206,26 +230,30 @@ static void backward_group(const fastconv_shape *g, int b0, int nb, const float 
     add_column_gradients(g, cols, nb, dx);
 }
 
-/* The groups are dealt to slots of consecutive groups (parallel.h); the
- * slots run in parallel, each summing its own weight gradient, and the slot
- * sums are added to weight_updates in slot order.  How the sums are split
- * depends on the batch and the shapes only, so the bits do not depend on the
- * thread count.  With one slot the chains run over the images in order, as
- * per-image products give. */
+/* The groups of chunk images are dealt to slots of consecutive groups
+ * (parallel.h); the slots run in parallel, each summing its own weight
+ * gradient over its images in order, in products of up to product_width()
+ * images, and the slot sums are added to weight_updates in slot order.
+ * How the sums are split depends on the batch and the shapes only, so the
+ * bits do not depend on the thread count nor on the products' width.  With
+ * one slot the chains run over the images in order, as per-image products
+ * give. */
 void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
                        const float *delta, float *weight_updates, float *input_delta, float *workspace)
 {
     const size_t wsize = (size_t)g->n * g->size * g->size * g->c;
+    const int width = product_width(g, chunk);
     const int groups = group_count(g, chunk), slots = dn_slot_count(groups, wsize * sizeof(float));
     float *partial = slots > 1 ? dn_shared_scratch(slots * wsize * sizeof(float)) : NULL;
     #pragma omp parallel for schedule(dynamic, 1) if (slots > 1)
     for (int s = 0; s < slots; ++s) {
-        int g0 = (int)((long)groups * s / slots), g1 = (int)((long)groups * (s + 1) / slots);
+        int first = (int)((long)groups * s / slots) * chunk, last = (int)((long)groups * (s + 1) / slots) * chunk;
+        if (last > g->batch) last = g->batch;
         float *dw = slots > 1 ? partial + s * wsize : weight_updates;
-        float *cols = group_workspace(g, chunk, workspace);
-        for (int gi = g0; gi < g1; ++gi) {
-            int b0 = gi * chunk, nb = g->batch - b0 < chunk ? g->batch - b0 : chunk;
-            backward_group(g, b0, nb, weights, input, delta, dw, slots > 1 && gi == g0, input_delta, cols);
+        float *cols = group_workspace(g, width, chunk, workspace);
+        for (int b0 = first; b0 < last; b0 += width) {
+            int nb = last - b0 < width ? last - b0 : width;
+            backward_group(g, b0, nb, weights, input, delta, dw, slots > 1 && b0 == first, input_delta, cols);
         }
     }
     if (slots == 1) return;

@@ -690,6 +690,24 @@ static void conv_batched_equals_per_image_bitwise(void **state)
     }
 }
 
+/* Small outputs get products wider than the workspace's group (fastconv.c,
+ * product_width: here 3x3 outputs, 5 images a group, products of all 12):
+ * with one slot of weight gradients (16 MB of weights leave room for one),
+ * still the per-image loop's bits. */
+static void conv_wide_products_equal_per_image_bitwise(void **state)
+{
+    static const int wide[9] = {12, 3, 3, 512, 1024, 3, 1, 1, 1};
+    rig r;
+    rig_init(&r, conv_of(wide), 1);
+    float **batched = rig_run(&r, 0);
+    r.l.forward = upstream_forward_convolutional_layer;
+    r.l.backward = upstream_backward_convolutional_layer;
+    float **per_image = rig_run(&r, 0);
+    compare_runs(&r, batched, per_image);
+    free_run(&r, batched);
+    free_run(&r, per_image);
+}
+
 /* A workspace too small for batching falls back to the per-image loop. */
 static void conv_small_workspace_falls_back(void **state)
 {
@@ -1300,6 +1318,7 @@ int main(void)
         cmocka_unit_test_setup(fill_matches_reference_bitwise, setup),
         cmocka_unit_test_setup(conv_layer_matches_reference, setup),
         cmocka_unit_test_setup(conv_batched_equals_per_image_bitwise, setup),
+        cmocka_unit_test_setup(conv_wide_products_equal_per_image_bitwise, setup),
         cmocka_unit_test_setup(conv_small_workspace_falls_back, setup),
         cmocka_unit_test_setup(conv_bits_independent_of_threads, setup),
         cmocka_unit_test_setup(gcconv_matches_reference, setup),
