@@ -274,7 +274,8 @@ $(DARKNET): $(EX_OBJS) $(LIB_A) $(ROOT_STAMP)
 DEB_PACKAGES := gcc g++ make patch dpkg-dev pkg-config libopencv-dev \
   libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch python3-opencv \
   dataset-fashion-mnist clang-14 libclang-rt-14-dev valgrind \
-  libopenmpi-dev openmpi-bin python3-pytest python3-pip python3-setuptools python3-venv
+  libopenmpi-dev openmpi-bin python3-pytest python3-pip python3-setuptools python3-venv \
+  python3-torchvision
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 check-deps:
