@@ -165,64 +165,52 @@ status=$?
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && grep -q 'rank 1: .*differs from rank 0' "$d/log" &&
     pass cfg_mismatch_names_rank || fail cfg_mismatch_names_rank "status $status: $(grep -i error "$d/log" | head -2)"
 
-# ---- a rank killed mid-run ------------------------------------------------
-d=$WORK/c_kill
-mkdir -p "$d"
-classifier_cfg 1 100000 6 > "$d/net.cfg"
-printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
-timeout 120 $MPIRUN -np 2 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" -dont_show > "$d/log" 2>&1 &
-job=$!
-i=0
-while [ $i -lt 600 ] && ! [ -e "$d/net_3.weights" ]; do sleep 0.1; i=$((i + 1)); done
-victim=$(pgrep -f "classifier train $d/data.cfg" | while read p; do
-    tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && echo "$p"; done | head -1)
-killed_at=$(date +%s)
-[ -n "$victim" ] && kill -9 "$victim"
-wait $job
-status=$?
-took=$(($(date +%s) - killed_at))
-echo "killed rank 1 (pid $victim): the job ended ${took} s later with status $status"
-[ -n "$victim" ] && [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$took" -le 30 ] &&
-    grep -qi 'rank 1 .*signal 9\|rank 1 .*killed' "$d/log" &&
-    pass killed_rank_ends_job || fail killed_rank_ends_job "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
-epoch=$(cd "$d" && ls net_*.weights 2>/dev/null | sed 's/^net_\([0-9]*\)\.weights$/\1/' | sort -n | tail -1)
-last=${epoch:+$d/net_$epoch.weights}
-[ -n "$last" ] && ! ls "$d"/*.tmp* > /dev/null 2>&1 && cp "$last" "$d/start.weights" && cp "$last.state" "$d/start.weights.state" &&
-    sed -i "s/^max_batches=.*/max_batches=$((epoch * 8 + 2))/" "$d/net.cfg" &&
-    timeout 120 $MPIRUN -np 3 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" "$d/start.weights" -dont_show > "$d/resume.log" 2>&1 &&
-    [ -s "$d/net.weights" ] && pass killed_run_checkpoint_resumes_with_np3 ||
-    fail killed_run_checkpoint_resumes_with_np3 "last '$last': $(tail -3 "$d/resume.log" 2>/dev/null)"
+# ---- a rank that dies, and one that stops without dying --------------------
+# fault_run NAME SIGNAL NP [MPIRUN OPTIONS]: 2 ranks train a long run; after
+# the epoch-3 checkpoint rank 1 gets SIGNAL.  Sets d, victim, status and
+# took (seconds from the signal to the job's end); then the last checkpoint
+# must be whole and resume on NP ranks for two more steps (resumed=0).
+fault_run() {
+    d=$WORK/$1; sig=$2; np=$3; shift 3
+    mkdir -p "$d"
+    classifier_cfg 1 100000 6 > "$d/net.cfg"
+    printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
+    timeout 120 $MPIRUN -np 2 "$@" "$DN" classifier train "$d/data.cfg" "$d/net.cfg" -dont_show > "$d/log" 2>&1 &
+    job=$!
+    i=0
+    while [ $i -lt 600 ] && ! [ -e "$d/net_3.weights" ]; do sleep 0.1; i=$((i + 1)); done
+    victim=$(pgrep -f "classifier train $d/data.cfg" | while read p; do
+        tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && echo "$p"; done | head -1)
+    signalled_at=$(date +%s)
+    [ -n "$victim" ] && kill -"$sig" "$victim"
+    wait $job
+    status=$?
+    took=$(($(date +%s) - signalled_at))
+    [ -n "$victim" ] && kill -CONT "$victim" 2> /dev/null && kill -9 "$victim" 2> /dev/null
+    echo "SIG$sig on rank 1 (pid $victim): the job ended ${took} s later with status $status"
+    epoch=$(cd "$d" && ls net_*.weights 2>/dev/null | sed 's/^net_\([0-9]*\)\.weights$/\1/' | sort -n | tail -1)
+    last=${epoch:+$d/net_$epoch.weights}
+    resumed=1
+    [ -n "$last" ] && ! ls "$d"/*.tmp* > /dev/null 2>&1 && cp "$last" "$d/start.weights" &&
+        cp "$last.state" "$d/start.weights.state" && sed -i "s/^max_batches=.*/max_batches=$((epoch * 8 + 2))/" "$d/net.cfg" &&
+        timeout 120 $MPIRUN -np "$np" "$DN" classifier train "$d/data.cfg" "$d/net.cfg" "$d/start.weights" -dont_show \
+            > "$d/resume.log" 2>&1 && [ -s "$d/net.weights" ] && resumed=0
+}
+ended_soon() { [ -n "$victim" ] && [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$took" -le 30 ]; }
 
-# ---- a rank that stops without dying ---------------------------------------
-# SIGSTOP on rank 1: rank 0 waits at the next gradient exchange until the
-# deadline (DARKNET_DIST_TIMEOUT, 3 s here), names rank 1 and ends the job;
-# the last checkpoint is whole and resumes.
-d=$WORK/c_stop
-mkdir -p "$d"
-classifier_cfg 1 100000 6 > "$d/net.cfg"
-printf 'classes=4\ntrain=%s\nlabels=%s\nbackup=%s\n' "$WORK/train48.list" "$SHAPES/labels.txt" "$d" > "$d/data.cfg"
-timeout 120 $MPIRUN -np 2 -x DARKNET_DIST_TIMEOUT=3 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" -dont_show > "$d/log" 2>&1 &
-job=$!
-i=0
-while [ $i -lt 600 ] && ! [ -e "$d/net_3.weights" ]; do sleep 0.1; i=$((i + 1)); done
-victim=$(pgrep -f "classifier train $d/data.cfg" | while read p; do
-    tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && echo "$p"; done | head -1)
-stopped_at=$(date +%s)
-[ -n "$victim" ] && kill -STOP "$victim"
-wait $job
-status=$?
-took=$(($(date +%s) - stopped_at))
-[ -n "$victim" ] && kill -CONT "$victim" 2> /dev/null; [ -n "$victim" ] && kill -9 "$victim" 2> /dev/null
-echo "stopped rank 1 (pid $victim): the job ended ${took} s later with status $status"
-[ -n "$victim" ] && [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$took" -le 30 ] &&
-    grep -q 'rank 0 of 2: .* within 3 s (DARKNET_DIST_TIMEOUT); not arrived: rank 1: ending the job' "$d/log" &&
-    pass stopped_rank_ends_job_naming_it || fail stopped_rank_ends_job_naming_it "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
-epoch=$(cd "$d" && ls net_*.weights 2>/dev/null | sed 's/^net_\([0-9]*\)\.weights$/\1/' | sort -n | tail -1)
-last=${epoch:+$d/net_$epoch.weights}
-[ -n "$last" ] && ! ls "$d"/*.tmp* > /dev/null 2>&1 && cp "$last" "$d/start.weights" && cp "$last.state" "$d/start.weights.state" &&
-    sed -i "s/^max_batches=.*/max_batches=$((epoch * 8 + 2))/" "$d/net.cfg" &&
-    timeout 120 $MPIRUN -np 2 "$DN" classifier train "$d/data.cfg" "$d/net.cfg" "$d/start.weights" -dont_show > "$d/resume.log" 2>&1 &&
-    [ -s "$d/net.weights" ] && pass stopped_run_checkpoint_resumes ||
+# killed: mpirun sees the death and ends the job, naming the rank
+fault_run c_kill 9 3
+ended_soon && grep -qi 'rank 1 .*signal 9\|rank 1 .*killed' "$d/log" && pass killed_rank_ends_job ||
+    fail killed_rank_ends_job "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
+[ "$resumed" = 0 ] && pass killed_run_checkpoint_resumes_with_np3 ||
+    fail killed_run_checkpoint_resumes_with_np3 "last '$last': $(tail -3 "$d/resume.log" 2>/dev/null)"
+# stopped: rank 0 waits at the next gradient exchange until the deadline
+# (DARKNET_DIST_TIMEOUT, 3 s here), names rank 1 and ends the job
+fault_run c_stop STOP 2 -x DARKNET_DIST_TIMEOUT=3
+ended_soon && grep -q 'rank 0 of 2: .* within 3 s (DARKNET_DIST_TIMEOUT); not arrived: rank 1: ending the job' "$d/log" &&
+    pass stopped_rank_ends_job_naming_it ||
+    fail stopped_rank_ends_job_naming_it "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
+[ "$resumed" = 0 ] && pass stopped_run_checkpoint_resumes ||
     fail stopped_run_checkpoint_resumes "last '$last': $(tail -3 "$d/resume.log" 2>/dev/null)"
 # a deadline that is not a number is an error naming the variable
 DARKNET_DIST_TIMEOUT=soon $MPIRUN -np 2 -x DARKNET_DIST_TIMEOUT "$DN" classifier train "$WORK/c_np2/data.cfg" "$WORK/c_np2/net.cfg" -dont_show > "$WORK/badtimeout.log" 2>&1

@@ -673,21 +673,24 @@ static void conv_layer_matches_reference(void **state)
     }
 }
 
-/* The batched layer gives the bits of upstream's per-image loop run on the
- * fast kernels (what a layer that calls gemm_cpu per image gets). */
+/* The layer's fast path against upstream's per-image loop run on the fast
+ * kernels (what a layer that calls gemm_cpu per image gets): the same bits. */
+static void assert_batched_equals_per_image(layer l)
+{
+    rig r;
+    rig_init(&r, l, 1);
+    float **batched = rig_run(&r, 0);
+    r.l.forward = upstream_forward_convolutional_layer;
+    r.l.backward = upstream_backward_convolutional_layer;
+    float **per_image = rig_run(&r, 0);
+    compare_runs(&r, batched, per_image);
+    free_run(&r, batched);
+    free_run(&r, per_image);
+}
+
 static void conv_batched_equals_per_image_bitwise(void **state)
 {
-    for (size_t i = 0; i < sizeof convs / sizeof *convs; ++i) {
-        rig r;
-        rig_init(&r, conv_of(convs[i]), 1);
-        float **batched = rig_run(&r, 0);
-        r.l.forward = upstream_forward_convolutional_layer;
-        r.l.backward = upstream_backward_convolutional_layer;
-        float **per_image = rig_run(&r, 0);
-        compare_runs(&r, batched, per_image);
-        free_run(&r, batched);
-        free_run(&r, per_image);
-    }
+    for (size_t i = 0; i < sizeof convs / sizeof *convs; ++i) assert_batched_equals_per_image(conv_of(convs[i]));
 }
 
 /* Small outputs get products wider than the workspace's group (fastconv.c,
@@ -697,15 +700,7 @@ static void conv_batched_equals_per_image_bitwise(void **state)
 static void conv_wide_products_equal_per_image_bitwise(void **state)
 {
     static const int wide[9] = {12, 3, 3, 512, 1024, 3, 1, 1, 1};
-    rig r;
-    rig_init(&r, conv_of(wide), 1);
-    float **batched = rig_run(&r, 0);
-    r.l.forward = upstream_forward_convolutional_layer;
-    r.l.backward = upstream_backward_convolutional_layer;
-    float **per_image = rig_run(&r, 0);
-    compare_runs(&r, batched, per_image);
-    free_run(&r, batched);
-    free_run(&r, per_image);
+    assert_batched_equals_per_image(conv_of(wide));
 }
 
 /* A workspace too small for batching falls back to the per-image loop. */
