@@ -189,17 +189,14 @@ static void roipool_gradient_matches_differences(const char *mode)
         double down = weighted_pool(net, w);
         f.output[i] = keep;
         /* Only the outputs that read feature i differ between the two
-         * evaluations; each is at most 2 x 2 samples of 4 bilinear terms
-         * (or one value, for max) with weights summing to 1: within
-         * gamma(20) max|f| of its value.  L's double sums add
-         * gamma_53(n) sum |w out| each. */
+         * evaluations (rounding.h, pooled_sum_rounding). */
         double moved = 0;
         gout = 0;
         for (int j = 0; j < n; ++j) {
             if (out_up[j] != l.output[j]) moved += fabs(w[j]);
             gout += fabs(w[j] * l.output[j]) + fabs(w[j] * out_up[j]);
         }
-        double rounding = 2 * rounding_gamma(20) * largest * moved + double_gamma(n) * gout;
+        double rounding = pooled_sum_rounding(1, largest, moved, n, gout);
         assert_close(up, down, rounding, keep, hi, lo, 0, 0, -f.delta[i], i);
         mass += fabs(f.delta[i]);
     }

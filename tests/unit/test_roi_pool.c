@@ -390,8 +390,7 @@ static void gradient_check(roi_pool_mode mode, float step)
             if (out_up[j] != r.out[j]) moved += fabs(r.g[j]), ++bins;
             gout += fabs(r.g[j] * r.out[j]) + fabs(r.g[j] * out_up[j]);
         }
-        double forward = mode == ROI_POOL_MAX ? 0 : rounding_gamma(20);   /* max copies a value */
-        fd_terms t = {2 * forward * largest * moved + double_gamma(outs) * gout, 0, 0, 0,
+        fd_terms t = {pooled_sum_rounding(mode != ROI_POOL_MAX, largest, moved, outs, gout), 0, 0, 0,
                       rounding_gamma(16 * bins + 2) * moved};
         fd_check(mode == ROI_POOL_MAX ? "max: dL/dfeature" : "align: dL/dfeature", i, lp, lm, keep, up, down,
                  r.delta[i], t);

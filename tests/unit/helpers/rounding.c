@@ -231,3 +231,9 @@ double layer_rounding_bound(const network *net, int i, const float *input, float
     if (b < 0) snprintf(why, why_size, "layer %d: no derived rounding bound for its type (%d)", i, (int)net->layers[i].type);
     return b;
 }
+
+double pooled_sum_rounding(int bilinear, double largest, double moved, size_t n, double weighted)
+{
+    double forward = bilinear ? rounding_gamma(20) : 0;   /* max copies a value */
+    return 2 * forward * largest * moved + double_gamma((double)n) * weighted;
+}

@@ -24,6 +24,16 @@ double double_gamma(double n);
  * more than n roundings on its way into the sum: 2 gamma(n) magnitude. */
 double sum_bound(double n, double magnitude);
 
+/* The rounding between two evaluations of a weighted sum of RoI-pooled
+ * outputs, L = sum_j w_j out_j (in double, n outputs), with one feature
+ * moved up and down: the outputs that read the feature are each 2 x 2
+ * samples of 4 bilinear terms with weights summing to 1, so within
+ * gamma(20) max|f| (`largest`) of their value, or one copied value for max
+ * pooling (bilinear 0); `moved` is sum |w_j| over those outputs, and L's
+ * double sums add gamma_53(n) x `weighted` (sum |w_j out_j| over both
+ * evaluations). */
+double pooled_sum_rounding(int bilinear, double largest, double moved, size_t n, double weighted);
+
 /* The bound on max |a - b| over the outputs of a [convolutional],
  * [gcconv] or [connected] layer l, for two evaluations on the inputs x (nx
  * values) whose reference outputs are y (ny values); -1 for other layers. */
