@@ -45,6 +45,13 @@ void *dn_calloc(size_t n, size_t size)
     return p;
 }
 
+void *dn_realloc(void *p, size_t bytes)
+{
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) dn_fatal("out of memory (%zu bytes)\n", bytes);
+    return q;
+}
+
 FILE *dn_fopen(const char *path, const char *mode)
 {
     FILE *fp = fopen(path, mode);

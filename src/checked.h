@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* malloc and calloc that never return NULL; 0 bytes gives a pointer that
- * can be freed. */
+/* malloc, calloc and realloc that never return NULL; 0 bytes gives a
+ * pointer that can be freed. */
 void *dn_malloc(size_t bytes);
 void *dn_calloc(size_t n, size_t size);
+void *dn_realloc(void *p, size_t bytes);
 
 /* fopen, or the error "cannot open PATH for reading|writing: REASON". */
 FILE *dn_fopen(const char *path, const char *mode);

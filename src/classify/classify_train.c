@@ -25,10 +25,10 @@
 #include "classify/classify.h"
 #include "dist/dist.h"
 #include "ext.h"
+#include "input/data_keys.h"
 #include "input/image_cache.h"
 #include "input/image_check.h"
 #include "input/loader_threads.h"
-#include "optim/optimizer.h"
 #include "option_list.h"
 #include "rand/upstream_rand.h"
 #include "train/train_loop.h"
@@ -292,7 +292,7 @@ void classify_train_command(int argc, char **argv)
     t.base = base;
     t.chart_file = o.chart_file ? o.chart_file : chart_default;
     describe_task(&t, &c, &o, net);
-    augment_set_pad_crop(net_ext_of(net)->pad_crop);
+    augment_set_pad_crop(data_keys_of(net).pad_crop);
     setup_loader(&c, net, tag);
     limit_loader_threads();
     train_loop_run(net, &t);

@@ -10,6 +10,7 @@
 #include "csgd.h"
 #include "ext.h"
 #include "input/cfgopt.h"
+#include "input/data_keys.h"
 #include "optim/guard.h"
 #include "option_list.h"
 #include "optim/optimizer.h"
@@ -131,7 +132,7 @@ void ext_parse_net_options(list *options, network *net)
         fprintf(stderr, "darknet: note: [net]: sigma, noise and noise_gamma only act with optimizer=csgd\n");
     }
     parse_seed(options, x, w);
-    x->pad_crop = cfg_int_min(options, "pad_crop", 0, 0, w);
+    data_keys_parse(options, net, w);   /* pad_crop=: the data's, not the optimizer's */
     split_batch(options, net, w);
     /* Every layer is made after this, so upstream's weight init already
      * draws from the seeded generator. */

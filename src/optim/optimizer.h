@@ -1,9 +1,8 @@
 /* optimizer.h: per-network extension state (net->ext) and optimizer choice.
  *
  * The [net] keys (docs/optimizer.md): optimizer=sgd|adam|csgd, sigma,
- * noise=weight|gradient, noise_gamma, seed; and pad_crop, the data option
- * of classifier train (src/classify/augment.c), kept here because this hook
- * is where [net] is read. */
+ * noise=weight|gradient, noise_gamma, seed.  The hook that reads them reads
+ * the data's [net] keys too, into input/data_keys.h. */
 #ifndef OPTIMIZER_H
 #define OPTIMIZER_H
 
@@ -22,7 +21,6 @@ typedef struct net_ext {
     int seeded;            /* seed= was given in [net] */
     uint64_t seed;
     rng streams[RNG_STREAMS];
-    int pad_crop;          /* pad_crop=: a data option, read by classifier train */
 } net_ext;
 
 
