@@ -177,14 +177,14 @@ static double step_deadline(void)
     return what_time_is_it_now() + timeout_seconds;
 }
 
-/* pending: the ranks whose messages have not come ("1, 3"), or NULL. */
-static void timed_out(const char *what, const char *pending)
+/* pending: the ranks whose messages have not come ("1, 3"), or NULL.  The
+ * exit ends every rank (at_exit, MPI_Abort). */
+static void __attribute__((noreturn)) timed_out(const char *what, const char *pending)
 {
-    fprintf(stderr, "darknet: rank %d of %d: %s within %g s (DARKNET_DIST_TIMEOUT)", rank, size, what,
-            timeout_seconds);
-    if (pending && *pending) fprintf(stderr, "; not arrived: rank%s %s", strchr(pending, ',') ? "s" : "", pending);
-    fprintf(stderr, ": ending the job\n");
-    exit(1);   /* at_exit ends every rank (MPI_Abort) */
+    int named = pending && *pending;
+    dn_fatal("rank %d of %d: %s within %g s (DARKNET_DIST_TIMEOUT)%s%s%s: ending the job\n", rank, size, what,
+             timeout_seconds, named ? "; not arrived: rank" : "", named ? (strchr(pending, ',') ? "s " : " ") : "",
+             named ? pending : "");
 }
 
 /* Waits for the 2(N-1) requests of an exchange with every other rank,

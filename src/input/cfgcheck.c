@@ -96,28 +96,21 @@ cfg_origin cfgcheck_origin(list *options)
 
 /* ---- errors -------------------------------------------------------------- */
 
-static void print_place(cfg_origin o)
-{
-    fprintf(stderr, "\ndarknet: error: ");
-    if (o.file) fprintf(stderr, "%s: ", o.file);
-    if (o.section) {
-        if (o.index >= 0) fprintf(stderr, "section %d ", o.index);
-        fprintf(stderr, "%s: ", o.section);
-    }
-}
-
 /* FILE: section N [type]: key=value: why */
 static void __attribute__((noreturn, format(printf, 4, 5)))
 fail(cfg_origin o, const char *key, const char *value, const char *fmt, ...)
 {
-    print_place(o);
-    if (key) fprintf(stderr, "%s=%s: ", key, value ? value : "");
+    char place[1024] = "", why[1024];
+    size_t at = 0;
+    if (o.file) at += snprintf(place + at, sizeof place - at, "%s: ", o.file);
+    if (o.section && o.index >= 0 && at < sizeof place) at += snprintf(place + at, sizeof place - at, "section %d ", o.index);
+    if (o.section && at < sizeof place) at += snprintf(place + at, sizeof place - at, "%s: ", o.section);
+    if (key && at < sizeof place) snprintf(place + at, sizeof place - at, "%s=%s: ", key, value ? value : "");
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
+    dn_fatal("\n%s%s\n", place, why);
 }
 
 void ext_cfg_stray_line(const char *file, int line, const char *text)

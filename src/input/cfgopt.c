@@ -7,14 +7,14 @@
 
 #include "input/cfgopt.h"
 #include "option_list.h"
+#include "checked.h"
 
 void cfg_fail(cfg_where w, const char *key, const char *value, const char *why)
 {
-    fprintf(stderr, "\ndarknet: error: ");
-    if (w.file) fprintf(stderr, "%s: ", w.file);
-    if (w.index >= 0) fprintf(stderr, "section %d ", w.index);
-    fprintf(stderr, "%s: %s=%s: %s\n", w.section, key, value ? value : "", why);
-    exit(1);
+    char index[32] = "";
+    if (w.index >= 0) snprintf(index, sizeof index, "section %d ", w.index);
+    dn_fatal("\n%s%s%s%s: %s=%s: %s\n", w.file ? w.file : "", w.file ? ": " : "", index, w.section, key,
+             value ? value : "", why);
 }
 
 int cfg_has(list *options, const char *key)

@@ -2,8 +2,7 @@
  *
  * Upstream's network struct has no room of ours but net->ext, which is the
  * optimizer's; the keys sit in a small table keyed by the network's
- * address instead.  A network parsed again at an address that an earlier
- * one had (after free_network) overwrites that entry. */
+ * address instead, dropped when the network is freed. */
 #include <stdlib.h>
 
 #include "input/data_keys.h"
@@ -43,4 +42,17 @@ data_keys data_keys_of(const network *net)
     keyed *e = entry_of(net);
     data_keys none = {0};
     return e ? e->keys : none;
+}
+
+void data_keys_forget(const network *net)
+{
+    keyed *e = entry_of(net);
+    if (e) *e = table[--used];
+}
+
+void data_keys_forget_all(void)
+{
+    free(table);
+    table = NULL;
+    used = room = 0;
 }

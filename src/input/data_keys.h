@@ -17,5 +17,9 @@ typedef struct data_keys {
 void data_keys_parse(list *options, const network *net, cfg_where w);
 /* The keys of a parsed network; the defaults for any other. */
 data_keys data_keys_of(const network *net);
+/* Drops a network's keys (free_network), or every network's (the fuzz
+ * harness, between inputs). */
+void data_keys_forget(const network *net);
+void data_keys_forget_all(void);
 
 #endif

@@ -267,6 +267,7 @@ void ext_update_network_gpu(network *net, update_args a)
 
 void ext_free_network(network *net)
 {
+    data_keys_forget(net);
     if (net->ext) upstream_rand_detach(&((net_ext *)net->ext)->streams[RNG_UPSTREAM]);
     free(net->ext);
     net->ext = NULL;

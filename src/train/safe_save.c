@@ -44,15 +44,15 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static void __attribute__((noreturn, format(printf, 2, 3)))
 save_fail(const char *file, const char *fmt, ...)
 {
+    char why[1024];
     va_list ap;
-    fprintf(stderr, "\ndarknet: error: cannot save %s: ", file);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     struct stat st;
-    if (stat(file, &st) == 0 && S_ISREG(st.st_mode)) fprintf(stderr, "; the %s already there is kept\n", file);
-    else fputc('\n', stderr);
-    exit(1);
+    int kept = stat(file, &st) == 0 && S_ISREG(st.st_mode);
+    dn_fatal("\ncannot save %s: %s%s%s%s\n", file, why, kept ? "; the " : "", kept ? file : "",
+             kept ? " already there is kept" : "");
 }
 
 static void remember(FILE *fp, char *tmp, char *target)

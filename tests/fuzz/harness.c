@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "input/cfgcheck.h"
+#include "input/data_keys.h"
 #include "fuzz.h"
 #include "input/labels.h"
 #include "optim/optimizer.h"
@@ -228,6 +229,7 @@ static void release_all(void)
     /* state of ours that outlives one input but was allocated inside it */
     cfgcheck_forget_all();
     labels_forget_all();
+    data_keys_forget_all();
     upstream_rand_attach(NULL, 0, 0);   /* libc's draws again */
 
     for (size_t i = 0; i < files.cap; ++i) {
