@@ -2,12 +2,14 @@
  *
  * Writes a network in which every [gcconv] is a [convolutional] with N*K
  * filters and the dense kernel of gcfold_kernel(), so that stock Darknet
- * and OpenCV's dnn module run a trained CCNN.  The cfg is rewritten from
- * its own text, section by section: every other section, comments
- * included, is copied line for line.  The weights are the loaded network
- * saved again, with the [gcconv] layers saved as [convolutional] ones
- * (biases, then scales, rolling_mean, rolling_variance with batch norm,
- * then the kernel).  A layer no upstream layer computes ([gcmerge]) is
+ * and OpenCV's dnn module run a trained CCNN.  A [gcmerge] mode=mean is
+ * linear: it becomes a fixed 1x1 [convolutional] whose output c weighs
+ * input channels c*K .. c*K+K-1 by 1/K.  The cfg is rewritten from its own
+ * text, section by section: every other section, comments included, is
+ * copied line for line.  The weights are the loaded network saved again,
+ * with the folded layers saved as [convolutional] ones (biases, then
+ * scales, rolling_mean, rolling_variance with batch norm, then the
+ * kernel).  A layer no upstream layer computes ([gcmerge] mode=max) is
  * refused before anything is written, unless -keep leaves it as it is.
  * Both outputs are written to a temporary file and renamed. */
 #define _GNU_SOURCE
@@ -23,6 +25,7 @@
 #include "utils.h"
 
 #include "deploy/gcfold.h"
+#include "gcconv/gcmerge.h"
 #include "gclayer.h"
 #include "train/train_state.h"
 #include "checked.h"
@@ -111,25 +114,33 @@ static int is_gcconv_section(const char *name)
     return strcmp(name, "[gcconv]") == 0;
 }
 
-/* Our layers other than [gcconv] compute what no upstream layer does
- * ([gcmerge]: the max or mean over the K interleaved branches of a plane).
- * Refused, naming file, section and type, unless -keep.  Returns how many
- * such layers are kept. */
-static int check_foldable(const cfg_text *t, const char *cfgfile, int keep)
+/* A [gcmerge] mode=mean: a linear map, folded into a 1x1 convolution. */
+static int is_mean_merge(layer l)
+{
+    return l.type == EXTENSION && l.ext == &gcmerge_ext && gcmerge_mode(l) == GC_MERGE_MEAN;
+}
+
+/* Our layers other than [gcconv] and a mean [gcmerge] compute what no
+ * upstream layer does (a [gcmerge] max: the largest of the K interleaved
+ * branches of a plane, not a linear map).  Refused, naming file, section
+ * and type, unless -keep.  Returns how many such layers are kept. */
+static int check_foldable(const cfg_text *t, const network *net, const char *cfgfile, int keep)
 {
     int kept = 0;
     for (int i = 1; i < t->nsections; ++i) {
         char name[256];
         section_name(t, i, name, sizeof(name));
-        if (is_gcconv_section(name) || !ext_find_layer(name)) continue;
+        if (is_gcconv_section(name) || !ext_find_layer(name) || is_mean_merge(net->layers[i - 1])) continue;
         if (keep) {
             ++kept;
             continue;
         }
-        dn_fatal("\n%s: section %d %s: cannot be folded into upstream layers: "
-                 "no upstream Darknet layer computes it (a reduction over the branches of each "
-                 "plane); -keep leaves it as it is, for this build only\n",
-                 cfgfile, i - 1, name);
+        int is_max = net->layers[i - 1].ext == &gcmerge_ext;
+        dn_fatal("\n%s: section %d %s: cannot be folded into upstream layers: %s; -keep leaves it as "
+                 "it is, for this build only\n", cfgfile, i - 1, name,
+                 is_max ? "mode=max takes the largest of the branches of each plane, which is not linear "
+                          "and which no upstream Darknet layer computes (mode=mean folds)"
+                        : "no upstream Darknet layer computes it");
     }
     return kept;
 }
@@ -174,6 +185,21 @@ static void write_convolutional(FILE *fp, const cfg_text *t, int i, layer l)
     }
 }
 
+/* A [gcmerge] mode=mean as the fixed 1x1 [convolutional] of
+ * mean_merge_kernel(): stride 1 and no padding, which upstream's 1x1
+ * convolution computes right. */
+static void write_mean_merge(FILE *fp, const cfg_text *t, int i, layer l)
+{
+    fprintf(fp, "# folded from [gcmerge] mode=mean branches=%d (./darknet gcfold): weights 1/%d\n",
+            gcmerge_branches(l), gcmerge_branches(l));
+    fprintf(fp, "[convolutional]\nbatch_normalize=0\nfilters=%d\nsize=1\nstride=1\npad=0\nactivation=linear\n",
+            l.out_c);
+    for (int j = t->header[i] + 1; j < section_end(t, i); ++j) {
+        char c = first_visible(t->lines[j]);
+        if (c == '#' || c == ';' || c == '\0') fprintf(fp, "%s\n", t->lines[j]);
+    }
+}
+
 static int section_has_key(const cfg_text *t, int i, const char *want)
 {
     for (int j = t->header[i] + 1; j < section_end(t, i); ++j) {
@@ -206,6 +232,8 @@ static void write_cfg(const cfg_text *t, network *net, const char *out)
             for (int j = t->header[0]; j < section_end(t, 0); ++j) fprintf(fp, "%s\n", t->lines[j]);
         } else if (is_gcconv_section(name)) {
             write_convolutional(fp, t, i, net->layers[i - 1]);
+        } else if (is_mean_merge(net->layers[i - 1])) {
+            write_mean_merge(fp, t, i, net->layers[i - 1]);
         } else {
             write_kept(fp, t, i, name, net->layers[i - 1]);
         }
@@ -234,6 +262,26 @@ static void save_folded_gcconv(layer l, FILE *fp)
     free(kernel);
 }
 
+/* The kernel of a mean [gcmerge] as a 1x1 convolution over its N*K
+ * channels: out_c filters, each 1/K on its own K branches and 0 elsewhere.
+ * For K a power of two 1/K is exact; otherwise it carries one rounding. */
+static void save_folded_mean_merge(layer l, FILE *fp)
+{
+    int K = gcmerge_branches(l);
+    float *kernel = calloc((size_t)l.out_c * l.c, sizeof(float));
+    float *biases = calloc((size_t)l.out_c, sizeof(float));
+    if (!kernel || !biases) malloc_error();
+    for (int o = 0; o < l.out_c; ++o)
+        for (int k = 0; k < K; ++k) kernel[(size_t)o * l.c + o * K + k] = 1.0f / K;
+    fwrite(biases, sizeof(float), l.out_c, fp);
+    fwrite(kernel, sizeof(float), (size_t)l.out_c * l.c, fp);
+    free(kernel);
+    free(biases);
+}
+
+static const layer_ext folded_mean_merge_ext = {"[gcmerge]", NULL, save_folded_mean_merge, NULL, NULL, NULL, NULL,
+                                                NULL, NULL, NULL, NULL};
+
 static const layer_ext folded_gcconv_ext = {"[gcconv]", NULL, save_folded_gcconv, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 /* upstream's save_weights writes every layer in order (and the header
@@ -247,6 +295,10 @@ static int write_weights(network *net, const char *out)
     int folded = 0;
     for (int i = 0; i < net->n; ++i) {
         was[i] = net->layers[i].ext;
+        if (is_mean_merge(net->layers[i])) {
+            net->layers[i].ext = &folded_mean_merge_ext;
+            ++folded;
+        }
         if (net->layers[i].type != EXTENSION || net->layers[i].ext != &gcconv_ext) continue;
         net->layers[i].ext = &folded_gcconv_ext;
         ++folded;
@@ -268,19 +320,22 @@ void gcfold_command(int argc, char **argv)
     int keep = find_arg(argc, argv, "-keep");
     if (argc - keep != 6) {
         dn_usage("usage: %s gcfold CFG WEIGHTS OUT.cfg OUT.weights [-keep]\n"
-                 "  every [gcconv] becomes a [convolutional] computing the same; -keep leaves\n"
-                 "  layers upstream cannot compute ([gcmerge]) as they are\n", argv[0]);
+                 "  every [gcconv] and [gcmerge] mode=mean becomes a [convolutional] computing the\n"
+                 "  same; -keep leaves layers upstream cannot compute ([gcmerge] mode=max) as they are\n", argv[0]);
     }
     char *cfgfile = argv[2], *weightfile = argv[3], *out_cfg = argv[4], *out_weights = argv[5];
     cfg_text text = read_cfg_text(cfgfile);
-    int kept = check_foldable(&text, cfgfile, keep);
-    network *net = load_network(cfgfile, weightfile, 0);
+    /* parsed first, so that a refusal (which needs each [gcmerge]'s mode)
+     * comes before the weights are read */
+    network *net = parse_network_cfg(cfgfile);
     if (text.nsections != net->n + 1) {
         dn_fatal("\ngcfold: %s has %d sections but the network %d layers\n", cfgfile,
                 text.nsections, net->n);
     }
+    int kept = check_foldable(&text, net, cfgfile, keep);
+    load_weights(net, weightfile);
     int folded = write_weights(net, out_weights);
     write_cfg(&text, net, out_cfg);
-    fprintf(stderr, "gcfold: %d [gcconv] layer%s folded into [convolutional]%s; wrote %s and %s\n", folded,
+    fprintf(stderr, "gcfold: %d layer%s ([gcconv], [gcmerge] mode=mean) folded into [convolutional]%s; wrote %s and %s\n", folded,
             folded == 1 ? "" : "s", kept ? " (some layers kept: this build only)" : "", out_cfg, out_weights);
 }

@@ -20,6 +20,16 @@ static gcmerge_state *state_of(layer l)
     return (gcmerge_state *)l.ext_data;
 }
 
+int gcmerge_branches(layer l)
+{
+    return state_of(l)->K;
+}
+
+gc_merge_mode gcmerge_mode(layer l)
+{
+    return state_of(l)->mode;
+}
+
 static void set_geometry(layer *l, int w, int h)
 {
     l->w = l->out_w = w;

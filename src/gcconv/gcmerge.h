@@ -15,6 +15,12 @@ layer make_gcmerge_layer(int batch, int h, int w, int c, int branches, gc_merge_
 void forward_gcmerge_layer(layer l, network net);
 void backward_gcmerge_layer(layer l, network net);
 void resize_gcmerge_layer(layer *l, int w, int h);
+
+/* K and the mode of a [gcmerge] layer, for the code that deploys it
+ * (src/deploy/): a mean is linear and folds into a fixed convolution, a
+ * max does not. */
+int gcmerge_branches(layer l);
+gc_merge_mode gcmerge_mode(layer l);
 #ifdef GPU
 void forward_gcmerge_layer_gpu(layer l, network net);
 void backward_gcmerge_layer_gpu(layer l, network net);

@@ -69,7 +69,9 @@ fold_and_compare() {
     check "fold_$n" ./darknet gcfold "$WORK/$n.cfg" "$WORK/$n.weights" "$WORK/$n-fold.cfg" "$WORK/$n-fold.weights"
     gc=$(grep -c '^\[gcconv\]' "$WORK/$n.cfg")
     left=$(grep -c '^\[gcconv\]' "$WORK/$n-fold.cfg")
-    convs=$(( $(grep -c '^\[convolutional\]' "$WORK/$n.cfg") + gc ))
+    # a [gcmerge] mode=mean becomes one more [convolutional]
+    means=$(grep -A1 '^\[gcmerge\]' "$WORK/$n.cfg" | grep -c '^mode=mean')
+    convs=$(( $(grep -c '^\[convolutional\]' "$WORK/$n.cfg") + gc + means ))
     [ "$gc" -gt 0 ] && [ "$left" -eq 0 ] && [ "$(grep -c '^\[convolutional\]' "$WORK/$n-fold.cfg")" -eq "$convs" ] \
         && pass "${n}_cfg_has_convolutional_only" || fail "${n}_cfg_has_convolutional_only" "$gc [gcconv], $left left"
     # the header (version and seen) is the CCNN's
@@ -101,14 +103,15 @@ opencv() {
 }
 
 # ---- classifiers --------------------------------------------------------------
-# mnist-small-k2's [gcmerge] head is left out: it cannot be folded, and
-# what is tested here is the fold of the [gcconv] layers before it.
-sed '/^\[gcmerge\]/,/^$/d' cfg/mnist-small-k2.cfg > "$WORK/mnist-nomerge.cfg"
-train_classifier mnist "$WORK/mnist-nomerge.cfg" 40
+# mnist-small-k2 ends in [gcmerge] mode=mean, folded into a fixed 1x1
+# [convolutional] (weights 1/K on each output's K branches).
+train_classifier mnist cfg/mnist-small-k2.cfg 40
 fold_and_compare mnist $IMAGES
 opencv mnist
+[ "$(grep -c '^# folded from \[gcmerge\] mode=mean' "$WORK/mnist-fold.cfg")" -eq 1 ] && ! grep -q '^\[gcmerge\]' "$WORK/mnist-fold.cfg" \
+    && pass mnist_mean_merge_folded || fail mnist_mean_merge_folded
 # the [connected] head is copied as it was: the files end alike
-tail_bytes=$(( (4 + 4 * 7 * 7 * 64) * 4 ))
+tail_bytes=$(( (4 + 4 * 7 * 7 * 32) * 4 ))
 [ "$(tail -c $tail_bytes "$WORK/mnist.weights" | md5sum)" = "$(tail -c $tail_bytes "$WORK/mnist-fold.weights" | md5sum)" ] \
     && pass mnist_connected_copied || fail mnist_connected_copied
 
@@ -170,7 +173,7 @@ EOF
 for fault in transposed branch off_by_one; do wrong_fold $fault; done
 
 # ---- refusals, -keep and errors --------------------------------------------------
-expect_error gcmerge_refused "cfg/gcconv-example.cfg: section 7 [gcmerge]: cannot be folded into upstream layers" \
+expect_error gcmerge_max_refused "cfg/gcconv-example.cfg: section 7 [gcmerge]: cannot be folded into upstream layers: mode=max" \
     ./darknet gcfold cfg/gcconv-example.cfg "$WORK/none.weights" "$WORK/merge.cfg" "$WORK/merge.weights"
 [ ! -e "$WORK/merge.cfg" ] && [ ! -e "$WORK/merge.weights" ] && pass refusal_writes_nothing || fail refusal_writes_nothing
 train_classifier merge tests/data/memcheck.cfg 3
