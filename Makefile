@@ -124,7 +124,18 @@ OUR_CU_OBJS := $(OUR_CU:src/%.cu=$(OBJ)/our/%.cu.o)
 endif
 NVCC_FLAGS := $(ARCH) -O3 -DGPU -I$(DN)/include -I$(DN)/src -Isrc -DcudaThreadSynchronize=cudaDeviceSynchronize
 
-LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(UP_CU_OBJS) $(OUR_OBJS) $(OUR_CU_OBJS)
+# ---- ONNX (./darknet export onnx, src/deploy/onnx_*.c) -------------------------
+# The C bindings of ONNX's messages are generated here, at build time, from
+# Debian's onnx.proto (libonnx-dev) by protoc-c (protobuf-c-compiler), into
+# build/onnx; nothing generated is committed.  libprotobuf-c-dev reads and
+# writes the messages.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+ONNX_GEN := $(BUILD)/onnx
+ONNX_OBJ := $(OBJ)/gen/onnx.pb-c.o
+CFLAGS_BASE += -I$(ONNX_GEN)
+LDLIBS += -lprotobuf-c
+
+LIB_OBJS := $(UP_OBJS) $(UP_CXX_OBJS) $(UP_CU_OBJS) $(OUR_OBJS) $(OUR_CU_OBJS) $(ONNX_OBJ)
 
 # The binaries and libraries: at the root unless BIN= names another folder
 # (a GPU compile check in CI goes to its own folder and leaves ./darknet be).
@@ -235,6 +246,31 @@ check-opencv:
 	@pkg-config --exists opencv4 || { echo "make: OpenCV 4 not found (pkg-config opencv4): run 'make deps'" \
 	  "to install Debian's libopencv-dev, or build without it: make OPENCV=0" >&2; exit 1; }
 
+# Without the packages, say which one is missing (make deps installs all).
+.PHONY: check-onnx
+check-onnx:
+	@command -v protoc-c >/dev/null 2>&1 || { echo "make: protoc-c not found: run 'make deps'" \
+	  "to install Debian's protobuf-c-compiler" >&2; exit 1; }
+	@test -f $(ONNX_PROTO) || { echo "make: $(ONNX_PROTO) not found: run 'make deps'" \
+	  "to install Debian's libonnx-dev" >&2; exit 1; }
+	@test -f /usr/include/protobuf-c/protobuf-c.h || { echo "make: protobuf-c/protobuf-c.h not found:" \
+	  "run 'make deps' to install Debian's libprotobuf-c-dev" >&2; exit 1; }
+
+# protoc-c names its output after the .proto it reads, so a copy of it is
+# compiled from build/onnx.
+$(ONNX_GEN)/onnx.pb-c.c: $(wildcard $(ONNX_PROTO)) | check-onnx
+	@mkdir -p $(@D)
+	cp $(ONNX_PROTO) $(@D)/onnx.proto
+	cd $(@D) && protoc-c --c_out=. onnx.proto
+$(ONNX_GEN)/onnx.pb-c.h: $(ONNX_GEN)/onnx.pb-c.c
+
+$(ONNX_OBJ): $(ONNX_GEN)/onnx.pb-c.c $(CONFIG_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -c $< -o $@
+
+# Our sources that include the generated header wait for it.
+$(patsubst src/%.c,$(OBJ)/our/%.o,$(wildcard src/deploy/onnx*.c)): | $(ONNX_GEN)/onnx.pb-c.h
+
 $(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP) | check-opencv
 	@mkdir -p $(@D)
 	$(CXX) -std=c++11 $(CFLAGS_BASE) -Wno-unused-result -c $< -o $@
@@ -275,7 +311,7 @@ DEB_PACKAGES := gcc g++ make patch dpkg-dev pkg-config libopencv-dev \
   libopenblas-dev libcmocka-dev python3 python3-numpy python3-torch python3-opencv \
   dataset-fashion-mnist clang-14 libclang-rt-14-dev valgrind \
   libopenmpi-dev openmpi-bin python3-pytest python3-pip python3-setuptools python3-venv \
-  python3-torchvision
+  python3-torchvision libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-onnx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 check-deps:
