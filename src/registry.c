@@ -10,6 +10,7 @@
 #include "classify/classify.h"
 #include "cpu/parallel.h"
 #include "deploy/gcfold.h"
+#include "deploy/onnx_export.h"
 #include "detect/det_anchors.h"
 #include "detect/det_eval.h"
 #include "detect/det_test.h"
@@ -23,6 +24,7 @@ static const ext_command command_table[] = {
     {"classifier", "valid", classify_valid_command, "evaluate a classifier: top-1, top-k, per class"},
     {"classifier", "predict", classify_predict_command, "the top classes of images; unreadable ones are skipped"},
     {"gcfold", NULL, gcfold_command, "fold [gcconv] into [convolutional] for stock Darknet and OpenCV"},
+    {"export", "onnx", onnx_export_command, "write a trained network as an ONNX model ([gcconv] folded)"},
     {"netcheck", NULL, netcheck_command, "parse a cfg and run training steps on random data"},
     {"detector", "map", det_map_command, "PASCAL VOC or COCO-style mAP of a detector on the valid list"},
     {"detector", "train", det_train_command, "train a detector; -map evaluates while training"},

@@ -1,0 +1,123 @@
+#!/bin/sh
+# ./darknet export onnx: the model it writes passes ONNX's own checker
+# (full_check) and strict shape inference (python3-onnx), and OpenCV's dnn
+# module (readNetFromONNX) computes what ./darknet computes, on real images.
+# Weights come from a few seeded training iterations, so that R and the
+# batch-norm rolling statistics are not their initial values.
+#
+# The comparison rule is test_gcfold.sh's: layer by layer, each layer of
+# the ONNX model cut out and run alone by OpenCV on Darknet's outputs of
+# the layers it reads (tests/tools/onnx_run.py feed), and its largest
+# difference from Darknet's output held to the rounding bound derived for
+# that layer from its sum lengths and magnitudes
+# (tests/unit/helpers/rounding.c, via tests/tools/compare_layers).  Batch
+# norm is folded into the weights with Darknet's own formula, so no
+# allowance for OpenCV's batch-norm formula is needed (no --opencv): the
+# fold only moves the gain's rounding into the weights, within the
+# roundings the bound already counts for batch norm.  Whole networks are
+# run too, and their largest output difference printed: end to end, the
+# differences compound through the layers, for which no bound is derived.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/detlib.sh"
+PY=/usr/bin/python3
+RUN="$PY tests/tools/onnx_run.py"
+shapes_dataset
+IMAGES=$(ls "$SHAPES"/valid/*.png | head -6)
+sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/shapes.data"
+
+# train_classifier NAME CFG ITERATIONS: $WORK/NAME.cfg (batch 8, 4 classes, seed 7), $WORK/NAME.weights
+train_classifier() {
+    sed "s/^batch=.*/batch=8/; s/^subdivisions=.*/subdivisions=1/; s/^max_batches=.*/max_batches=$3/;
+         s/^policy=.*/policy=constant/; s/^output=10$/output=4/; s/^filters=10$/filters=4/; s/^seed=.*//;
+         s/^\[net\]/[net]\nseed=7/" "$2" > "$WORK/$1.cfg"
+    check "train_$1" ./darknet classifier train "$WORK/shapes.data" "$WORK/$1.cfg" -dont_show
+}
+
+# compare NAME FED [ARGS]: compare_layers of $WORK/NAME's dump against FED
+compare() {
+    build/tests/compare_layers "$WORK/$1.cfg" "$WORK/$1.weights" "$WORK/$1.ref.bin" "$WORK/$1.in.bin" "$2" --common \
+        > "$WORK/$3.out" 2>&1
+}
+
+# export_and_compare NAME IMAGES...: exports $WORK/NAME.{cfg,weights}, checks
+# the model with python3-onnx, and compares OpenCV's run of it with ours
+export_and_compare() {
+    n=$1; shift
+    check "export_$n" ./darknet export onnx "$WORK/$n.cfg" "$WORK/$n.weights" "$WORK/$n.onnx"
+    build/tests/dump_images "$WORK/$n.cfg" "$WORK/$n.weights" "$WORK/$n.ref.bin" "$WORK/$n.in.bin" "$@" > /dev/null 2>&1
+    if $RUN check "$WORK/$n.onnx" "$WORK/$n.ref.bin" > "$WORK/$n.check.out" 2>&1; then pass "${n}_onnx_checker"
+    else fail "${n}_onnx_checker" "$(tail -3 "$WORK/$n.check.out")"; fi
+    if $RUN feed "$WORK/$n.onnx" "$WORK/$n.in.bin" "$WORK/$n.ref.bin" "$WORK/$n.cv.bin" > "$WORK/$n.feed.out" 2>&1; then
+        pass "${n}_opencv_reads_onnx"
+    else fail "${n}_opencv_reads_onnx" "$(tail -3 "$WORK/$n.feed.out")"; fi
+    compare "$n" "$WORK/$n.cv.bin" "$n.compare"
+    status=$?
+    [ $status -eq 0 ] && pass "${n}_opencv_equals_darknet" || fail "${n}_opencv_equals_darknet" "status $status"
+    grep -E '^(worst|compare_layers|layer .*OVER)' "$WORK/$n.compare.out" | sed "s/^/${n}_opencv_equals_darknet: /"
+    # the whole network end to end, for the record
+    $RUN whole "$WORK/$n.onnx" "$WORK/$n.in.bin" "$WORK/$n.whole.bin" > /dev/null 2>&1 &&
+        $PY - "$WORK/$n.ref.bin" "$WORK/$n.whole.bin" "$n" <<'EOF'
+import sys
+import numpy as np
+sys.path.insert(0, "tests/tools")
+from onnx_run import read_dump
+ref, got = read_dump(sys.argv[1]), open(sys.argv[2], "rb").read()
+last = max(layer for (_, layer) in ref)
+at, worst, image = 0, 0.0, 0
+while at < len(got):
+    count = int(np.frombuffer(got, np.int32, 1, at + 4)[0])
+    values = np.frombuffer(got, np.float32, count, at + 8)
+    worst = max(worst, float(np.abs(values - ref[(image, last)]).max()))
+    at, image = at + 8 + 4 * count, image + 1
+print("%s: whole network, largest output difference %.3g over %d images" % (sys.argv[3], worst, image))
+EOF
+}
+
+# ---- classifiers --------------------------------------------------------------
+train_classifier cifar_small cfg/cifar_small.cfg 20
+export_and_compare cifar_small $IMAGES
+train_classifier mnist cfg/mnist-small-k2.cfg 40
+export_and_compare mnist $IMAGES
+grep -q '"ReduceMean"\|ReduceMean' "$WORK/mnist.onnx" && pass mnist_gcmerge_exported || fail mnist_gcmerge_exported
+train_classifier resnet18 cfg/resnet18-cifar-k2.cfg 6
+export_and_compare resnet18 $IMAGES
+
+# ---- a wrong exporter fails the comparison --------------------------------------------
+# Each fault is one an exporter could make, written into cifar_small's
+# model: the first Conv's padding all after the image instead of around
+# it; its first two filters exchanged; the first MaxPool's padding before
+# the image instead of after (Darknet's window starts pad/2 before).
+for fault in pads swap pool; do
+    $RUN mutate "$WORK/cifar_small.onnx" "$WORK/wrong-$fault.onnx" $fault &&
+        $RUN feed "$WORK/wrong-$fault.onnx" "$WORK/cifar_small.in.bin" "$WORK/cifar_small.ref.bin" \
+            "$WORK/wrong-$fault.cv.bin" > /dev/null 2>&1
+    compare cifar_small "$WORK/wrong-$fault.cv.bin" "wrong-$fault"
+    status=$?
+    [ $status -eq 1 ] && pass "wrong_export_detected_$fault" ||
+        fail "wrong_export_detected_$fault" "status $status: $(tail -1 "$WORK/wrong-$fault.out")"
+    tail -1 "$WORK/wrong-$fault.out" | sed "s/^/wrong_export_detected_$fault: /"
+done
+
+# ---- options, refusals and errors --------------------------------------------------
+check export_batch_opset ./darknet export onnx "$WORK/cifar_small.cfg" "$WORK/cifar_small.weights" \
+    "$WORK/b4.onnx" -batch 4 -opset 11
+$PY -c "
+import onnx, sys
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+assert m.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 4
+assert m.opset_import[0].version == 11
+" "$WORK/b4.onnx" && pass batch_and_opset_written || fail batch_and_opset_written
+expect_error two_stage_refused "section 11 [rpn]: cannot be exported to ONNX: a two-stage detector" \
+    ./darknet export onnx cfg/faster-rcnn-small-voc-gc.cfg "" "$WORK/rcnn.onnx"
+[ ! -e "$WORK/rcnn.onnx" ] && [ -z "$(ls "$WORK" | grep '^rcnn\.onnx')" ] && pass refusal_writes_nothing ||
+    fail refusal_writes_nothing
+printf '[net]\nwidth=8\nheight=8\nchannels=1\n\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=ramp\n' \
+    > "$WORK/ramp.cfg"
+expect_error activation_refused "$WORK/ramp.cfg: section 0 [convolutional]: cannot be exported to ONNX: its activation" \
+    ./darknet export onnx "$WORK/ramp.cfg" "" "$WORK/ramp.onnx"
+expect_error bad_opset "-opset 9: must be from 11 to 17" \
+    ./darknet export onnx "$WORK/cifar_small.cfg" "$WORK/cifar_small.weights" "$WORK/x.onnx" -opset 9
+expect_error unwritable_output "cannot save $WORK/no/such/dir/x.onnx" \
+    ./darknet export onnx "$WORK/cifar_small.cfg" "$WORK/cifar_small.weights" "$WORK/no/such/dir/x.onnx"
+expect_error usage "usage:" ./darknet export onnx "$WORK/cifar_small.cfg"

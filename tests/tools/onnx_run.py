@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""Check and run a model written by `./darknet export onnx`, for
+tests/cli/test_onnx_export.sh.
+
+  onnx_run.py check MODEL.onnx REF.bin
+      ONNX's own checker (full_check) and strict shape inference; every
+      "layer_i" tensor's inferred shape must hold as many values a batch
+      item as Darknet's layer i outputs (REF.bin: a tests/tools/dump_images
+      dump of the network), and every graph output a full shape.
+  onnx_run.py feed MODEL.onnx INPUTS.bin REF.bin OUT.bin
+      OpenCV's dnn runs each layer alone: the part of the graph that
+      computes "layer_i" from the tensors of other layers (or the input) is
+      cut out (onnx.utils.Extractor) and fed the reference's outputs of
+      those layers (REF.bin, a tests/tools/dump_images dump), so OUT.bin
+      holds each layer's own arithmetic, for tests/tools/compare_layers
+      --common.
+  onnx_run.py whole MODEL.onnx INPUTS.bin OUT.bin
+      OpenCV's dnn runs the whole model on each input; OUT.bin holds the
+      first graph output, one record an image, as layer -1.
+  onnx_run.py mutate MODEL.onnx OUT.onnx FAULT
+      writes a model with one fault that an exporter could make: "pads"
+      (the first Conv's padding all after the image), "swap" (the first
+      Conv's first two filters exchanged), "pool" (the first MaxPool's
+      padding before the image instead of after).
+"""
+import re
+import sys
+import tempfile
+
+import cv2
+import numpy as np
+import onnx
+import onnx.utils
+from onnx import numpy_helper
+
+LAYER = re.compile(r"^layer_(\d+)$")
+
+
+def dims(value):
+    return [d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+def check(model_path, ref_path):
+    model = onnx.load(model_path)
+    onnx.checker.check_model(model, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    shapes = {v.name: dims(v) for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    bad = 0
+    counts = {layer: len(v) for (image, layer), v in read_dump(ref_path).items() if image == 0}
+    for index, outputs in sorted(counts.items()):
+        name = "layer_%d" % index
+        if name not in shapes:
+            continue
+        per_item = int(np.prod(shapes[name][1:]))
+        if per_item != outputs:
+            print("%s: inferred shape %s holds %d values an item, Darknet's layer %d %d"
+                  % (name, shapes[name], per_item, index, outputs))
+            bad += 1
+    for out in inferred.graph.output:
+        if not dims(out) or 0 in dims(out):
+            print("output %s has no full shape" % out.name)
+            bad += 1
+    print("checker and shape inference passed; %d layer shapes compared" % len(shapes))
+    return 1 if bad else 0
+
+
+def read_dump(path):
+    """{(image, layer): values}, images counted from each layer 0"""
+    data, at, image, out = open(path, "rb").read(), 0, -1, {}
+    while at < len(data):
+        index, count = np.frombuffer(data, np.int32, 2, at)
+        image += index == 0
+        out[(image, int(index))] = np.frombuffer(data, np.float32, int(count), at + 8)
+        at += 8 + 4 * int(count)
+    return out
+
+
+def boundary(model, target):
+    """the tensors that the part of the graph computing `target` reads:
+    other layers' outputs and the graph input"""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    constants = {t.name for t in model.graph.initializer}
+    inputs, seen, todo = [], set(), [target]
+    while todo:
+        name = todo.pop()
+        for tensor in producer[name].input:
+            if tensor in seen or tensor in constants or tensor == "":
+                continue
+            seen.add(tensor)
+            if tensor == "input" or LAYER.match(tensor):
+                inputs.append(tensor)
+            else:
+                todo.append(tensor)
+    return inputs
+
+
+def opencv_net(model):
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
+        f.write(model.SerializeToString())
+        f.flush()
+        net = cv2.dnn.readNetFromONNX(f.name)
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    return net
+
+
+def input_shape(model):
+    return dims(model.graph.input[0])
+
+
+def layer_nets(model_path):
+    """[(layer index, OpenCV net, [(input name, shape)])], one per layer"""
+    model = onnx.load(model_path)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {v.name: dims(v) for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    shapes["input"] = input_shape(model)
+    extractor = onnx.utils.Extractor(model)
+    nets = []
+    for node in model.graph.node:
+        match = LAYER.match(node.output[0])
+        if not match:
+            continue
+        inputs = boundary(model, node.output[0])
+        part = extractor.extract_model(inputs, [node.output[0]])
+        nets.append((int(match.group(1)), opencv_net(part), [(t, shapes[t]) for t in inputs]))
+    return nets
+
+
+def feed(model_path, inputs_path, ref_path, out_path):
+    shape = input_shape(onnx.load(model_path))
+    data = np.fromfile(inputs_path, np.float32).reshape([-1] + shape[1:])
+    refs = read_dump(ref_path)
+    nets = layer_nets(model_path)
+    with open(out_path, "wb") as f:
+        for image in range(len(data)):
+            for index, net, inputs in nets:
+                for name, want in inputs:
+                    x = data[image] if name == "input" else refs[(image, int(LAYER.match(name).group(1)))]
+                    net.setInput(np.ascontiguousarray(x, np.float32).reshape(want), name)
+                flat = np.ascontiguousarray(net.forward(), np.float32).ravel()
+                f.write(np.array([index, flat.size], np.int32).tobytes())
+                f.write(flat.tobytes())
+    print("%d layers run alone by OpenCV: %s" % (len(nets), " ".join(str(n[0]) for n in nets)))
+    return 0
+
+
+def whole(model_path, inputs_path, out_path):
+    model = onnx.load(model_path)
+    shape = input_shape(model)
+    data = np.fromfile(inputs_path, np.float32).reshape([-1] + shape[1:])
+    net = opencv_net(model)
+    with open(out_path, "wb") as f:
+        for image in data:
+            net.setInput(image[np.newaxis].copy())
+            flat = np.ascontiguousarray(net.forward(model.graph.output[0].name), np.float32).ravel()
+            f.write(np.array([-1, flat.size], np.int32).tobytes())
+            f.write(flat.tobytes())
+    return 0
+
+
+def first(model, op):
+    return next(node for node in model.graph.node if node.op_type == op)
+
+
+def attribute(node, name):
+    return next(a for a in node.attribute if a.name == name)
+
+
+def mutate(model_path, out_path, fault):
+    model = onnx.load(model_path)
+    if fault == "pads":
+        pads = attribute(first(model, "Conv"), "pads")
+        total = pads.ints[0] + pads.ints[2]
+        pads.ints[:] = [0, 0, total, total]
+    elif fault == "swap":
+        name = first(model, "Conv").input[1]
+        tensor = next(t for t in model.graph.initializer if t.name == name)
+        w = numpy_helper.to_array(tensor).copy()
+        w[[0, 1]] = w[[1, 0]]
+        tensor.CopyFrom(numpy_helper.from_array(w, name))
+    elif fault == "pool":
+        pads = attribute(first(model, "MaxPool"), "pads")
+        pads.ints[:] = [pads.ints[2], pads.ints[3], pads.ints[0], pads.ints[1]]
+    onnx.save(model, out_path)
+    return 0
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    run = {"check": check, "feed": feed, "whole": whole, "mutate": mutate}[mode]
+    return run(*args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
