@@ -37,13 +37,22 @@ $(FUZZ_OBJ)/our/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu99 -Wall -Wno-unused-parameter -Wno-typedef-redefinition -c $< -o $@
 
-$(FUZZ_OBJ)/libdarknet.a: $(FUZZ_UP_OBJS) $(FUZZ_OUR_OBJS)
+# The ONNX bindings generated from onnx.proto (see the Makefile), compiled
+# like the rest.
+FUZZ_CFLAGS += -I$(ONNX_GEN)
+FUZZ_ONNX_OBJ := $(FUZZ_OBJ)/gen/onnx.pb-c.o
+$(FUZZ_ONNX_OBJ): $(ONNX_GEN)/onnx.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -c $< -o $@
+$(patsubst src/%.c,$(FUZZ_OBJ)/our/%.o,$(wildcard src/deploy/onnx*.c)): | $(ONNX_GEN)/onnx.pb-c.h
+
+$(FUZZ_OBJ)/libdarknet.a: $(FUZZ_UP_OBJS) $(FUZZ_OUR_OBJS) $(FUZZ_ONNX_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HARNESS) $(FUZZ_OBJ)/libdarknet.a
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< tests/fuzz/harness.c \
-	  $(FUZZ_OBJ)/libdarknet.a -o $@ $(FUZZ_WRAP) -lm -pthread
+	  $(FUZZ_OBJ)/libdarknet.a -o $@ $(FUZZ_WRAP) -lm -pthread -lprotobuf-c
 
 -include $(shell find $(FUZZ_OBJ) -name "*.d" 2>/dev/null)
 
