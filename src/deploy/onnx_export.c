@@ -291,12 +291,12 @@ static void declare_outputs(onnx_export *x)
 {
     int last = x->net->n - 1;
     while (last > 0 && x->net->layers[last].type == COST) --last;
-    for (int i = 0; i < last; ++i) onnx_head_outputs(x, i);
+    for (int i = 0; i < last; ++i) onnx_head_outputs(x, i, 1);
     layer l = x->net->layers[last];
     int64_t image[4] = {x->batch, l.out_c, l.out_h, l.out_w}, flat[2] = {x->batch, l.outputs};
     if (x->rank[last] == 4) onnx_output(x->g, x->out[last], image, 4);
     else onnx_output(x->g, x->out[last], flat, 2);
-    onnx_head_outputs(x, last);
+    onnx_head_outputs(x, last, 0);
 }
 
 static void export_network(network *net, const char *cfgfile, const char *out, int batch, int opset)

@@ -9,7 +9,9 @@
 /* Layer i, a [yolo], [region], [reorg] or [crop]. */
 void onnx_export_head(onnx_export *x, int i, layer l);
 
-/* The graph outputs that layer i adds, if it is a head: none otherwise. */
-void onnx_head_outputs(onnx_export *x, int i);
+/* The graph outputs that layer i adds if it is a [yolo] or [region]: its
+ * map (with_map; the network's last layer is an output anyway), boxes_i
+ * and scores_i.  None for other layers. */
+void onnx_head_outputs(onnx_export *x, int i, int with_map);
 
 #endif

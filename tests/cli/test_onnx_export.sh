@@ -63,13 +63,17 @@ sys.path.insert(0, "tests/tools")
 from onnx_run import read_dump
 ref, got = read_dump(sys.argv[1]), open(sys.argv[2], "rb").read()
 last = max(layer for (_, layer) in ref)
-at, worst, image = 0, 0.0, 0
+while ref[(0, last)].size != int(np.frombuffer(got, np.int32, 1, 4)[0]):
+    last -= 1   # a [cost] at the end: the output is the layer before
+at, worst, scale, image = 0, 0.0, 0.0, 0
 while at < len(got):
     count = int(np.frombuffer(got, np.int32, 1, at + 4)[0])
     values = np.frombuffer(got, np.float32, count, at + 8)
     worst = max(worst, float(np.abs(values - ref[(image, last)]).max()))
+    scale = max(scale, float(np.abs(ref[(image, last)]).max()))
     at, image = at + 8 + 4 * count, image + 1
-print("%s: whole network, largest output difference %.3g over %d images" % (sys.argv[3], worst, image))
+print("%s: whole network, largest output difference %.3g (largest output %.3g) over %d images"
+      % (sys.argv[3], worst, scale, image))
 EOF
 }
 
@@ -81,6 +85,32 @@ export_and_compare mnist $IMAGES
 grep -q '"ReduceMean"\|ReduceMean' "$WORK/mnist.onnx" && pass mnist_gcmerge_exported || fail mnist_gcmerge_exported
 train_classifier resnet18 cfg/resnet18-cifar-k2.cfg 6
 export_and_compare resnet18 $IMAGES
+
+# ---- detectors, on JPEG images: the heads' maps layer by layer, and their ------
+# ---- decoded boxes and scores against Darknet's formulas (onnx_run.py decode) ---
+voc_shapes
+convert_to "$WORK/dn"
+# train_detector NAME CFG FILTERS: 96 x 96, 3 classes, 4 iterations, seed 7
+train_detector() {
+    sed "s/^batch=.*/batch=2/; s/^subdivisions=.*/subdivisions=1/; s/^width=.*/width=96/; s/^height=.*/height=96/;
+         s/^max_batches=.*/max_batches=4/; s/^burn_in=.*/burn_in=0/; s/^classes=20/classes=3/; s/^filters=$3$/filters=$4/;
+         s/^\[net\]/[net]\nseed=7/" "$2" > "$WORK/$1.cfg"
+    check "train_$1" ./darknet detector train "$WORK/dn/voc.data" "$WORK/$1.cfg"
+    mv "$WORK/dn/$1_final.weights" "$WORK/$1.weights"
+}
+decoded() {
+    if $RUN decode "$WORK/$1.onnx" "$WORK/$1.cfg" "$WORK/$1.in.bin" "$WORK/$1.ref.bin" > "$WORK/$1.decode.out" 2>&1; then
+        pass "${1}_decoded_boxes_and_scores"
+    else fail "${1}_decoded_boxes_and_scores" "$(tail -3 "$WORK/$1.decode.out")"; fi
+    tail -1 "$WORK/$1.decode.out" | sed "s/^/${1}_decoded_boxes_and_scores: /"
+}
+DET_IMAGES=$(head -3 "$WORK/dn/test.txt")
+train_detector yolov3 cfg/yolov3-tiny-voc-gc.cfg 75 24
+export_and_compare yolov3 $DET_IMAGES
+decoded yolov3
+train_detector yolov2 cfg/yolov2-tiny-voc-gc.cfg 125 40
+export_and_compare yolov2 $DET_IMAGES
+decoded yolov2
 
 # ---- a wrong exporter fails the comparison --------------------------------------------
 # Each fault is one an exporter could make, written into cifar_small's

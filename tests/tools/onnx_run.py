@@ -17,6 +17,19 @@ tests/cli/test_onnx_export.sh.
   onnx_run.py whole MODEL.onnx INPUTS.bin OUT.bin
       OpenCV's dnn runs the whole model on each input; OUT.bin holds the
       first graph output, one record an image, as layer -1.
+  onnx_run.py decode MODEL.onnx CFG INPUTS.bin REF.bin
+      each [yolo] or [region] layer i's boxes_i and scores_i, computed by
+      OpenCV from the reference's output of layer i - 1, against the same
+      decoding done here in double, from the cfg's anchors, on the
+      reference's output of layer i (Darknet's get_yolo_box and
+      get_region_box; scores: objectness times class score).  The bound:
+      each side forms a value with at most 8 roundings relative to it
+      (the logistic's exp, add and divide with exp's last-place error,
+      then an add and a divide, or exp, a multiply and a divide; a score
+      is the product of two such), so |a - b| <= 2 * 8 u * max|v| over the
+      output, u = 2^-24; a [region]'s softmax adds its relative error,
+      6 u max|x| + gamma(C + 3) (tests/unit/helpers/rounding.c), to the
+      scores.
   onnx_run.py mutate MODEL.onnx OUT.onnx FAULT
       writes a model with one fault that an exporter could make: "pads"
       (the first Conv's padding all after the image), "swap" (the first
@@ -149,13 +162,95 @@ def whole(model_path, inputs_path, out_path):
     shape = input_shape(model)
     data = np.fromfile(inputs_path, np.float32).reshape([-1] + shape[1:])
     net = opencv_net(model)
+    # Darknet's network output: the last layer's
+    last = max((o.name for o in model.graph.output if LAYER.match(o.name)), key=lambda n: int(n[6:]))
     with open(out_path, "wb") as f:
         for image in data:
             net.setInput(image[np.newaxis].copy())
-            flat = np.ascontiguousarray(net.forward(model.graph.output[0].name), np.float32).ravel()
+            flat = np.ascontiguousarray(net.forward(last), np.float32).ravel()
             f.write(np.array([-1, flat.size], np.int32).tobytes())
             f.write(flat.tobytes())
     return 0
+
+
+U = 2.0 ** -24
+
+
+def cfg_heads(cfg):
+    """[(layer index, type, {key: value})] of the cfg's [yolo] and [region]
+    sections, and the [net] options"""
+    sections = []
+    for line in open(cfg):
+        text = "".join(line.split("#")[0].split())
+        if text.startswith("["):
+            sections.append((text.strip("[]"), {}))
+        elif "=" in text and sections:
+            key, value = text.split("=", 1)
+            sections[-1][1][key] = value
+    heads = [(i, name, opts) for i, (name, opts) in enumerate(sections[1:]) if name in ("yolo", "region")]
+    return heads, sections[0][1]
+
+
+def decode_reference(values, kind, opts, net):
+    """boxes and scores of a head's output, as Darknet's formulas give them"""
+    floats = [float(v) for v in opts["anchors"].split(",")]
+    classes = int(opts.get("classes", 20))
+    if kind == "yolo":
+        mask = [int(v) for v in opts["mask"].split(",")] if "mask" in opts else list(range(len(floats) // 2))
+        anchors = [(floats[2 * m], floats[2 * m + 1]) for m in mask]
+    else:
+        anchors = [(floats[2 * a], floats[2 * a + 1]) for a in range(int(opts.get("num", 1)))]
+    n = len(anchors)
+    cells = values.size // (n * (5 + classes))
+    side = int(round(cells ** 0.5))
+    t = values.astype(np.float64).reshape(n, 5 + classes, side, side)
+    col, row = np.meshgrid(np.arange(side), np.arange(side))
+    div_w, div_h = (int(net["width"]), int(net["height"])) if kind == "yolo" else (side, side)
+    boxes = np.stack([(col + t[:, 0]) / side, (row + t[:, 1]) / side,
+                      np.exp(t[:, 2]) * np.array([a[0] for a in anchors])[:, None, None] / div_w,
+                      np.exp(t[:, 3]) * np.array([a[1] for a in anchors])[:, None, None] / div_h], axis=1)
+    scores = t[:, 4:5] * t[:, 5:]
+    flat = lambda a: a.reshape(n, a.shape[1], -1).transpose(0, 2, 1).reshape(-1, a.shape[1])
+    return flat(boxes), flat(scores), classes
+
+
+def decode(model_path, cfg, inputs_path, ref_path):
+    model = onnx.load(model_path)
+    refs = read_dump(ref_path)
+    images = 1 + max(image for image, _ in refs)
+    extractor = onnx.utils.Extractor(model)
+    heads, net_options = cfg_heads(cfg)
+    worst, bad = 0.0, 0
+    for index, kind, opts in heads:
+        source = "layer_%d" % (index - 1)
+        outputs = ["boxes_%d" % index, "scores_%d" % index]
+        part = extractor.extract_model([source], outputs)
+        net = opencv_net(part)
+        want = next(dims(v) for v in part.graph.input if v.name == source)
+        for image in range(images):
+            x = refs[(image, index - 1)]
+            net.setInput(np.ascontiguousarray(x, np.float32).reshape(want), source)
+            got = net.forward(outputs)
+            boxes, scores, classes = decode_reference(refs[(image, index)], kind, opts, net_options)
+            xmax = float(np.abs(x).max())
+            for name, a, b, extra in (("boxes", got[0], boxes, 0.0),
+                                      ("scores", got[1], scores,
+                                       6 * U * xmax + (classes + 3) * U / (1 - (classes + 3) * U)
+                                       if kind == "region" else 0.0)):
+                a = a.reshape(b.shape).astype(np.float64)
+                # exp of a briefly trained head's large raw w or h overflows
+                # on both sides: equal infinities agree, and the bound is
+                # taken over the finite values
+                finite = np.isfinite(b)
+                bound = 2 * (8 * U + extra) * float(np.abs(b[finite]).max(initial=0))
+                with np.errstate(invalid="ignore"):
+                    d = float(np.where(a == b, 0, np.abs(a - b)).max())
+                worst = max(worst, d / bound if bound > 0 else (0 if d == 0 else np.inf))
+                if not d <= bound:
+                    print("layer %d %s_%d image %d: max |a-b| %.3g over bound %.3g" % (index, name, index, image, d, bound))
+                    bad += 1
+    print("decoded %d heads; worst ratio of difference to bound %.3g" % (len(heads), worst))
+    return 1 if bad or not heads else 0
 
 
 def first(model, op):
@@ -187,7 +282,7 @@ def mutate(model_path, out_path, fault):
 
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    run = {"check": check, "feed": feed, "whole": whole, "mutate": mutate}[mode]
+    run = {"check": check, "feed": feed, "whole": whole, "decode": decode, "mutate": mutate}[mode]
     return run(*args)
 
 
