@@ -120,11 +120,11 @@ test-build: $(BUILD)/tests/parse_cfg
 
 include tests/fuzz/fuzz.mk
 
-$(BUILD)/tests/save_loop $(BUILD)/tests/check_weights $(BUILD)/tests/init_weights: $(BUILD)/tests/%: tests/tools/%.c $(LIB_A) $(ROOT_STAMP)
+$(BUILD)/tests/save_loop $(BUILD)/tests/check_weights $(BUILD)/tests/init_weights $(BUILD)/tests/bn_estimate: $(BUILD)/tests/%: tests/tools/%.c $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $< $(LIB_A) -o $@ $(LDLIBS)
 
-test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights $(BUILD)/tests/init_weights
+test-build: $(BUILD)/tests/save_loop $(BUILD)/tests/check_weights $(BUILD)/tests/init_weights $(BUILD)/tests/bn_estimate
 
 # A short training run under valgrind (tests/memcheck.sh).
 .PHONY: memcheck

@@ -17,20 +17,51 @@
 # roundings the bound already counts for batch norm.  Whole networks are
 # run too, and their largest output difference printed: end to end, the
 # differences compound through the layers, for which no bound is derived.
+#
+# Every network is trained a few steps first, upstream's ImageNet and COCO
+# cfgs included (darknet19.cfg, yolov3-tiny.cfg, from the
+# upstream tree the build unpacks), with the number of classes cut to the
+# data's.  Reduced so that the whole script stays near two minutes on two
+# loaded cores: wrn-40-4-cifar-k2 at 16x16; alexnet-imagenet-k2 at 67x67
+# with 16 to 64 filters and 64-wide [connected] layers; darknet19 at
+# 64x64; the detectors at 96x96.  Two or three steps leave the
+# rolling statistics at a few percent of the real ones (they start at 0
+# and move 1% a step): each batch-norm layer then scales its values up by
+# 5 to 7, and wrn overflows float before its last layer.
+# Their statistics, and darknet19's, are re-estimated from one batch of
+# training images (tests/tools/bn_estimate) after training.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
 PY=/usr/bin/python3
 RUN="$PY tests/tools/onnx_run.py"
+UPSTREAM_CFG=build/darknet/cfg   # upstream's own cfgs, as the build unpacks them
 shapes_dataset
 IMAGES=$(ls "$SHAPES"/valid/*.png | head -6)
 sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/shapes.data"
 
-# train_classifier NAME CFG ITERATIONS: $WORK/NAME.cfg (batch 8, 4 classes, seed 7), $WORK/NAME.weights
+# train_classifier NAME CFG ITERATIONS [SED]: $WORK/NAME.cfg (batch 8, 4 classes, seed 7; then
+# the sed commands SED, which reduce a cfg), $WORK/NAME.weights.  Upstream's cfgs write
+# " batch=1" and "max_batches = 500200": the patterns allow the spaces.
 train_classifier() {
-    sed "s/^batch=.*/batch=8/; s/^subdivisions=.*/subdivisions=1/; s/^max_batches=.*/max_batches=$3/;
+    sed "s/^ *batch *=.*/batch=8/; s/^ *subdivisions *=.*/subdivisions=1/; s/^max_batches *=.*/max_batches=$3/;
          s/^policy=.*/policy=constant/; s/^output=10$/output=4/; s/^filters=10$/filters=4/; s/^seed=.*//;
-         s/^\[net\]/[net]\nseed=7/" "$2" > "$WORK/$1.cfg"
+         s/^\[net\]/[net]\nseed=7/; ${4:-}" "$2" > "$WORK/$1.cfg"
     check "train_$1" ./darknet classifier train "$WORK/shapes.data" "$WORK/$1.cfg" -dont_show
+}
+
+# settle NAME: NAME's batch-norm rolling statistics re-estimated from one batch of
+# training images (tests/tools/bn_estimate.c), for the deep networks whose few
+# training steps leave statistics near zero and activations that overflow
+settle() {
+    check "settle_$1" build/tests/bn_estimate "$WORK/$1.cfg" "$WORK/$1.weights" "$WORK/$1.weights" \
+        $(ls "$SHAPES"/train/*.png | head -8)
+}
+
+# reduced SIZE: sed commands that set [net]'s input and crops to SIZE x SIZE, a
+# learning rate of 0.01 and no burn-in (whose rate would be 0 for these few steps)
+reduced() {
+    echo "s/^width=.*/width=$1/; s/^height=.*/height=$1/; s/^min_crop=.*/min_crop=$1/; s/^max_crop=.*/max_crop=$1/;
+          s/^learning_rate=.*/learning_rate=0.01/; s/^burn_in *=.*/burn_in=0/"
 }
 
 # compare NAME FED [ARGS]: compare_layers of $WORK/NAME's dump against FED
@@ -85,15 +116,26 @@ export_and_compare mnist $IMAGES
 grep -q '"ReduceMean"\|ReduceMean' "$WORK/mnist.onnx" && pass mnist_gcmerge_exported || fail mnist_gcmerge_exported
 train_classifier resnet18 cfg/resnet18-cifar-k2.cfg 6
 export_and_compare resnet18 $IMAGES
+# the larger ones at reduced sizes, on two images
+TWO=$(echo $IMAGES | cut -d' ' -f1-2)
+train_classifier wrn cfg/wrn-40-4-cifar-k2.cfg 2 "$(reduced 16); s/^batch=8/batch=4/"
+settle wrn
+export_and_compare wrn $TWO
+train_classifier alexnet cfg/alexnet-imagenet-k2.cfg 4 "$(reduced 67); s/^filters=96$/filters=16/;
+    s/^filters=256$/filters=32/; s/^filters=384$/filters=32/; s/^output=4096$/output=64/; s/^output=1000$/output=4/"
+export_and_compare alexnet $TWO
+train_classifier darknet19 "$UPSTREAM_CFG/darknet19.cfg" 2 "$(reduced 64); s/^filters=1000$/filters=4/"
+settle darknet19
+export_and_compare darknet19 $TWO
 
 # ---- detectors, on JPEG images: the heads' maps layer by layer, and their ------
 # ---- decoded boxes and scores against Darknet's formulas (onnx_run.py decode) ---
 voc_shapes
 convert_to "$WORK/dn"
-# train_detector NAME CFG FILTERS: 96 x 96, 3 classes, 4 iterations, seed 7
+# train_detector NAME CFG FILTERS NEW: 96 x 96, 3 classes (the head's FILTERS become NEW), 4 iterations, seed 7
 train_detector() {
     sed "s/^batch=.*/batch=2/; s/^subdivisions=.*/subdivisions=1/; s/^width=.*/width=96/; s/^height=.*/height=96/;
-         s/^max_batches=.*/max_batches=4/; s/^burn_in=.*/burn_in=0/; s/^classes=20/classes=3/; s/^filters=$3$/filters=$4/;
+         s/^max_batches *=.*/max_batches=4/; s/^burn_in *=.*/burn_in=0/; s/^classes=[0-9]*/classes=3/; s/^filters=$3$/filters=$4/;
          s/^\[net\]/[net]\nseed=7/" "$2" > "$WORK/$1.cfg"
     check "train_$1" ./darknet detector train "$WORK/dn/voc.data" "$WORK/$1.cfg"
     mv "$WORK/dn/$1_final.weights" "$WORK/$1.weights"
@@ -111,6 +153,9 @@ decoded yolov3
 train_detector yolov2 cfg/yolov2-tiny-voc-gc.cfg 125 40
 export_and_compare yolov2 $DET_IMAGES
 decoded yolov2
+train_detector yolov3_upstream "$UPSTREAM_CFG/yolov3-tiny.cfg" 255 24
+export_and_compare yolov3_upstream $DET_IMAGES
+decoded yolov3_upstream
 
 # ---- a wrong exporter fails the comparison --------------------------------------------
 # Each fault is one an exporter could make, written into cifar_small's
