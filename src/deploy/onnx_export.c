@@ -24,6 +24,7 @@
 #include "deploy/onnx_graph.h"
 #include "deploy/onnx_heads.h"
 #include "deploy/onnx_layers.h"
+#include "deploy/onnx_shortcut.h"
 #include "gclayer.h"
 #include "gcconv/gcfold_kernel.h"
 #include "gcconv/gcmerge.h"
@@ -166,29 +167,6 @@ static void export_softmax(onnx_export *x, int i, layer l)
     x->rank[i] = 2;
 }
 
-/* out = alpha * (the layer before) + beta * (layer `from`), same shapes. */
-static void export_shortcut(onnx_export *x, int i, layer l)
-{
-    layer from = x->net->layers[l.index];
-    if (from.out_w != l.out_w || from.out_h != l.out_h || from.out_c != l.out_c)
-        onnx_refuse(x, i, "the two inputs differ in size, which Darknet adds by strided sampling; "
-                          "only equal shapes are exported");
-    onnx_graph *g = x->g;
-    const char *a = onnx_as_image(x, i - 1, l.out_c, l.out_h, l.out_w);
-    const char *b = onnx_as_image(x, l.index, l.out_c, l.out_h, l.out_w);
-    float alpha = l.alpha, beta = l.beta;
-    if (alpha != 1) {
-        const char *in[2] = {a, onnx_floats(g, "alpha", &alpha, NULL, 0)};
-        a = onnx_node(g, "Mul", in, 2, NULL);
-    }
-    if (beta != 1) {
-        const char *in[2] = {b, onnx_floats(g, "beta", &beta, NULL, 0)};
-        b = onnx_node(g, "Mul", in, 2, NULL);
-    }
-    const char *in[2] = {a, b};
-    x->out[i] = onnx_activation(x, i, onnx_node(g, "Add", in, 2, NULL), l.activation);
-}
-
 /* The channels of the named layers, one after another. */
 static void export_route(onnx_export *x, int i, layer l)
 {
@@ -272,7 +250,7 @@ static void export_layer(onnx_export *x, int i)
     case MAXPOOL: export_maxpool(x, i, l); break;
     case AVGPOOL: export_avgpool(x, i, l); break;
     case SOFTMAX: export_softmax(x, i, l); break;
-    case SHORTCUT: export_shortcut(x, i, l); break;
+    case SHORTCUT: onnx_export_shortcut(x, i, l); break;
     case ROUTE: export_route(x, i, l); break;
     case UPSAMPLE: export_upsample(x, i, l); break;
     case DROPOUT: export_identity(x, i); break;

@@ -19,17 +19,20 @@
 # differences compound through the layers, for which no bound is derived.
 #
 # Every network is trained a few steps first, upstream's ImageNet and COCO
-# cfgs included (darknet19.cfg, yolov3-tiny.cfg, from the
+# cfgs included (darknet19.cfg, resnet50.cfg, yolov3-tiny.cfg, from the
 # upstream tree the build unpacks), with the number of classes cut to the
 # data's.  Reduced so that the whole script stays near two minutes on two
 # loaded cores: wrn-40-4-cifar-k2 at 16x16; alexnet-imagenet-k2 at 67x67
-# with 16 to 64 filters and 64-wide [connected] layers; darknet19 at
-# 64x64; the detectors at 96x96.  Two or three steps leave the
+# with 16 to 64 filters and 64-wide [connected] layers; darknet19 and
+# resnet50 at 64x64; the detectors at 96x96.  Two or three steps leave the
 # rolling statistics at a few percent of the real ones (they start at 0
 # and move 1% a step): each batch-norm layer then scales its values up by
-# 5 to 7, and wrn overflows float before its last layer.
+# 5 to 7, and wrn and resnet50 overflow float before their last layer.
 # Their statistics, and darknet19's, are re-estimated from one batch of
-# training images (tests/tools/bn_estimate) after training.
+# training images (tests/tools/bn_estimate) after training.  resnet50's [shortcut]s add layers of different sizes
+# and channel counts, and a small cfg on initialised weights covers the
+# other cases (a smaller layer spread to every second pixel, alpha and
+# beta not 1).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
 PY=/usr/bin/python3
@@ -127,6 +130,23 @@ export_and_compare alexnet $TWO
 train_classifier darknet19 "$UPSTREAM_CFG/darknet19.cfg" 2 "$(reduced 64); s/^filters=1000$/filters=4/"
 settle darknet19
 export_and_compare darknet19 $TWO
+train_classifier resnet50 "$UPSTREAM_CFG/resnet50.cfg" 2 "$(reduced 64); s/^filters=1000$/filters=4/"
+settle resnet50
+export_and_compare resnet50 $TWO
+grep -q 'steps' "$WORK/resnet50.onnx" && pass resnet50_strided_shortcut_exported || fail resnet50_strided_shortcut_exported
+# The [shortcut] cases no shipped cfg has, on initialised weights: a smaller
+# layer added to every second pixel of the first 4 of 6 channels, and a larger
+# one read every second pixel, its first 3 channels, with alpha and beta not 1
+# (alpha scales only where a value is added: shortcut_cpu).
+printf '[net]\nwidth=16\nheight=16\nchannels=3\n
+[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=leaky\n
+[convolutional]\nfilters=6\nsize=3\nstride=1\npad=1\nactivation=linear\n
+[upsample]\nstride=2\n
+[shortcut]\nfrom=0\nalpha=0.5\nbeta=2\nactivation=leaky\n
+[convolutional]\nfilters=3\nsize=3\nstride=2\npad=1\nactivation=linear\n
+[shortcut]\nfrom=2\nalpha=0.75\nbeta=1.5\nactivation=linear\n' > "$WORK/shortcuts.cfg"
+build/tests/init_weights "$WORK/shortcuts.cfg" "$WORK/shortcuts.weights" > /dev/null 2>&1
+export_and_compare shortcuts $TWO
 
 # ---- detectors, on JPEG images: the heads' maps layer by layer, and their ------
 # ---- decoded boxes and scores against Darknet's formulas (onnx_run.py decode) ---
