@@ -4,7 +4,8 @@
 #   make test       unit and command-line tests (installs dependencies first)
 #   make demo       the main job: train a small CCNN and evaluate it
 #   make bench      benchmarks, written to BENCHMARKS.md
-#   make deps       install the Debian packages the build and tests need
+#   make deps       install the Debian packages the build and tests need, and
+#                   npm's onnxruntime-web into build/npm (where npm is installed)
 #   make clean      remove objects and binaries (keeps the fetched source)
 #   make distclean  remove everything the build made
 #
@@ -166,7 +167,7 @@ $(BUILD)/links.stamp: $(BUILD)/tree.mk scripts/link-upstream.sh
 # ---- upstream source: fetched (or copied) once, then patched --------------
 # The patched tree is made before anything else is read, so that the rules
 # below can see its files.  Goals that need no source skip this.
-NO_TREE_GOALS := clean distclean deps check-deps
+NO_TREE_GOALS := clean distclean deps check-deps node-deps
 ifeq ($(filter $(NO_TREE_GOALS),$(MAKECMDGOALS)),)
 $(shell mkdir -p $(BUILD) && echo '$(PATCHES)' | cmp -s - $(PATCH_LIST) || echo '$(PATCHES)' > $(PATCH_LIST))
 include $(BUILD)/tree.mk
@@ -321,6 +322,21 @@ check-deps:
 
 deps:
 	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory node-deps
+
+# npm's onnxruntime-web, for the Node.js run of exported models
+# (tests/cli/test_onnx_node.sh): the version tests/node/package-lock.json
+# pins, into build/npm, without install scripts.  Node.js and npm are not
+# installed here; without them the check is skipped.
+NPM_DIR := $(BUILD)/npm
+.PHONY: node-deps
+node-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "make: node or npm not found: onnxruntime-web not installed, test_onnx_node is skipped"; \
+	elif ! cmp -s tests/node/package-lock.json $(NPM_DIR)/package-lock.json || \
+	  [ ! -f $(NPM_DIR)/node_modules/onnxruntime-web/package.json ]; then \
+	  mkdir -p $(NPM_DIR) && cp tests/node/package.json tests/node/package-lock.json $(NPM_DIR)/ && \
+	  npm ci --prefix $(NPM_DIR) --ignore-scripts --no-audit --no-fund; fi
 
 # ---- tests, demo, benchmarks ----------------------------------------------------
 include tests/tests.mk
