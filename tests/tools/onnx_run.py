@@ -14,6 +14,10 @@ tests/cli/test_onnx_export.sh.
       those layers (REF.bin, a tests/tools/dump_images dump), so OUT.bin
       holds each layer's own arithmetic, for tests/tools/compare_layers
       --common.
+  onnx_run.py split MODEL.onnx DIR
+      writes the parts that feed runs, for tests/node/run_onnx.mjs:
+      DIR/layer_I.onnx, and DIR/parts.txt, one line a layer: I, then each
+      input the part reads as NAME:D0,D1,... (its shape).
   onnx_run.py whole MODEL.onnx INPUTS.bin OUT.bin
       OpenCV's dnn runs the whole model on each input; OUT.bin holds the
       first graph output, one record an image, as layer -1.
@@ -34,7 +38,8 @@ tests/cli/test_onnx_export.sh.
       writes a model with one fault that an exporter could make: "pads"
       (the first Conv's padding all after the image), "swap" (the first
       Conv's first two filters exchanged), "pool" (the first MaxPool's
-      padding before the image instead of after).
+      padding before the image instead of after), "weight" (the first
+      Conv's first weight 1% larger).
 """
 import re
 import sys
@@ -121,22 +126,38 @@ def input_shape(model):
     return dims(model.graph.input[0])
 
 
-def layer_nets(model_path):
-    """[(layer index, OpenCV net, [(input name, shape)])], one per layer"""
+def layer_parts(model_path):
+    """[(layer index, ONNX model, [(input name, shape)])], one per layer:
+    the part of the graph that computes the layer from its boundary"""
     model = onnx.load(model_path)
     inferred = onnx.shape_inference.infer_shapes(model)
     shapes = {v.name: dims(v) for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
     shapes["input"] = input_shape(model)
     extractor = onnx.utils.Extractor(model)
-    nets = []
+    parts = []
     for node in model.graph.node:
         match = LAYER.match(node.output[0])
         if not match:
             continue
         inputs = boundary(model, node.output[0])
         part = extractor.extract_model(inputs, [node.output[0]])
-        nets.append((int(match.group(1)), opencv_net(part), [(t, shapes[t]) for t in inputs]))
-    return nets
+        parts.append((int(match.group(1)), part, [(t, shapes[t]) for t in inputs]))
+    return parts
+
+
+def layer_nets(model_path):
+    """[(layer index, OpenCV net, [(input name, shape)])], one per layer"""
+    return [(index, opencv_net(part), inputs) for index, part, inputs in layer_parts(model_path)]
+
+
+def split(model_path, out_dir):
+    """the parts feed runs, for another runtime: OUT_DIR/layer_I.onnx and
+    OUT_DIR/parts.txt, a line a layer: I, then each input as NAME:D0,D1,..."""
+    with open(out_dir + "/parts.txt", "w") as f:
+        for index, part, inputs in layer_parts(model_path):
+            onnx.save(part, "%s/layer_%d.onnx" % (out_dir, index))
+            f.write("%d %s\n" % (index, " ".join("%s:%s" % (t, ",".join(map(str, s))) for t, s in inputs)))
+    return 0
 
 
 def feed(model_path, inputs_path, ref_path, out_path):
@@ -273,6 +294,12 @@ def mutate(model_path, out_path, fault):
         w = numpy_helper.to_array(tensor).copy()
         w[[0, 1]] = w[[1, 0]]
         tensor.CopyFrom(numpy_helper.from_array(w, name))
+    elif fault == "weight":
+        name = first(model, "Conv").input[1]
+        tensor = next(t for t in model.graph.initializer if t.name == name)
+        w = numpy_helper.to_array(tensor).copy()
+        w.flat[0] *= np.float32(1.01)
+        tensor.CopyFrom(numpy_helper.from_array(w, name))
     elif fault == "pool":
         pads = attribute(first(model, "MaxPool"), "pads")
         pads.ints[:] = [pads.ints[2], pads.ints[3], pads.ints[0], pads.ints[1]]
@@ -282,7 +309,7 @@ def mutate(model_path, out_path, fault):
 
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    run = {"check": check, "feed": feed, "whole": whole, "decode": decode, "mutate": mutate}[mode]
+    run = {"check": check, "feed": feed, "split": split, "whole": whole, "decode": decode, "mutate": mutate}[mode]
     return run(*args)
 
 

@@ -1,0 +1,122 @@
+#!/bin/sh
+# A second runtime for the models ./darknet export onnx writes: npm's
+# onnxruntime-web (its WebAssembly backend, one thread) in Node.js
+# (tests/node/run_onnx.mjs), on the files test_onnx_export.sh gives OpenCV:
+# cifar_small and mnist-small-k2, each trained a few seeded steps, run on
+# real images.
+#
+# The comparison rule is test_onnx_export.sh's: each layer of the model cut
+# out (tests/tools/onnx_run.py split) and run alone by onnxruntime-web on
+# Darknet's outputs of the layers it reads, and its largest difference
+# from Darknet's output held to the rounding bound derived for that layer
+# (tests/unit/helpers/rounding.c, via tests/tools/compare_layers --common);
+# the network's output layer is one of them.  The whole network is run too
+# and its largest output difference printed: end to end no bound is
+# derived.
+#
+# A wrong model fails it: with the first weight of cifar_small's first
+# Conv made 1% larger in the .onnx file (onnx_run.py mutate weight), layer 0
+# fails by 30 times its bound (first seen by hand; the end of this file
+# makes the same fault on every run).  Correct models: worst ratios of
+# difference to bound 0.024 (cifar_small) and 0.009 (mnist); the whole
+# networks' softmax outputs differ by 0 and 2.4e-17.  About 14 s on two
+# loaded cores.
+#
+# onnxruntime-web comes from build/npm, where make deps installs the
+# version tests/node/package-lock.json pins; onnxruntime-node is not used:
+# its install script downloads a native library.  Without Node.js or the
+# package the checks are skipped, saying so.
+. "$(dirname "$0")/lib.sh"
+
+ORT_WEB=${ORT_WEB:-$ROOT/build/npm/node_modules/onnxruntime-web}
+if ! command -v node > /dev/null 2>&1; then
+    echo "skipped: Node.js is not installed (no node)"
+    pass onnx_node_skipped_no_node
+    exit 0
+fi
+if [ ! -f "$ORT_WEB/dist/ort.node.min.mjs" ]; then
+    echo "skipped: onnxruntime-web is not installed in $ORT_WEB ('make deps' installs it with npm)"
+    pass onnx_node_skipped_no_onnxruntime_web
+    exit 0
+fi
+export ORT_WEB
+PY=/usr/bin/python3
+RUN="$PY tests/tools/onnx_run.py"
+NODE="node tests/node/run_onnx.mjs"
+shapes_dataset
+IMAGES=$(ls "$SHAPES"/valid/*.png | head -6)
+sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/shapes.data"
+
+# train_classifier NAME CFG ITERATIONS: as test_onnx_export.sh trains it
+train_classifier() {
+    sed "s/^ *batch *=.*/batch=8/; s/^ *subdivisions *=.*/subdivisions=1/; s/^max_batches *=.*/max_batches=$3/;
+         s/^policy=.*/policy=constant/; s/^output=10$/output=4/; s/^filters=10$/filters=4/; s/^seed=.*//;
+         s/^\[net\]/[net]\nseed=7/" "$2" > "$WORK/$1.cfg"
+    check "train_$1" ./darknet classifier train "$WORK/shapes.data" "$WORK/$1.cfg" -dont_show
+}
+
+# compare NAME FED OUT: compare_layers of $WORK/NAME's dump against FED
+compare() {
+    build/tests/compare_layers "$WORK/$1.cfg" "$WORK/$1.weights" "$WORK/$1.ref.bin" "$WORK/$1.in.bin" "$2" --common \
+        > "$WORK/$3.out" 2>&1
+}
+
+# node_layers NAME MODEL: onnxruntime-web runs MODEL's layers alone, into $WORK/NAME.node.bin
+node_layers() {
+    rm -rf "$WORK/$1.parts" && mkdir -p "$WORK/$1.parts" &&
+        $RUN split "$2" "$WORK/$1.parts" > /dev/null 2>&1 &&
+        $NODE feed "$WORK/$1.parts" "$WORK/$1.in.bin" "$WORK/$1.ref.bin" "$WORK/$1.node.bin" > "$WORK/$1.feed.out" 2>&1
+}
+
+# export_and_run NAME IMAGES...
+export_and_run() {
+    n=$1; shift
+    check "export_$n" ./darknet export onnx "$WORK/$n.cfg" "$WORK/$n.weights" "$WORK/$n.onnx"
+    build/tests/dump_images "$WORK/$n.cfg" "$WORK/$n.weights" "$WORK/$n.ref.bin" "$WORK/$n.in.bin" "$@" > /dev/null 2>&1
+    if node_layers "$n" "$WORK/$n.onnx"; then pass "${n}_onnxruntime_web_runs_layers"
+    else fail "${n}_onnxruntime_web_runs_layers" "$(tail -3 "$WORK/$n.feed.out")"; fi
+    compare "$n" "$WORK/$n.node.bin" "$n.compare"
+    status=$?
+    [ $status -eq 0 ] && pass "${n}_onnxruntime_web_equals_darknet" || fail "${n}_onnxruntime_web_equals_darknet" "status $status"
+    grep -E '^(worst|compare_layers|layer .*OVER)' "$WORK/$n.compare.out" | sed "s/^/${n}_onnxruntime_web_equals_darknet: /"
+    # the whole network end to end, for the record
+    if $NODE whole "$WORK/$n.onnx" "$WORK/$n.in.bin" "$WORK/$n.whole.bin" > "$WORK/$n.whole.out" 2>&1; then
+        pass "${n}_onnxruntime_web_runs_whole"
+    else fail "${n}_onnxruntime_web_runs_whole" "$(tail -3 "$WORK/$n.whole.out")"; return; fi
+    $PY - "$WORK/$n.ref.bin" "$WORK/$n.whole.bin" "$n" <<'EOF'
+import sys
+import numpy as np
+sys.path.insert(0, "tests/tools")
+from onnx_run import read_dump
+ref, got = read_dump(sys.argv[1]), open(sys.argv[2], "rb").read()
+last = max(layer for (_, layer) in ref)
+while ref[(0, last)].size != int(np.frombuffer(got, np.int32, 1, 4)[0]):
+    last -= 1   # a [cost] at the end: the output is the layer before
+at, worst, scale, image = 0, 0.0, 0.0, 0
+while at < len(got):
+    count = int(np.frombuffer(got, np.int32, 1, at + 4)[0])
+    values = np.frombuffer(got, np.float32, count, at + 8)
+    worst = max(worst, float(np.abs(values - ref[(image, last)]).max()))
+    scale = max(scale, float(np.abs(ref[(image, last)]).max()))
+    at, image = at + 8 + 4 * count, image + 1
+print("%s: whole network in onnxruntime-web, largest output difference %.3g (largest output %.3g) over %d images"
+      % (sys.argv[3], worst, scale, image))
+EOF
+}
+
+train_classifier cifar_small cfg/cifar_small.cfg 20
+export_and_run cifar_small $IMAGES
+train_classifier mnist cfg/mnist-small-k2.cfg 40
+export_and_run mnist $IMAGES
+
+# ---- a wrong model fails the comparison ----------------------------------------
+# One weight of the first Conv changed by 1% (onnx_run.py mutate "weight").
+cp "$WORK/cifar_small.in.bin" "$WORK/wrong-weight.in.bin"
+cp "$WORK/cifar_small.ref.bin" "$WORK/wrong-weight.ref.bin"
+$RUN mutate "$WORK/cifar_small.onnx" "$WORK/wrong-weight.onnx" weight &&
+    node_layers wrong-weight "$WORK/wrong-weight.onnx"
+build/tests/compare_layers "$WORK/cifar_small.cfg" "$WORK/cifar_small.weights" "$WORK/cifar_small.ref.bin" \
+    "$WORK/cifar_small.in.bin" "$WORK/wrong-weight.node.bin" --common > "$WORK/wrong-weight.out" 2>&1
+status=$?
+[ $status -eq 1 ] && pass wrong_weight_detected || fail wrong_weight_detected "status $status: $(tail -1 "$WORK/wrong-weight.out")"
+tail -1 "$WORK/wrong-weight.out" | sed "s/^/wrong_weight_detected: /"
