@@ -52,10 +52,66 @@ const char *onnx_as_flat(onnx_export *x, int from)
 
 /* ---- activations ---------------------------------------------------------------- */
 
-/* Layer i's activation on `pre`, written as "layer_i".  Each ONNX operator
- * used here computes Darknet's function (activations.h) exactly in real
- * arithmetic: leaky 0.1 x, relie 0.01 x, elu e^x - 1, selu with Darknet's
- * two constants, hardtan a clip to [-1, 1]. */
+/* A binary node on a and a scalar constant. */
+static const char *with_scalar(onnx_graph *g, const char *op, const char *a, float v, const char *out)
+{
+    const char *in[2] = {a, onnx_floats(g, "c", &v, NULL, 0)};
+    return onnx_node(g, op, in, 2, out);
+}
+
+static const char *binary(onnx_graph *g, const char *op, const char *a, const char *b, const char *out)
+{
+    const char *in[2] = {a, b};
+    return onnx_node(g, op, in, 2, out);
+}
+
+static const char *clipped(onnx_graph *g, const char *pre, float lo, float hi)
+{
+    const char *in[3] = {pre, onnx_floats(g, "clip_min", &lo, NULL, 0), onnx_floats(g, "clip_max", &hi, NULL, 0)};
+    return onnx_node(g, "Clip", in, 3, NULL);
+}
+
+/* The piecewise-linear activations as c = clip(x, lo, hi), then
+ *   inner * c + offset + outer * (x - c)
+ * lhtan: lo 0, hi 1, inner 1, offset 0, outer 0.001;
+ * plse: lo -4, hi 4, inner 0.125, offset 0.5, outer 0.01.
+ * x - c is exact (c is x or a bound near it), so the only roundings are
+ * those of Darknet's own expression and a few of the result's size, never
+ * the cancellation a sum of ramps would give. */
+static const char *piecewise(onnx_graph *g, const char *pre, float lo, float hi, float inner, float offset,
+                             float outer, const char *name)
+{
+    const char *c = clipped(g, pre, lo, hi);
+    const char *mid = inner == 1 ? c : with_scalar(g, "Mul", c, inner, NULL);
+    if (offset != 0) mid = with_scalar(g, "Add", mid, offset, NULL);
+    const char *tail = with_scalar(g, "Mul", binary(g, "Sub", pre, c, NULL), outer, NULL);
+    return binary(g, "Add", mid, tail, name);
+}
+
+/* The activations Darknet has beyond ONNX's own operators, each equal to
+ * Darknet's function in real arithmetic: ramp x max(x, 0) + 0.1 x as
+ * Relu(x) + 0.1 x; loggy 2 / (1 + e^-x) - 1 as tanh(x / 2); lhtan and plse
+ * as piecewise().  stair is refused: it jumps at every integer, so any
+ * runtime's rounding of its input may move an output by a whole step. */
+static const char *composed_activation(onnx_export *x, int i, const char *pre, ACTIVATION a, const char *name)
+{
+    onnx_graph *g = x->g;
+    const char *in[1] = {pre};
+    switch (a) {
+    case RAMP: return binary(g, "Add", onnx_node(g, "Relu", in, 1, NULL), with_scalar(g, "Mul", pre, .1f, NULL), name);
+    case LOGGY: {
+        const char *half[1] = {with_scalar(g, "Mul", pre, .5f, NULL)};
+        return onnx_node(g, "Tanh", half, 1, name);
+    }
+    case LHTAN: return piecewise(g, pre, 0, 1, 1, 0, .001f, name);
+    case PLSE: return piecewise(g, pre, -4, 4, .125f, .5f, .01f, name);
+    default:
+        onnx_refuse(x, i, "its activation has no ONNX form that computes it as Darknet does (stair jumps at "
+                          "every integer, so a runtime's rounding of its input could move an output by a whole "
+                          "step); every other Darknet activation exports");
+    }
+}
+
 const char *onnx_activation(onnx_export *x, int i, const char *pre, ACTIVATION a)
 {
     onnx_graph *g = x->g;
@@ -86,7 +142,6 @@ const char *onnx_activation(onnx_export *x, int i, const char *pre, ACTIVATION a
         return onnx_node(g, "Clip", in, 3, name);
     }
     default:
-        onnx_refuse(x, i, "its activation has no ONNX operator that computes it as Darknet does "
-                          "(linear, relu, leaky, relie, logistic, tanh, elu, selu and hardtan export)");
+        return composed_activation(x, i, pre, a, name);
     }
 }

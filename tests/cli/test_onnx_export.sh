@@ -212,10 +212,10 @@ expect_error two_stage_refused "section 11 [rpn]: cannot be exported to ONNX: a 
     ./darknet export onnx cfg/faster-rcnn-small-voc-gc.cfg "" "$WORK/rcnn.onnx"
 [ ! -e "$WORK/rcnn.onnx" ] && [ -z "$(ls "$WORK" | grep '^rcnn\.onnx')" ] && pass refusal_writes_nothing ||
     fail refusal_writes_nothing
-printf '[net]\nwidth=8\nheight=8\nchannels=1\n\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=ramp\n' \
-    > "$WORK/ramp.cfg"
-expect_error activation_refused "$WORK/ramp.cfg: section 0 [convolutional]: cannot be exported to ONNX: its activation" \
-    ./darknet export onnx "$WORK/ramp.cfg" "" "$WORK/ramp.onnx"
+printf '[net]\nwidth=8\nheight=8\nchannels=1\n\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=stair\n' \
+    > "$WORK/stair.cfg"
+expect_error activation_refused "$WORK/stair.cfg: section 0 [convolutional]: cannot be exported to ONNX: its activation" \
+    ./darknet export onnx "$WORK/stair.cfg" "" "$WORK/stair.onnx"
 expect_error bad_opset "-opset 9: must be from 11 to 17" \
     ./darknet export onnx "$WORK/cifar_small.cfg" "$WORK/cifar_small.weights" "$WORK/x.onnx" -opset 9
 expect_error unwritable_output "cannot save $WORK/no/such/dir/x.onnx" \

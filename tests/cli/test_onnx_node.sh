@@ -108,6 +108,21 @@ train_classifier cifar_small cfg/cifar_small.cfg 20
 export_and_run cifar_small $IMAGES
 train_classifier mnist cfg/mnist-small-k2.cfg 40
 export_and_run mnist $IMAGES
+# The activations ONNX has no single operator for, composed
+# (src/deploy/onnx_layers.c): ramp, loggy, lhtan and plse, and hardtan's
+# Clip, which OpenCV 4.6 does not import with its bounds as inputs (opset
+# 11 and later), so onnxruntime checks them, on initialised weights.  The
+# outer pieces of lhtan and plse are reached: with either outer slope
+# doubled in onnx_layers.c the layer fails by about 1000 times its bound
+# (checked by hand).
+printf '[net]\nwidth=16\nheight=16\nchannels=3\n
+[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=ramp\n
+[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=loggy\n
+[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=lhtan\n
+[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=plse\n
+[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=hardtan\n' > "$WORK/activations.cfg"
+build/tests/init_weights "$WORK/activations.cfg" "$WORK/activations.weights" > /dev/null 2>&1
+export_and_run activations $(echo $IMAGES | cut -d' ' -f1-2)
 
 # ---- a wrong model fails the comparison ----------------------------------------
 # One weight of the first Conv changed by 1% (onnx_run.py mutate "weight").
