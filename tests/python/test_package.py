@@ -154,14 +154,20 @@ def test_train_raises_with_the_error_line(shapes_data):
 def test_fold_gives_the_same_predictions(ccnn):
     cfg, weights = ccnn
     out_cfg, out_weights = os.path.join(WORK, "fold.cfg"), os.path.join(WORK, "fold.weights")
+    # [gcmerge] mode=mean folds into a [convolutional]; a max over the
+    # branches has no upstream layer, and keep leaves it (docs/deploy.md)
+    max_cfg = write(os.path.join(WORK, "ccnn-max.cfg"), re.sub(r"(?m)^mode=mean", "mode=max", open(cfg).read()))
     with pytest.raises(DarknetError, match="cannot be folded"):
-        fold(cfg, weights, out_cfg, out_weights)
-    fold(cfg, weights, out_cfg, out_weights, keep=True)
-    assert not re.search(r"(?m)^\[gcconv\]", open(out_cfg).read())
+        fold(max_cfg, weights, out_cfg, out_weights)
     x = np.random.default_rng(2).random((3, 3, 32, 32), dtype=np.float32)
-    with Network(cfg, weights) as a, Network(out_cfg, out_weights) as b:
-        assert [l.type for l in b.layers].count("gcconv") == 0
-        assert np.abs(a.predict(x) - b.predict(x)).max() < 1e-4   # probabilities; the layers are checked by test_gcfold.sh
+    for source, keep in ((cfg, False), (max_cfg, True)):
+        fold(source, weights, out_cfg, out_weights, keep=keep)
+        text = open(out_cfg).read()
+        assert not re.search(r"(?m)^\[gcconv\]", text)
+        assert bool(re.search(r"(?m)^\[gcmerge\]", text)) == keep
+        with Network(source, weights) as a, Network(out_cfg, out_weights) as b:
+            assert [l.type for l in b.layers].count("gcconv") == 0
+            assert np.abs(a.predict(x) - b.predict(x)).max() < 1e-4   # probabilities; the layers: test_gcfold.sh
 
 
 @pytest.fixture(scope="module")
