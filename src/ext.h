@@ -28,7 +28,7 @@ typedef struct ext_array {
     const char *name;      /* "R" */
     float *values, *updates;
     int n;
-    float *updates_gpu;    /* the device copy of updates in GPU training; else NULL */
+    float *values_gpu, *updates_gpu;   /* their device copies in GPU training; else NULL */
 } ext_array;
 #define EXT_MAX_ARRAYS 4
 

@@ -58,8 +58,9 @@ static float *realloc_floats(float *p, size_t n)
 static int gcconv_arrays(layer l, ext_array *out)
 {
     gcconv_state *s = gcconv_state_of(l);
-    out[0] = (ext_array){"R", s->R, s->R_updates, s->K * s->ss, NULL};
+    out[0] = (ext_array){"R", s->R, s->R_updates, s->K * s->ss, NULL, NULL};
 #ifdef GPU
+    out[0].values_gpu = s->R_gpu;
     out[0].updates_gpu = s->R_updates_gpu;
 #endif
     return 1;

@@ -23,6 +23,7 @@
 #include "gcconv/gc_gpu.h"
 #include "gcconv/gclayer_gpu.h"
 #include "gcconv/gcconv_state.h"
+#include "optim/params.h"
 
 /* A device copy of n host floats (zeros when host is NULL); NULL when n is 0. */
 static float *device_copy(float *host, size_t n)
@@ -148,49 +149,27 @@ void gcconv_free_gpu(layer l)
 
 /* ---- host <-> device ---------------------------------------------------- */
 
-typedef struct twin {
-    float *host, *device;
-    size_t n;
-} twin;
-
-/* Every array a step changes and a file or a resumed run needs. */
-static int twins_of(layer l, twin t[16])
+/* Every array a step changes and a file or a resumed run needs: those of
+ * optim/params.h's list that have a device copy. */
+static int twins_of(layer l, layer_array t[LAYER_ARRAYS_MAX])
 {
-    gcconv_state *s = l.ext_data;
-    twin all[16] = {
-        {l.weights, l.weights_gpu, l.nweights},
-        {l.weight_updates, l.weight_updates_gpu, l.nweights},
-        {l.biases, l.biases_gpu, l.n},
-        {l.bias_updates, l.bias_updates_gpu, l.n},
-        {l.scales, l.scales_gpu, l.n},
-        {l.scale_updates, l.scale_updates_gpu, l.n},
-        {l.rolling_mean, l.rolling_mean_gpu, l.n},
-        {l.rolling_variance, l.rolling_variance_gpu, l.n},
-        {l.m, l.m_gpu, l.nweights},
-        {l.v, l.v_gpu, l.nweights},
-        {l.bias_m, l.bias_m_gpu, l.n},
-        {l.bias_v, l.bias_v_gpu, l.n},
-        {l.scale_m, l.scale_m_gpu, l.n},
-        {l.scale_v, l.scale_v_gpu, l.n},
-        {s->R, s->R_gpu, (size_t)s->K * s->ss},
-        {s->R_updates, s->R_updates_gpu, (size_t)s->K * s->ss},
-    };
+    layer_array all[LAYER_ARRAYS_MAX];
     int count = 0;
-    for (int i = 0; i < 16; ++i)
-        if (all[i].host && all[i].device && all[i].n) t[count++] = all[i];
+    for (int i = 0, n = layer_arrays(&l, all); i < n; ++i)
+        if (all[i].device) t[count++] = all[i];
     return count;
 }
 
 void gcconv_push_gpu(layer l)
 {
-    twin t[16];
+    layer_array t[LAYER_ARRAYS_MAX];
     int n = twins_of(l, t);
     for (int i = 0; i < n; ++i) cuda_push_array(t[i].device, t[i].host, t[i].n);
 }
 
 void gcconv_pull_gpu(layer l)
 {
-    twin t[16];
+    layer_array t[LAYER_ARRAYS_MAX];
     int n = twins_of(l, t);
     for (int i = 0; i < n; ++i) cuda_pull_array(t[i].device, t[i].host, t[i].n);
 }

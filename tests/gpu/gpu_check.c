@@ -400,38 +400,26 @@ static void backward_compare(const char *name, int step, network *nc, network *n
 }
 
 typedef struct param_twin {
-    const char *name;
+    char name[32];
     float *cpu, *gpu;
     size_t n;
 } param_twin;
 
-/* The arrays an update changes, on both sides. */
-static int param_twins(layer *c, layer *g, param_twin t[18])
+/* The arrays an update changes (optim/params.h's list less the rolling
+ * statistics), the CPU network's beside the GPU network's: the two layers
+ * come from one cfg, so their lists match entry by entry. */
+static int param_twins(layer *c, layer *g, param_twin t[LAYER_ARRAYS_MAX])
 {
-    param_counts n = layer_param_counts(c);
-    size_t s = c->batch_normalize ? n.scales : 0;
-    param_twin all[18] = {
-        {"weights", c->weights, g->weights_gpu, n.weights},
-        {"biases", c->biases, g->biases_gpu, n.biases},
-        {"scales", c->scales, g->scales_gpu, s},
-        {"weight_updates", c->weight_updates, g->weight_updates_gpu, n.weights},
-        {"bias_updates", c->bias_updates, g->bias_updates_gpu, n.biases},
-        {"scale_updates", c->scale_updates, g->scale_updates_gpu, s},
-        {"m", c->m, g->m_gpu, n.weights},
-        {"v", c->v, g->v_gpu, n.weights},
-        {"bias_m", c->bias_m, g->bias_m_gpu, n.biases},
-        {"bias_v", c->bias_v, g->bias_v_gpu, n.biases},
-        {"scale_m", c->scale_m, g->scale_m_gpu, s},
-        {"scale_v", c->scale_v, g->scale_v_gpu, s},
-    };
-    int count = 0;
-    for (int i = 0; i < 12; ++i)
-        if (all[i].cpu && all[i].gpu && all[i].n) t[count++] = all[i];
-    if (is_gcconv(c)) {
-        gcconv_state *sc = gcconv_state_of(*c), *sg = gcconv_state_of(*g);
-        size_t nr = (size_t)sc->K * sc->ss;
-        t[count++] = (param_twin){"R", sc->R, sg->R_gpu, nr};
-        t[count++] = (param_twin){"R_updates", sc->R_updates, sg->R_updates_gpu, nr};
+    layer_array ac[LAYER_ARRAYS_MAX], ag[LAYER_ARRAYS_MAX];
+    int n = layer_arrays(c, ac), count = 0;
+    if (layer_arrays(g, ag) != n) return 0;
+    for (int k = 0; k < n; ++k) {
+        if (!strncmp(ac[k].name, "rolling_", 8) || !ag[k].device) continue;
+        param_twin *p = &t[count++];
+        snprintf(p->name, sizeof p->name, "%s%s", ac[k].name, ac[k].updates ? "_updates" : "");
+        p->cpu = ac[k].host;
+        p->gpu = ag[k].device;
+        p->n = ac[k].n;
     }
     return count;
 }
@@ -446,12 +434,12 @@ static void update_compare(const char *name, int step, network *nc, network *ng)
             gcconv_state *sc = gcconv_state_of(nc->layers[i]);
             cuda_push_array(gcconv_state_of(ng->layers[i])->R_updates_gpu, sc->R_updates, (size_t)sc->K * sc->ss);
         }
-    param_twin (*t)[18] = calloc(nc->n, sizeof(*t));
+    param_twin (*t)[LAYER_ARRAYS_MAX] = calloc(nc->n, sizeof(*t));
     int *count = calloc(nc->n, sizeof(int));
     float ***before = calloc(nc->n, sizeof(float **));
     for (int i = 0; i < nc->n; ++i) {
         count[i] = param_twins(&nc->layers[i], &ng->layers[i], t[i]);
-        before[i] = calloc(18, sizeof(float *));
+        before[i] = calloc(LAYER_ARRAYS_MAX, sizeof(float *));
         for (int k = 0; k < count[i]; ++k) before[i][k] = copy_of(t[i][k].cpu, t[i][k].n);
     }
     gpu_index = 0;
