@@ -90,25 +90,7 @@ export_and_compare() {
     grep -E '^(worst|compare_layers|layer .*OVER)' "$WORK/$n.compare.out" | sed "s/^/${n}_opencv_equals_darknet: /"
     # the whole network end to end, for the record
     $RUN whole "$WORK/$n.onnx" "$WORK/$n.in.bin" "$WORK/$n.whole.bin" > /dev/null 2>&1 &&
-        $PY - "$WORK/$n.ref.bin" "$WORK/$n.whole.bin" "$n" <<'EOF'
-import sys
-import numpy as np
-sys.path.insert(0, "tests/tools")
-from onnx_run import read_dump
-ref, got = read_dump(sys.argv[1]), open(sys.argv[2], "rb").read()
-last = max(layer for (_, layer) in ref)
-while ref[(0, last)].size != int(np.frombuffer(got, np.int32, 1, 4)[0]):
-    last -= 1   # a [cost] at the end: the output is the layer before
-at, worst, scale, image = 0, 0.0, 0.0, 0
-while at < len(got):
-    count = int(np.frombuffer(got, np.int32, 1, at + 4)[0])
-    values = np.frombuffer(got, np.float32, count, at + 8)
-    worst = max(worst, float(np.abs(values - ref[(image, last)]).max()))
-    scale = max(scale, float(np.abs(ref[(image, last)]).max()))
-    at, image = at + 8 + 4 * count, image + 1
-print("%s: whole network, largest output difference %.3g (largest output %.3g) over %d images"
-      % (sys.argv[3], worst, scale, image))
-EOF
+        $RUN record "$WORK/$n.ref.bin" "$WORK/$n.whole.bin" "$n" "OpenCV"
 }
 
 # ---- classifiers --------------------------------------------------------------

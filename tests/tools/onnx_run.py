@@ -40,7 +40,11 @@ tests/cli/test_onnx_export.sh.
       Conv's first two filters exchanged), "pool" (the first MaxPool's
       padding before the image instead of after), "weight" (the first
       Conv's first weight 1% larger).
+  onnx_run.py record REF.bin WHOLE.bin NAME RUNTIME
+      prints the largest difference between ./darknet's output and a
+      runtime's whole-network output (WHOLE.bin as `whole` writes it).
 """
+import os
 import re
 import sys
 import tempfile
@@ -50,6 +54,9 @@ import numpy as np
 import onnx
 import onnx.utils
 from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from opencv_dump import read_dump  # noqa: E402
 
 LAYER = re.compile(r"^layer_(\d+)$")
 
@@ -80,17 +87,6 @@ def check(model_path, ref_path):
             bad += 1
     print("checker and shape inference passed; %d layer shapes compared" % len(shapes))
     return 1 if bad else 0
-
-
-def read_dump(path):
-    """{(image, layer): values}, images counted from each layer 0"""
-    data, at, image, out = open(path, "rb").read(), 0, -1, {}
-    while at < len(data):
-        index, count = np.frombuffer(data, np.int32, 2, at)
-        image += index == 0
-        out[(image, int(index))] = np.frombuffer(data, np.float32, int(count), at + 8)
-        at += 8 + 4 * int(count)
-    return out
 
 
 def boundary(model, target):
@@ -307,9 +303,31 @@ def mutate(model_path, out_path, fault):
     return 0
 
 
+def record(ref_path, got_path, name, runtime):
+    """Prints the largest difference between ./darknet's output layer (the
+    last one whose size matches: a [cost] at the end is not an output) and a
+    runtime's whole-network output, for the record: no bound is derived end
+    to end, the layers are checked one by one."""
+    ref, got = read_dump(ref_path), open(got_path, "rb").read()
+    last = max(layer for (_, layer) in ref)
+    while ref[(0, last)].size != int(np.frombuffer(got, np.int32, 1, 4)[0]):
+        last -= 1
+    at, worst, scale, image = 0, 0.0, 0.0, 0
+    while at < len(got):
+        count = int(np.frombuffer(got, np.int32, 1, at + 4)[0])
+        values = np.frombuffer(got, np.float32, count, at + 8)
+        worst = max(worst, float(np.abs(values - ref[(image, last)]).max()))
+        scale = max(scale, float(np.abs(ref[(image, last)]).max()))
+        at, image = at + 8 + 4 * count, image + 1
+    print("%s: whole network%s, largest output difference %.3g (largest output %.3g) over %d images"
+          % (name, runtime and " in " + runtime, worst, scale, image))
+    return 0
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    run = {"check": check, "feed": feed, "split": split, "whole": whole, "decode": decode, "mutate": mutate}[mode]
+    run = {"check": check, "feed": feed, "split": split, "whole": whole, "decode": decode, "mutate": mutate,
+           "record": record}[mode]
     return run(*args)
 
 
