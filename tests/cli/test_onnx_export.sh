@@ -35,22 +35,8 @@
 # beta not 1).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
-PY=/usr/bin/python3
-RUN="$PY tests/tools/onnx_run.py"
+. "$(dirname "$0")/onnxlib.sh"
 UPSTREAM_CFG=build/darknet/cfg   # upstream's own cfgs, as the build unpacks them
-shapes_dataset
-IMAGES=$(ls "$SHAPES"/valid/*.png | head -6)
-sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/shapes.data"
-
-# train_classifier NAME CFG ITERATIONS [SED]: $WORK/NAME.cfg (batch 8, 4 classes, seed 7; then
-# the sed commands SED, which reduce a cfg), $WORK/NAME.weights.  Upstream's cfgs write
-# " batch=1" and "max_batches = 500200": the patterns allow the spaces.
-train_classifier() {
-    sed "s/^ *batch *=.*/batch=8/; s/^ *subdivisions *=.*/subdivisions=1/; s/^max_batches *=.*/max_batches=$3/;
-         s/^policy=.*/policy=constant/; s/^output=10$/output=4/; s/^filters=10$/filters=4/; s/^seed=.*//;
-         s/^\[net\]/[net]\nseed=7/; ${4:-}" "$2" > "$WORK/$1.cfg"
-    check "train_$1" ./darknet classifier train "$WORK/shapes.data" "$WORK/$1.cfg" -dont_show
-}
 
 # settle NAME: NAME's batch-norm rolling statistics re-estimated from one batch of
 # training images (tests/tools/bn_estimate.c), for the deep networks whose few
@@ -65,12 +51,6 @@ settle() {
 reduced() {
     echo "s/^width=.*/width=$1/; s/^height=.*/height=$1/; s/^min_crop=.*/min_crop=$1/; s/^max_crop=.*/max_crop=$1/;
           s/^learning_rate=.*/learning_rate=0.01/; s/^burn_in *=.*/burn_in=0/"
-}
-
-# compare NAME FED [ARGS]: compare_layers of $WORK/NAME's dump against FED
-compare() {
-    build/tests/compare_layers "$WORK/$1.cfg" "$WORK/$1.weights" "$WORK/$1.ref.bin" "$WORK/$1.in.bin" "$2" --common \
-        > "$WORK/$3.out" 2>&1
 }
 
 # export_and_compare NAME IMAGES...: exports $WORK/NAME.{cfg,weights}, checks

@@ -40,26 +40,8 @@ if [ ! -f "$ORT_WEB/dist/ort.node.min.mjs" ]; then
     exit 0
 fi
 export ORT_WEB
-PY=/usr/bin/python3
-RUN="$PY tests/tools/onnx_run.py"
+. "$(dirname "$0")/onnxlib.sh"
 NODE="node tests/node/run_onnx.mjs"
-shapes_dataset
-IMAGES=$(ls "$SHAPES"/valid/*.png | head -6)
-sed "s#backup=.*#backup=$WORK#" "$SHAPES/shapes.data" > "$WORK/shapes.data"
-
-# train_classifier NAME CFG ITERATIONS: as test_onnx_export.sh trains it
-train_classifier() {
-    sed "s/^ *batch *=.*/batch=8/; s/^ *subdivisions *=.*/subdivisions=1/; s/^max_batches *=.*/max_batches=$3/;
-         s/^policy=.*/policy=constant/; s/^output=10$/output=4/; s/^filters=10$/filters=4/; s/^seed=.*//;
-         s/^\[net\]/[net]\nseed=7/" "$2" > "$WORK/$1.cfg"
-    check "train_$1" ./darknet classifier train "$WORK/shapes.data" "$WORK/$1.cfg" -dont_show
-}
-
-# compare NAME FED OUT: compare_layers of $WORK/NAME's dump against FED
-compare() {
-    build/tests/compare_layers "$WORK/$1.cfg" "$WORK/$1.weights" "$WORK/$1.ref.bin" "$WORK/$1.in.bin" "$2" --common \
-        > "$WORK/$3.out" 2>&1
-}
 
 # node_layers NAME MODEL: onnxruntime-web runs MODEL's layers alone, into $WORK/NAME.node.bin
 node_layers() {
