@@ -15,46 +15,29 @@
 #include "optim/optimizer.h"
 #include "checked.h"
 
-#define MAX_ARRAYS (3 + EXT_MAX_ARRAYS)   /* biases, scales, weights, and the declared ones */
-
-/* One gradient array: on the host, and on the device in GPU training
- * (else NULL). */
-typedef struct grad_array {
-    float *host, *dev;
-    int n;
-} grad_array;
-
-static int on_device(const layer *l)
-{
-#ifdef GPU
-    return l->weights_gpu || l->biases_gpu || l->scales_gpu;
-#else
-    (void)l;
-    return 0;
-#endif
-}
-
 /* A layer's device array (a field ending in _gpu) in GPU training; NULL
  * otherwise, and in builds without GPU, whose layers have no such field. */
 #ifdef GPU
+static int on_device(const layer *l)
+{
+    return l->weights_gpu || l->biases_gpu || l->scales_gpu;
+}
 #define DEVICE(l, field) (on_device(l) ? (l)->field : NULL)
 #else
 #define DEVICE(l, field) NULL
 #endif
 
-/* A layer's gradient arrays, in slot order: biases, scales, weights, then
- * those the layer declares (ext.h: [gcconv]'s R). */
-static int grad_arrays(layer *l, grad_array *g)
+/* A layer's gradient arrays, in slot order: the updates of the arrays of
+ * optim/params.h's list (weights, biases, batch-norm scales, then those the
+ * layer declares, such as [gcconv]'s R), with their device copies in GPU
+ * training. */
+static int grad_arrays(layer *l, layer_array *g)
 {
-    param_counts c = layer_param_counts(l);
+    layer_array all[LAYER_ARRAYS_MAX];
     int k = 0;
     if (!l->update) return 0;
-    if (c.biases) g[k++] = (grad_array){l->bias_updates, DEVICE(l, bias_updates_gpu), c.biases};
-    if (c.scales) g[k++] = (grad_array){l->scale_updates, DEVICE(l, scale_updates_gpu), c.scales};
-    if (c.weights) g[k++] = (grad_array){l->weight_updates, DEVICE(l, weight_updates_gpu), c.weights};
-    ext_array a[EXT_MAX_ARRAYS];
-    int m = ext_layer_arrays(*l, a);
-    for (int i = 0; i < m; ++i) g[k++] = (grad_array){a[i].updates, on_device(l) ? a[i].updates_gpu : NULL, a[i].n};
+    for (int i = 0, n = layer_arrays(l, all); i < n; ++i)
+        if (all[i].updates) g[k++] = all[i];
     return k;
 }
 
@@ -117,7 +100,7 @@ void dist_check_layers(network *net)
 static size_t grad_floats(network *net)
 {
     size_t total = 0;
-    grad_array g[MAX_ARRAYS];
+    layer_array g[LAYER_ARRAYS_MAX];
     for (int i = 0; i < net->n; ++i)
         for (int a = 0, k = grad_arrays(&net->layers[i], g); a < k; ++a) total += g[a].n;
     return total;
@@ -137,12 +120,12 @@ size_t dist_stash_floats(network *net) { return grad_floats(net) + bn_floats(net
 /* Copies every gradient array to out (in slot order) and zeroes it. */
 static float *move_grads(network *net, float *out)
 {
-    grad_array g[MAX_ARRAYS];
+    layer_array g[LAYER_ARRAYS_MAX];
     for (int i = 0; i < net->n; ++i) {
         for (int a = 0, k = grad_arrays(&net->layers[i], g); a < k; ++a) {
-            if (g[a].dev) pull(g[a].dev, out, g[a].n);
+            if (g[a].device) pull(g[a].device, out, g[a].n);
             else memcpy(out, g[a].host, g[a].n * sizeof(float));
-            zero(g[a].dev, g[a].host, g[a].n);
+            zero(g[a].device, g[a].host, g[a].n);
             out += g[a].n;
         }
     }
@@ -216,11 +199,11 @@ static void replay_rolling(network *net, const float *stash_bn, const float *sta
 
 void dist_end_step(network *net, const float *sum, const float *stash, const float *stats, int passes)
 {
-    grad_array g[MAX_ARRAYS];
+    layer_array g[LAYER_ARRAYS_MAX];
     for (int i = 0; i < net->n; ++i) {
         for (int a = 0, k = grad_arrays(&net->layers[i], g); a < k; ++a) {
             memcpy(g[a].host, sum, g[a].n * sizeof(float));
-            push(g[a].dev, g[a].host, g[a].n);
+            push(g[a].device, g[a].host, g[a].n);
             sum += g[a].n;
         }
     }
