@@ -18,7 +18,7 @@ $(TEST_DIR)/test_%: tests/unit/test_%.c $(TEST_HELPERS) $(LIB_A) $(ROOT_STAMP)
 test-build: all $(UNIT_BINS)
 
 test:
-	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory test-build
 	@LAYOUT_OBJ=$(OBJ)/our tests/run
 
