@@ -176,7 +176,7 @@ void onnx_attr_ints(onnx_graph *g, const char *name, const int64_t *v, int n)
     Onnx__AttributeProto *a = attribute(g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
     a->n_ints = n;
     a->ints = owned_calloc(g, n, sizeof(int64_t));
-    memcpy(a->ints, v, n * sizeof(int64_t));
+    if (n > 0) memcpy(a->ints, v, n * sizeof(int64_t));
 }
 
 void onnx_attr_float(onnx_graph *g, const char *name, float v)
@@ -206,7 +206,7 @@ static Onnx__TensorProto *tensor(onnx_graph *g, const char *prefix, int type, co
     t->data_type = type;
     t->n_dims = ndims;
     t->dims = owned_calloc(g, ndims, sizeof(int64_t));
-    memcpy(t->dims, dims, ndims * sizeof(int64_t));
+    if (ndims > 0) memcpy(t->dims, dims, ndims * sizeof(int64_t)); /* a scalar has no dims to copy */
     push(g, (void ***)&g->graph.initializer, &g->graph.n_initializer, &g->cap_init, t);
     return t;
 }
@@ -228,7 +228,7 @@ const char *onnx_int64s(onnx_graph *g, const char *prefix, const int64_t *v, int
     Onnx__TensorProto *t = tensor(g, prefix, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, dims, 1);
     t->n_int64_data = n;
     t->int64_data = owned_calloc(g, n, sizeof(int64_t));
-    memcpy(t->int64_data, v, n * sizeof(int64_t));
+    if (n > 0) memcpy(t->int64_data, v, n * sizeof(int64_t));
     return t->name;
 }
 
