@@ -27,7 +27,7 @@ DARKNET_SRC ?=
 BUILD ?= build
 UPSTREAM := $(BUILD)/upstream
 DN := $(BUILD)/darknet
-OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 1,$(GPU)),-gpu)$(if $(filter 1,$(MPI)),-mpi)
+OBJ := $(BUILD)/obj$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 1,$(GPU)),-gpu)$(if $(filter 1,$(CUDNN)),-cudnn)$(if $(filter 1,$(MPI)),-mpi)
 
 PATCHES := $(sort $(wildcard patches/*.patch))
 # The list of patches, rewritten only when it changes, so that removing or
@@ -108,9 +108,6 @@ ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 
 UP_CU := convolutional_kernels deconvolutional_kernels activation_kernels \
   im2col_kernels col2im_kernels blas_kernels crop_layer_kernels \
   dropout_layer_kernels maxpool_layer_kernels avgpool_layer_kernels
-ifeq ($(CUDNN),1)
-$(error CUDNN=1 is not supported: upstream's cuDNN code uses the API removed in cuDNN 8 (cudnnGetConvolutionForwardAlgorithm). Build with GPU=1 alone)
-endif
 ifeq ($(GPU),1)
 ifeq ($(CUDA_PATH),)
 $(error GPU=1: no CUDA toolkit found in /usr/local/cuda, /usr/lib/cuda or /opt/cuda; set CUDA_PATH=/path/to/cuda)
@@ -124,6 +121,19 @@ UP_CU_OBJS := $(UP_CU:%=$(OBJ)/up/%.o)
 OUR_CU_OBJS := $(OUR_CU:src/%.cu=$(OBJ)/our/%.cu.o)
 endif
 NVCC_FLAGS := $(ARCH) -O3 -DGPU -I$(DN)/include -I$(DN)/src -Isrc -DcudaThreadSynchronize=cudaDeviceSynchronize
+# cuDNN 8 or 9 (docs/gpu.md): its headers and library beside CUDA's, or CUDNN_PATH=.
+ifeq ($(CUDNN),1)
+ifneq ($(GPU),1)
+$(error CUDNN=1 needs GPU=1)
+endif
+CUDNN_PATH ?= $(CUDA_PATH)
+ifeq ($(wildcard $(CUDNN_PATH)/include/cudnn.h),)
+$(error CUDNN=1: no cudnn.h in $(CUDNN_PATH)/include; install cuDNN 9 or set CUDNN_PATH=)
+endif
+CFLAGS_BASE += -DCUDNN -I$(CUDNN_PATH)/include
+NVCC_FLAGS += -DCUDNN -I$(CUDNN_PATH)/include
+LDLIBS += -L$(CUDNN_PATH)/lib64 -lcudnn
+endif
 
 # ---- ONNX (./darknet export onnx, src/deploy/onnx_*.c) -------------------------
 # The C bindings of ONNX's messages are generated here, at build time, from
@@ -215,11 +225,12 @@ RENAME_maxpool_layer := make_maxpool_layer forward_maxpool_layer backward_maxpoo
 RENAME_avgpool_layer := make_avgpool_layer forward_avgpool_layer backward_avgpool_layer
 RENAME_shortcut_layer := make_shortcut_layer forward_shortcut_layer backward_shortcut_layer
 RENAME_blas := fill_cpu
+RENAME_convolutional_kernels := forward_convolutional_layer_gpu backward_convolutional_layer_gpu
 rename_flags = $(foreach f,$(RENAME_$(1)),-D$(f)=upstream_$(f))
 
 
 # Everything is rebuilt when the build options change.
-CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) $(if $(filter 1,$(MPI)),MPI=1 )CC=$(CC) OMP=$(OMP) \
+CONFIG := OPENCV=$(OPENCV) OPT=$(OPT) NATIVE=$(NATIVE) SANITIZE=$(SANITIZE) GPU=$(GPU) CUDNN=$(CUDNN) $(if $(filter 1,$(MPI)),MPI=1 )CC=$(CC) OMP=$(OMP) \
   RENAMED=$(foreach m,$(UP_SRC),$(RENAME_$(m)))
 # Objects keep a stamp per object folder; the binaries at the root, shared by
 # every configuration, keep one of their own (and so does another BIN folder).
@@ -278,7 +289,7 @@ $(OBJ)/up/%.o: $(DN)/src/%.cpp $(CONFIG_STAMP) | check-opencv
 
 $(OBJ)/up/%.o: $(DN)/src/%.cu $(CONFIG_STAMP)
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCC_FLAGS) --compiler-options "-fPIC -w" -c $< -o $@
+	$(NVCC) $(NVCC_FLAGS) $(call rename_flags,$*) --compiler-options "-fPIC -w" -c $< -o $@
 
 # Our kernels: warnings on, dependencies tracked like the C files.
 $(OBJ)/our/%.cu.o: src/%.cu $(CONFIG_STAMP)

@@ -90,7 +90,7 @@ test-build: $(TOOLS)
 
 # ---- the GPU checks (tests/gpu/run) -------------------------------------------
 # A standalone program with its own assertions (no cmocka), GPU=1 builds only.
-GPU_CHECK := $(BUILD)/tests-gpu/gpu_check
+GPU_CHECK := $(BUILD)/tests-gpu$(if $(filter 1,$(CUDNN)),-cudnn)/gpu_check
 .PHONY: gpu-check
 ifeq ($(GPU),1)
 gpu-check: $(GPU_CHECK)

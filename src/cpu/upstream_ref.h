@@ -33,5 +33,10 @@ layer upstream_make_convolutional_layer(int batch, int h, int w, int c, int n,
 void upstream_resize_convolutional_layer(layer *l, int w, int h);
 void upstream_forward_convolutional_layer(layer l, network net);
 void upstream_backward_convolutional_layer(layer l, network net);
+#ifdef GPU
+/* upstream's GPU passes: per image (or cuDNN in CUDNN=1 builds) */
+void upstream_forward_convolutional_layer_gpu(layer l, network net);
+void upstream_backward_convolutional_layer_gpu(layer l, network net);
+#endif
 
 #endif

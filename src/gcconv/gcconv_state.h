@@ -41,6 +41,12 @@ typedef struct gcconv_state {
     float *R_gpu, *R_updates_gpu, *H_gpu, *G_gpu;
     float *wide_input_gpu, *wide_delta_gpu;
     float *branch_input_gpu, *branch_delta_gpu;
+    /* The cuDNN path (CUDNN=1 builds, src/gpu/cudnn_conv.h): the
+     * convolution's descriptors, and for gathered branches H and G in
+     * branch-major row order (2*nh floats) and the outputs or deltas in
+     * branch-major plane order (batch*outputs floats). */
+    struct gpu_cudnn_conv *cudnn;
+    float *branch_major_h_gpu, *branch_major_out_gpu;
 } gcconv_state;
 
 /* 1x1, stride 1, no padding: the input is its own im2col. */

@@ -1,6 +1,9 @@
-/* gpu_check.c: GPU against CPU for [gcconv], [gcmerge] and csgd, a short
- * training run, and a throughput figure.  Built and run by tests/gpu/run on
- * a machine with a CUDA GPU (GPU=1 build); needs nothing but libdarknet.
+/* gpu_check.c: GPU against CPU for [convolutional], [gcconv], [gcmerge] and
+ * csgd, a short training run, and throughput figures.  Built and run by
+ * tests/gpu/run on a machine with a CUDA GPU (GPU=1 build, with or without
+ * CUDNN=1); needs nothing but libdarknet.  The convolutions take the path
+ * DARKNET_GPU_CONV names (src/gpu/conv_path.h), which tests/gpu/run runs in
+ * turn.
  *
  *   gpu_check [--iters N] [--bench-iters N] [--skip-train] [--skip-bench]
  *
@@ -26,6 +29,7 @@
 #include "rand/rng.h"
 #include "gcconv/gcconv_state.h"
 #include "optim/params.h"
+#include "gpu/conv_path.h"
 #include "blas.h"
 
 #include "conv_shadow.h"
@@ -537,6 +541,20 @@ static void gcconv_cases(void)
         "[convolutional]\nfilters=8\nsize=3\npad=1\nbatch_normalize=1\nactivation=leaky\n\n" HEAD);
 }
 
+/* [convolutional] on the GPU path against the CPU: 3x3 with batch norm,
+ * strided, grouped, a pointwise 1x1 and a strided 1x1 (which upstream's layer
+ * reads as it lies, on both sides), and a [gcconv] K=2 twin between. */
+static void convolutional_cases(void)
+{
+    compare_case("convolutional", NET("")
+        "[convolutional]\nfilters=6\nsize=3\npad=1\nbatch_normalize=1\nactivation=leaky\n\n"
+        "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=relu\n\n"
+        "[convolutional]\nfilters=4\nsize=3\npad=1\ngroups=2\nbatch_normalize=1\nactivation=leaky\n\n"
+        "[convolutional]\nfilters=5\nsize=1\nactivation=linear\n\n"
+        "[gcconv]\nbranches=2\nfilters=4\nsize=3\npad=1\nactivation=leaky\n\n"
+        "[convolutional]\nfilters=3\nsize=1\nstride=2\nactivation=leaky\n\n" HEAD);
+}
+
 /* ---- csgd noise ---------------------------------------------------------------- */
 
 typedef struct moments {
@@ -866,8 +884,9 @@ static void benchmark(const char *cfgfile, int iters)
     for (int i = 0; i < iters; ++i) train_network_datum(net);
     cudaDeviceSynchronize();
     double secs = now() - t0;
-    printf("BENCH darknet %s batch=%d: %.1f img/s (training, %d iterations, %.1f ms each)\n", cfgfile,
-           net->batch, iters * net->batch / secs, iters, 1000 * secs / iters);
+    printf("BENCH darknet %s batch=%d conv=%s: %.1f img/s (training, %d iterations, %.1f ms each)\n", cfgfile,
+           net->batch, gpu_conv_path_name(gpu_conv_path_chosen()), iters * net->batch / secs, iters,
+           1000 * secs / iters);
     free_network(net);
     free(s.templates);
 }
@@ -892,15 +911,20 @@ int main(int argc, char **argv)
     }
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, 0);
-    printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
+    printf("device: %s (sm_%d%d), convolutions: %s\n", prop.name, prop.major, prop.minor,
+           gpu_conv_path_name(gpu_conv_path_chosen()));
     cuda_set_device(0);
 
+    convolutional_cases();
     gcconv_cases();
     noise_kernel_checks();
     noise_in_network("weight noise", "noise=weight\nlearning_rate=0.1", 0);
     noise_in_network("gradient noise", "noise=gradient\nnoise_gamma=0.55\nlearning_rate=0.5", 1);
     if (!skip_train) training_checks("cfg/gcconv-example.cfg", iters);
-    if (!skip_bench) benchmark("cfg/resnet18-cifar-k4.cfg", bench_iters);
+    if (!skip_bench) {
+        benchmark("cfg/resnet18-cifar-k4.cfg", bench_iters);
+        benchmark("cfg/resnet18-cifar.cfg", bench_iters);
+    }
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -30,7 +30,7 @@ LEVELS = [
     ("training", ["train", "dist"]),
     ("layers and optimizer", ["root:layer_registry", "root:gclayer", "gcconv", "rcnn", "optim", "root:csgd"]),
     ("input", ["input"]),
-    ("kernels", ["cpu", "rand", "root:ext", "root:checked"]),
+    ("kernels", ["cpu", "gpu", "rand", "root:ext", "root:checked"]),
 ]
 LIMIT = 85
 
