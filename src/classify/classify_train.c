@@ -74,7 +74,7 @@ static classify_opts parse_opts(int argc, char **argv)
     if (argc < 5 || !argv[3] || !argv[4]) usage_exit(argv[0]);
     if (ngpus > 1) {
         dn_fatal("classifier train: one GPU at a time (-gpus %s): for several GPUs run the ranks of an MPI"
-                 " job, one GPU each (make MPI=1 GPU=1; docs/distributed.md)\n", gpu_list);
+                 " job, one GPU each (make MPI=1 GPU=1; docs/gpu.md, \"Several GPUs\")\n", gpu_list);
     }
     if (!(o.valid_every >= 0)) {
         dn_fatal("-valid_every %g: expected a number of epochs >= 0\n", o.valid_every);

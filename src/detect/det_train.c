@@ -92,7 +92,7 @@ static det_opts parse_opts(int argc, char **argv)
         if (!strcmp(argv[i], "-gpus")) {
             dn_fatal("-gpus %s: several GPUs in one process (upstream's weight averaging) are not supported:"
                      " for several GPUs run the ranks of an MPI job, one GPU each (make MPI=1 GPU=1, then"
-                     " mpirun -np 2 build/mpi/darknet detector train ...; docs/distributed.md), or train on"
+                     " mpirun -np 2 build/mpi/darknet detector train ...; docs/gpu.md, \"Several GPUs\"), or train on"
                      " one GPU chosen with -i N\n", i + 1 < npos ? argv[i + 1] : "");
         }
         if (argv[i][0] == '-' && argv[i][1]) {

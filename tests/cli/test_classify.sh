@@ -120,7 +120,7 @@ grep -qE '^ *21, ' "$WORK/resume.out" && [ "$($PY tests/tools/pngcheck.py "$WORK
     && pass resume_chart_option || fail resume_chart_option
 
 # ---- errors
-expect_error multi_gpu "one GPU at a time (-gpus 0,1): for several GPUs run the ranks of an MPI job" ./darknet classifier train "$DATA" "$CFG" -gpus 0,1
+expect_error multi_gpu "one GPU at a time (-gpus 0,1): for several GPUs run the ranks of an MPI job, one GPU each (make MPI=1 GPU=1; docs/gpu.md" ./darknet classifier train "$DATA" "$CFG" -gpus 0,1
 expect_error valid_usage "usage:" ./darknet classifier valid "$DATA" "$CFG"
 printf 'hbars\n' > "$WORK/short_labels.txt"
 sed "s#^labels=.*#labels=$WORK/short_labels.txt#" "$DATA" > "$WORK/short.data"

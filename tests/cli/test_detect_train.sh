@@ -88,7 +88,7 @@ for (f, o), l in zip(objs, lines):
 print("ok", len(objs), "objects")
 PY
 grep -q '^ok' "$WORK/json.check" && pass json_out_and_ext_output || fail json_out_and_ext_output "$(tail -2 "$WORK/json.check")"
-expect_error gpus_points_to_mpi "for several GPUs run the ranks of an MPI job, one GPU each" \
+expect_error gpus_points_to_mpi "docs/gpu.md, \"Several GPUs\"" \
     ./darknet detector train "$D/voc.data" "$WORK/tiny-det-short.cfg" -gpus 0,1
 if gcconv_available; then
     train_and_check tiny-det-gc
