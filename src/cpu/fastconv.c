@@ -44,7 +44,7 @@
 static fastconv_shape shape_of(const layer *l)
 {
     fastconv_shape g = {l->batch, l->c, l->h, l->w, l->n, l->size, l->stride, l->pad,
-                        l->out_h, l->out_w, l->size == 1, 0};
+                        l->out_h, l->out_w, l->size == 1 && l->stride == 1 && l->pad == 0, 0};
     return g;
 }
 
@@ -91,9 +91,10 @@ static int chunk_of(const layer *l)
 }
 
 /* The input of images [0, nb) as the K x nb*n matrix B of the product: for
- * 1x1 kernels upstream multiplies the input as it lies, K rows of n per
- * image, whatever the stride (g->direct), and so does [convolutional];
- * otherwise the im2col columns of the images side by side in cols. */
+ * 1x1 kernels at stride 1 without padding the input as it lies, K rows of n
+ * per image (g->direct); otherwise the im2col columns of the images side by
+ * side in cols.  (Upstream read every 1x1 layer's input as it lies;
+ * patches/0091 keeps that to stride 1 without padding, as here.) */
 static gemm_view input_matrix(const fastconv_shape *g, const float *in, int nb, float *cols)
 {
     const int n = g->out_h * g->out_w, per = g->c * g->h * g->w;

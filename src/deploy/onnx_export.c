@@ -78,11 +78,6 @@ static const char *conv_node(onnx_export *x, int i, const char *in, layer l, con
 static void export_convolutional(onnx_export *x, int i, layer l)
 {
     if (l.binary || l.xnor) onnx_refuse(x, i, "binary and XNOR weights are not exported");
-    /* upstream's 1x1 [convolutional] reads its input as its own im2col,
-     * which ignores a stride and a padding: not the convolution ONNX's Conv
-     * computes */
-    if (l.size == 1 && (l.stride != 1 || l.pad != 0))
-        onnx_refuse(x, i, "size=1 with a stride or padding, which Darknet computes as if stride=1 and no padding");
     const char *in = onnx_as_image(x, i - 1, l.c, l.h, l.w);
     conv_shape s = {l.groups > 0 ? l.groups : 1, l.size, l.stride, l.pad};
     x->out[i] = conv_node(x, i, in, l, l.weights, s);

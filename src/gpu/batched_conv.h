@@ -24,10 +24,10 @@ typedef struct gpu_conv_shape {
     int c, h, w;          /* input planes read, and their size */
     int size, stride, pad;
     int out_h, out_w;
-    /* 1x1 kernels that read the input as it lies, as upstream's
-     * [convolutional] does whatever its stride: row r of an image's columns
-     * is its floats r*n .. r*n+n-1 (n = out_h*out_w); their input delta is
-     * written there (add_direct = 0) or added. */
+    /* 1x1 kernels at stride 1 without padding, which read the input as it
+     * lies: row r of an image's columns is its floats r*n .. r*n+n-1
+     * (n = out_h*out_w = h*w); their input delta is written there
+     * (add_direct = 0, as upstream's [convolutional] does) or added. */
     int direct, add_direct;
     size_t in_image;      /* floats from an image's first input plane to the next image's */
     size_t out_image;     /* the same for outputs and deltas */

@@ -5,11 +5,10 @@
  * batched path is batched_conv.h's, with the same batch norm, bias and
  * activation calls as upstream's.
  *
- * 1x1 layers take the batched path under cuDNN too: upstream's layer reads
- * a 1x1 layer's input as it lies whatever its stride and writes (not adds)
- * its input delta, and so do the CPU passes (src/cpu/fastconv.c); cuDNN
- * would compute another function.  Binary and XNOR layers keep upstream's
- * passes. */
+ * 1x1 layers at stride 1 without padding take the batched path under cuDNN
+ * too: upstream's layer reads their input as it lies and writes (not adds)
+ * their input delta, and so do the CPU passes (src/cpu/fastconv.c), where
+ * cuDNN would add.  Binary and XNOR layers keep upstream's passes. */
 #ifdef GPU
 
 #include "darknet.h"
@@ -24,11 +23,17 @@
 #include "gpu/conv_path.h"
 #include "gpu/cudnn_conv.h"
 
+/* patches/0091: a 1x1 layer at stride 1 without padding is its own im2col. */
+static int reads_as_it_lies(layer l)
+{
+    return l.size == 1 && l.stride == 1 && l.pad == 0;
+}
+
 static int runs_batched(layer l)
 {
     if (l.binary || l.xnor) return 0;
     gpu_conv_path p = gpu_conv_path_chosen();
-    return p == GPU_CONV_BATCHED || (p == GPU_CONV_CUDNN && l.size == 1);
+    return p == GPU_CONV_BATCHED || (p == GPU_CONV_CUDNN && reads_as_it_lies(l));
 }
 
 /* Group j of the layer's filters as a batched convolution. */
@@ -36,7 +41,7 @@ static gpu_conv_shape group_shape(layer l, int j)
 {
     int c = l.c / l.groups, m = l.n / l.groups;
     gpu_conv_shape g = {l.batch, c, l.h, l.w, l.size, l.stride, l.pad, l.out_h, l.out_w,
-                        l.size == 1, 0, (size_t)l.c * l.h * l.w, (size_t)l.n * l.out_h * l.out_w,
+                        reads_as_it_lies(l), 0, (size_t)l.c * l.h * l.w, (size_t)l.n * l.out_h * l.out_w,
                         j * m, 1};
     return g;
 }

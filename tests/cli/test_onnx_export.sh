@@ -81,6 +81,11 @@ export_and_compare mnist $IMAGES
 grep -q '"ReduceMean"\|ReduceMean' "$WORK/mnist.onnx" && pass mnist_gcmerge_exported || fail mnist_gcmerge_exported
 train_classifier resnet18 cfg/resnet18-cifar-k2.cfg 6
 export_and_compare resnet18 $IMAGES
+# the plain twin: its projection shortcuts are 1x1 [convolutional] layers at
+# stride 2, which OpenCV computes as convolutions, and so does this build
+# (patches/0091; stock Darknet reads their input as if the stride were 1)
+train_classifier resnet18_plain cfg/resnet18-cifar.cfg 6
+export_and_compare resnet18_plain $IMAGES
 # the larger ones at reduced sizes, on two images
 TWO=$(echo $IMAGES | cut -d' ' -f1-2)
 train_classifier wrn cfg/wrn-40-4-cifar-k2.cfg 2 "$(reduced 16); s/^batch=8/batch=4/"

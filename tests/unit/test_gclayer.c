@@ -540,11 +540,12 @@ static void check_k1_case(k1_case c, uint64_t seed)
 
 static void k1_matches_convolutional(void **state)
 {
-    /* Upstream skips im2col for every 1x1 kernel, which is only right at
-     * stride 1 without padding, so 1x1 is compared there. */
+    /* 1x1 with a stride or padding too: patches/0091 makes upstream's
+     * [convolutional] compute those as convolutions, as [gcconv] does. */
     static const k1_case cases[] = {
         {3, 1, 1, 0, 0, 1}, {3, 1, 1, 1, 0, 1}, {3, 2, 1, 0, 0, 0}, {3, 2, 0, 1, 1, 0},
         {1, 1, 0, 0, 0, 0}, {1, 1, 0, 1, 1, 1}, {5, 1, 2, 1, 1, 0}, {5, 2, 2, 0, 1, 1},
+        {1, 2, 0, 1, 0, 0}, {1, 1, 1, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) check_k1_case(cases[i], 40 + i);
 }
