@@ -542,8 +542,9 @@ static void gcconv_cases(void)
 }
 
 /* [convolutional] on the GPU path against the CPU: 3x3 with batch norm,
- * strided, grouped, a pointwise 1x1 and a strided 1x1 (which upstream's layer
- * reads as it lies, on both sides), and a [gcconv] K=2 twin between. */
+ * strided, grouped, a pointwise 1x1 (read as it lies, its input delta
+ * written) and a strided 1x1 (a convolution, patches/0091), with a [gcconv]
+ * K=2 between. */
 static void convolutional_cases(void)
 {
     compare_case("convolutional", NET("")
