@@ -205,16 +205,16 @@ static void parse_keys(rcnn_state *s, layer *l, list *options, cfg_where w)
 static void alloc_buffers(layer *l, const roipool_state *pool)
 {
     rcnn_state *s = state_of(*l);
-    size_t outs = (size_t)l->batch * l->outputs, cand = (size_t)pool->rows * l->classes;
+    size_t outs = (size_t)l->batch * l->outputs, cand = (size_t)pool->rows_max * l->classes;
     l->output = dn_calloc(outs, sizeof(float));
     l->delta = dn_calloc(outs, sizeof(float));
     l->cost = dn_calloc(1, sizeof(float));
     s->dets = dn_calloc((size_t)s->images * s->max_dets, sizeof(rcnn_det));
     s->n_dets = dn_calloc(s->images, sizeof(int));
     s->candidates = dn_calloc(cand, sizeof(rcnn_det));
-    s->cand_scores = dn_calloc(pool->rows, sizeof(float));
-    s->cand_boxes = dn_calloc(pool->rows, sizeof(rb_box));
-    s->keep = dn_calloc(pool->rows, sizeof(int));
+    s->cand_scores = dn_calloc(pool->rows_max, sizeof(float));
+    s->cand_boxes = dn_calloc(pool->rows_max, sizeof(rb_box));
+    s->keep = dn_calloc(pool->rows_max, sizeof(int));
 #ifdef GPU
     if (gpu_index >= 0) {
         l->output_gpu = cuda_make_array(l->output, outs);
@@ -240,7 +240,7 @@ static layer parse_rcnn(list *options, ext_params p)
                  inputs, l.classes, want);
         cfg_fail(where, "classes", text, why);
     }
-    s->images = p.batch / pool->rows;
+    s->images = p.batch / pool->rows_max;
     l.type = EXTENSION;
     l.ext = &rcnn_ext;
     l.ext_data = s;

@@ -13,10 +13,14 @@
  * [roipool] reads the proposals of the nearest [rpn] before it, [rcnn] the
  * ROIs, labels and matched boxes of the nearest [roipool] before it.
  *
- * Batch after [roipool]: its output, and every layer after it, has
- * images x R rows, where R = max(rois, post_nms_test) (the layer registry's
- * batch_out hook; the parser and set_batch_network() apply it).  Rows
- * without an ROI (padding) are zero and carry no loss.
+ * Batch after [roipool]: its output, and every layer after it, holds
+ * images x R_max rows, R_max = max(rois, post_nms_test) (the layer
+ * registry's batch_out hook; the parser and set_batch_network() apply it).
+ * A pass uses R rows an image: rois in training, R_max at test; the
+ * [roipool] forward pass sets the batch of itself and of every layer after
+ * it to images x R, so that the head computes no padding rows in training
+ * and its batch norm sees only the sampled ROIs.  Rows without an ROI
+ * (padding) are zero and carry no loss.
  *
  * Truths come from net.truth: per image, records of (x, y, w, h, class)
  * relative to the network input, the layout of upstream's detection data;
@@ -62,7 +66,8 @@ typedef struct roipool_state {
     int from, rpn;                /* layer indices */
     roi_pool_shape shape;
     int rois_train;               /* sampled ROIs per image in training */
-    int rows;                     /* R: rows per image */
+    int rows;                     /* R: rows per image in the current pass */
+    int rows_max;                 /* R_max: rows per image the buffers hold */
     rb_roi_params sample;
     roi_box *rois;                /* images * R */
     rb_box *boxes;                /* images * R: the same ROIs, for [rcnn] */

@@ -85,11 +85,22 @@ static roi_pool_shape shape_now(roipool_state *s, layer feature, int images)
     return shape;
 }
 
+/* The rows an image of this pass: the sampled ROIs in training, room for
+ * every proposal at test.  This layer and every layer after it (the head,
+ * [rcnn]) take images x that as their batch, read fresh by each pass. */
+static void set_pass_rows(layer *l, roipool_state *s, network net, int images)
+{
+    s->rows = net.train ? s->rois_train : s->rows_max;
+    for (int j = s->index; j < net.n; ++j) net.layers[j].batch = images * s->rows;
+    l->batch = images * s->rows;
+}
+
 static void forward_roipool(layer l, network net)
 {
     roipool_state *s = state_of(l);
-    int images = l.batch / s->rows;
+    int images = net.batch;
     if (images > s->images) error("[roipool]: the batch is larger than the layer was made for");
+    set_pass_rows(&l, s, net, images);
     layer feature = net.layers[s->from];
     choose_rois(s, net, images);
     roi_pool_shape shape = shape_now(s, feature, images);
@@ -117,7 +128,9 @@ static void forward_roipool_gpu(layer l, network net)
     layer feature = net.layers[state_of(l)->from];
     cuda_pull_array(feature.output_gpu, feature.output, feature.batch * feature.outputs);
     forward_roipool(l, net);
-    cuda_push_array(l.output_gpu, l.output, l.batch * l.outputs);
+    /* the rows of this pass, which forward_roipool() set */
+    int rows = net.layers[state_of(l)->index].batch;
+    cuda_push_array(l.output_gpu, l.output, rows * l.outputs);
 }
 
 static void backward_roipool_gpu(layer l, network net)
@@ -153,7 +166,7 @@ static void alloc_buffers(layer *l)
 
 static int roipool_batch_out(layer l, int batch)
 {
-    return batch * state_of(l)->rows;
+    return batch * state_of(l)->rows_max;
 }
 
 /* The pooled size does not depend on the input size. */
@@ -207,7 +220,8 @@ static void parse_keys(roipool_state *s, list *options, const rpn_state *rpn, cf
     s->sample.bg_lo = cfg_float_range(options, "bg_lo", s->sample.bg_lo, 0, 1, w);
     if (s->sample.bg_lo > s->sample.bg_hi) cfg_fail(w, "bg_lo", option_find(options, "bg_lo"), "must not be above bg_hi");
     s->rois_train = s->sample.batch;
-    s->rows = s->rois_train > rpn->post_nms_test ? s->rois_train : rpn->post_nms_test;
+    s->rows_max = s->rois_train > rpn->post_nms_test ? s->rois_train : rpn->post_nms_test;
+    s->rows = s->rows_max;
 }
 
 static layer parse_roipool(list *options, ext_params p)
@@ -225,7 +239,7 @@ static layer parse_roipool(list *options, ext_params p)
     l.type = EXTENSION;
     l.ext = &roipool_ext;
     l.ext_data = s;
-    l.batch = p.batch * s->rows;
+    l.batch = p.batch * s->rows_max;
     l.w = p.w;
     l.h = p.h;
     l.c = p.c;
@@ -240,8 +254,9 @@ static layer parse_roipool(list *options, ext_params p)
     l.forward_gpu = forward_roipool_gpu;
     l.backward_gpu = backward_roipool_gpu;
 #endif
-    fprintf(stderr, "roipool %-5s from %3d, %d rows/image %4d x%4d x%4d   ->  %4d x%4d x%4d\n",
-            s->shape.mode == ROI_POOL_ALIGN ? "align" : "max", s->from, s->rows, f.out_w, f.out_h, f.out_c,
+    fprintf(stderr, "roipool %-5s from %3d, %d/%d rows/image %4d x%4d x%4d   ->  %4d x%4d x%4d\n",
+            s->shape.mode == ROI_POOL_ALIGN ? "align" : "max", s->from, s->rois_train, s->rows_max, f.out_w, f.out_h,
+            f.out_c,
             l.out_w, l.out_h, l.out_c);
     return l;
 }

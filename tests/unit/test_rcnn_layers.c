@@ -29,7 +29,16 @@
  * image), 4 [connected] (2 classes: 11 outputs), 5 [rcnn]. */
 enum { FEATURES = 0, RPN = 2, ROIPOOL = 3, HEAD = 4, RCNN = 5, ROWS = 8 };
 
+static network *two_stage_net_rois(const char *mode, int batch, int rois);
+
 static network *two_stage_net(const char *mode, int batch)
+{
+    return two_stage_net_rois(mode, batch, ROWS);
+}
+
+/* The network with rois= sampled ROIs an image in training (ROWS proposals
+ * at test). */
+static network *two_stage_net_rois(const char *mode, int batch, int rois)
 {
     const char *path = scratch_path("two_stage.cfg");
     FILE *fp = fopen(path, "w");
@@ -42,7 +51,7 @@ static network *two_stage_net(const char *mode, int batch)
                 "[roipool]\nfrom=0\nmode=%s\nsize=2\nrois=%d\n\n"
                 "[connected]\noutput=11\nactivation=linear\n\n"
                 "[rcnn]\nclasses=2\nmax=4\nscore_thresh=0\n",
-            batch, ROWS, mode, ROWS);
+            batch, ROWS, mode, rois);
     fclose(fp);
     return parse_network_cfg((char *)path);
 }
@@ -284,6 +293,33 @@ static void layers_after_roipool_run_per_roi(void **state)
     free_network(net);
 }
 
+/* A training pass runs the head on the sampled ROIs only (rois= an image),
+ * a test pass on room for every proposal; switching back and forth leaves
+ * the test outputs those of a network that never trained. */
+static void training_passes_take_the_sampled_rows(void **state)
+{
+    enum { TRAIN_ROWS = 3 };
+    network *net = two_stage_net_rois("align", 2, TRAIN_ROWS);
+    network *fresh = two_stage_net_rois("align", 2, TRAIN_ROWS);
+    assert_int_equal(net->layers[HEAD].batch, 2 * ROWS);   /* the buffers' rows */
+    forward_training(net, 11);
+    roipool_state *pool = net->layers[ROIPOOL].ext_data;
+    for (int i = ROIPOOL; i <= RCNN; ++i) assert_int_equal(net->layers[i].batch, 2 * TRAIN_ROWS);
+    for (int b = 0; b < 2; ++b) assert_true(pool->counts[b] > 0 && pool->counts[b] <= TRAIN_ROWS);
+    rng r;
+    rng_seed(&r, 12, 0);
+    random_fill(net->input, net->inputs * net->batch, &r, 1);
+    memcpy(fresh->input, net->input, sizeof(float) * net->inputs * net->batch);
+    net->train = fresh->train = 0;
+    forward_network(net);
+    forward_network(fresh);
+    for (int i = ROIPOOL; i <= RCNN; ++i) assert_int_equal(net->layers[i].batch, 2 * ROWS);
+    layer a = net->layers[HEAD], b = fresh->layers[HEAD];
+    assert_memory_equal(a.output, b.output, sizeof(float) * a.batch * a.outputs);
+    free_network(net);
+    free_network(fresh);
+}
+
 static void detections_come_out_of_get_network_boxes(void **state)
 {
     network *net = two_stage_net("align", 1);
@@ -431,6 +467,7 @@ int main(void)
         cmocka_unit_test(roimax_gradient_matches_differences),
         cmocka_unit_test(rcnn_gradient_matches_differences),
         cmocka_unit_test(layers_after_roipool_run_per_roi),
+        cmocka_unit_test(training_passes_take_the_sampled_rows),
         cmocka_unit_test(detections_come_out_of_get_network_boxes),
         cmocka_unit_test(images_without_objects_train_the_background),
         cmocka_unit_test(weights_round_trip_exactly),
