@@ -15,9 +15,13 @@ of our two-stage cfgs is, layer by layer, for bench/det_speed.sh.
     layer for the classes + 1 scores and the per-class boxes;
   - SGD at lr 0.004, momentum 0.9, weight decay 0.0005.
 What differs from ours: torchvision's activations are ReLU where the cfg
-has leaky ReLU (slope 0.1) in places; the images
-are resized to exactly 800x600 here (ours letterbox with the cfg's jitter);
-the losses are torchvision's (smooth L1 with beta 1/9 for the RPN).
+has leaky ReLU (slope 0.1): everywhere in the trunk and the layer4 head
+(the RPN's 3x3 convolution is ReLU in both); the stem's pool is
+torchvision's 3x3 window with padding 1 where the cfg's [maxpool] is 2x2 at
+stride 2 (both give 200x150); the images are resized to exactly 800x600
+here (ours letterbox with the cfg's jitter) and normalised by torchvision's
+transform; torchvision also predicts boxes for the background class; the
+losses are torchvision's (smooth L1 with beta 1/9 for the RPN).
 
 --network alexnet, as cfg/faster-rcnn-alexnet-voc.cfg:
   - trunk: five convolutions without bias, each followed by batch norm (in
