@@ -28,6 +28,7 @@
 #include "gcconv/gclayer_gpu.h"
 #include "gcconv/gcconv_state.h"
 #include "gpu/batched_conv.h"
+#include "gpu/conv_gpu.h"
 #include "gpu/conv_path.h"
 #include "gpu/cudnn_conv.h"
 #include "optim/params.h"
@@ -435,24 +436,13 @@ void forward_gcconv_layer_gpu(layer l, network net)
     }
     float *gathered = gathered_input(l, s, net.input_gpu, 0, &unused);
     conv_with_h(l, s, input, gathered, NULL, NULL, net.workspace, 0);
-
-    if (l.batch_normalize) {
-        forward_batchnorm_layer_gpu(l, net);
-    } else {
-        add_bias_gpu(l.output_gpu, l.biases_gpu, l.batch, l.n, l.out_h * l.out_w);
-    }
-    activate_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation);
+    gpu_conv_finish_forward(l, net);
 }
 
 void backward_gcconv_layer_gpu(layer l, network net)
 {
     gcconv_state *s = l.ext_data;
-    gradient_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation, l.delta_gpu);
-    if (l.batch_normalize) {
-        backward_batchnorm_layer_gpu(l, net);
-    } else {
-        backward_bias_gpu(l.bias_updates_gpu, l.delta_gpu, l.batch, l.n, l.out_h * l.out_w);
-    }
+    gpu_conv_start_backward(l, net);
 
     /* K = 1: G is weight_updates, accumulated as [convolutional] does. */
     if (s->K > 1) fill_gpu(s->nh, 0, s->G_gpu, 1);

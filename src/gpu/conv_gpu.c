@@ -20,6 +20,7 @@
 
 #include "cpu/upstream_ref.h"
 #include "gpu/batched_conv.h"
+#include "gpu/conv_gpu.h"
 #include "gpu/conv_path.h"
 #include "gpu/cudnn_conv.h"
 
@@ -57,6 +58,26 @@ static void upstream_pass(layer l, network net, int backward)
     else upstream_forward_convolutional_layer_gpu(l, net);
 }
 
+void gpu_conv_finish_forward(layer l, network net)
+{
+    if (l.batch_normalize) {
+        forward_batchnorm_layer_gpu(l, net);
+    } else {
+        add_bias_gpu(l.output_gpu, l.biases_gpu, l.batch, l.n, l.out_w * l.out_h);
+    }
+    activate_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation);
+}
+
+void gpu_conv_start_backward(layer l, network net)
+{
+    gradient_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation, l.delta_gpu);
+    if (l.batch_normalize) {
+        backward_batchnorm_layer_gpu(l, net);
+    } else {
+        backward_bias_gpu(l.bias_updates_gpu, l.delta_gpu, l.batch, l.n, l.out_w * l.out_h);
+    }
+}
+
 void forward_convolutional_layer_gpu(layer l, network net)
 {
     if (!runs_batched(l)) {
@@ -70,12 +91,7 @@ void forward_convolutional_layer_gpu(layer l, network net)
         gpu_conv_forward(&g, l.n / l.groups, l.weights_gpu + (size_t)j * l.nweights / l.groups, k,
                          net.input_gpu + (size_t)j * g.c * l.h * l.w, l.output_gpu);
     }
-    if (l.batch_normalize) {
-        forward_batchnorm_layer_gpu(l, net);
-    } else {
-        add_bias_gpu(l.output_gpu, l.biases_gpu, l.batch, l.n, l.out_w * l.out_h);
-    }
-    activate_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation);
+    gpu_conv_finish_forward(l, net);
 }
 
 void backward_convolutional_layer_gpu(layer l, network net)
@@ -84,12 +100,7 @@ void backward_convolutional_layer_gpu(layer l, network net)
         upstream_pass(l, net, 1);
         return;
     }
-    gradient_array_gpu(l.output_gpu, l.outputs * l.batch, l.activation, l.delta_gpu);
-    if (l.batch_normalize) {
-        backward_batchnorm_layer_gpu(l, net);
-    } else {
-        backward_bias_gpu(l.bias_updates_gpu, l.delta_gpu, l.batch, l.n, l.out_w * l.out_h);
-    }
+    gpu_conv_start_backward(l, net);
     int k = l.size * l.size * l.c / l.groups;
     for (int j = 0; j < l.groups; ++j) {
         gpu_conv_shape g = group_shape(l, j);
