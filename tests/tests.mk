@@ -10,7 +10,11 @@ TEST_HELPERS := $(sort $(wildcard tests/unit/helpers/*.c))
 .PHONY: unit-build
 unit-build: $(UNIT_BINS)
 
-$(TEST_DIR)/test_%: tests/unit/test_%.c $(TEST_HELPERS) $(LIB_A) $(ROOT_STAMP)
+# One compile of several sources leaves the dependencies of the last one
+# only, so a test also depends on every header of ours: a header-only
+# change (src/gpu/batched_layout.h) rebuilds the tests that include it.
+TEST_HEADERS := $(wildcard src/*.h src/*/*.h tests/unit/helpers/*.h)
+$(TEST_DIR)/test_%: tests/unit/test_%.c $(TEST_HELPERS) $(TEST_HEADERS) $(LIB_A) $(ROOT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(OUR_WARN) -ffp-contract=off -Itests/unit $< $(TEST_HELPERS) $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
