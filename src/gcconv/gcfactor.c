@@ -52,9 +52,26 @@ size_t gcfactor_workspace(layer l, gcconv_state *s)
     return floats_per_image(l, s) * group_size(l, s) * sizeof(float);
 }
 
+/* Each of the ss products z_p = W_p * cols_p has an inner dimension of
+ * `planes`, so it does 2*planes flops for each float of z it writes and the
+ * weighted sum reads back.  Below about 32 planes that traffic, not the
+ * arithmetic, sets the time, and the convolution with H (K times the
+ * multiply-adds, in one product as wide as [convolutional]'s) is faster: on
+ * the AlexNet Faster R-CNN's first layer (3 channels, K=2 with expand: 6
+ * planes, 11x11) a training iteration of the -gc cfg took 18.3 s with the
+ * factored passes there and 11.0 s without (BENCHMARKS.md). */
+static int min_planes = GCFACTOR_MIN_PLANES;
+
+int gcfactor_set_min_planes(int planes)
+{
+    int was = min_planes;
+    min_planes = planes;
+    return was;
+}
+
 int gcfactor_applies(layer l, gcconv_state *s)
 {
-    return s->mixing == GC_MIX_FULL && s->K > 1 && !dn_reference()
+    return s->mixing == GC_MIX_FULL && s->K > 1 && !dn_reference() && s->planes >= min_planes
         && l.workspace_size >= gcfactor_workspace(l, s);
 }
 

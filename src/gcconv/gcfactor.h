@@ -11,8 +11,15 @@
 /* Workspace bytes the factored passes need. */
 size_t gcfactor_workspace(layer l, gcconv_state *s);
 /* Whether the layer takes the factored passes: full mixing, K > 1, the
- * fast path, and a workspace that holds a group of images. */
+ * fast path, at least gcfactor_min_planes() input planes, and a workspace
+ * that holds a group of images. */
 int gcfactor_applies(layer l, gcconv_state *s);
+/* Layers with fewer input planes (C*K) than this take the convolution with
+ * H instead: their per-pixel products are too thin (GCFACTOR_MIN_PLANES by
+ * default; the unit tests set 1 to check the factored passes on small
+ * layers).  Returns the value it replaces. */
+#define GCFACTOR_MIN_PLANES 32
+int gcfactor_set_min_planes(int planes);
 /* Whether stride-1 layers whose output is as large as the input compute
  * their per-pixel products as one product on the unshifted input (on by
  * default; the same bits either way, which the tests check by turning it

@@ -1154,9 +1154,32 @@ static void adam_network_trains(void **state)
     free_network(net);
 }
 
+/* The default rule: a layer of fewer than GCFACTOR_MIN_PLANES input planes
+ * takes the convolution with H, a wider one the factored passes. */
+static void thin_layers_take_the_convolution_with_h(void **state)
+{
+    int was = gcfactor_set_min_planes(GCFACTOR_MIN_PLANES);
+    rig thin = make_rig(options(2, 4, 3, 1, 1, GC_MIX_FULL, 1, 0, LEAKY), 2, 6, 6, 3, 31);   /* 6 planes */
+    rig wide = make_rig(options(2, 4, 3, 1, 1, GC_MIX_FULL, 0, 0, LEAKY), 2, 6, 6, 32, 32);  /* 32 planes */
+    assert_int_equal(gcconv_state_of(thin.l)->planes, 6);
+    assert_int_equal(gcconv_state_of(wide.l)->planes, 32);
+    assert_false(gcfactor_applies(thin.l, gcconv_state_of(thin.l)));
+    assert_true(gcfactor_applies(wide.l, gcconv_state_of(wide.l)));
+    gcfactor_set_min_planes(1);
+    assert_true(gcfactor_applies(thin.l, gcconv_state_of(thin.l)));
+    gcfactor_set_min_planes(was);
+    free_rig(&thin);
+    free_rig(&wide);
+}
+
 int main(void)
 {
+    /* The factored passes are what these tests check, on layers small
+     * enough to check; by default such thin layers take the convolution
+     * with H (gcfactor.h), which the other tests of [gcconv] run. */
+    gcfactor_set_min_planes(1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(thin_layers_take_the_convolution_with_h),
         cmocka_unit_test(gradients_match_finite_differences),
         cmocka_unit_test(gradients_with_batch_norm),
         cmocka_unit_test(matches_pytorch_reference),
