@@ -177,32 +177,52 @@ static double step_deadline(void)
     return what_time_is_it_now() + timeout_seconds;
 }
 
-/* pending: the ranks whose messages have not come ("1, 3"), or NULL.  The
- * exit ends every rank (at_exit, MPI_Abort). */
-static void __attribute__((noreturn)) timed_out(const char *what, const char *pending)
+/* " rank 1" or "s 1, 3" after a list's name. */
+static const char *ranks_word(const char *list)
 {
-    int named = pending && *pending;
-    dn_fatal("rank %d of %d: %s within %g s (DARKNET_DIST_TIMEOUT)%s%s%s: ending the job\n", rank, size, what,
-             timeout_seconds, named ? "; not arrived: rank" : "", named ? (strchr(pending, ',') ? "s " : " ") : "",
-             named ? pending : "");
+    return strchr(list, ',') ? "s " : " ";
+}
+
+/* late: the ranks whose messages have not come ("1, 3"); deaf: those whose
+ * message came but which have not taken this rank's (a rank stopped between
+ * the two); either may be empty.  The exit ends every rank (at_exit,
+ * MPI_Abort). */
+static void __attribute__((noreturn)) timed_out(const char *what, const char *late, const char *deaf)
+{
+    char named[2200] = "";
+    if (*late) snprintf(named, sizeof named, "; not arrived: rank%s%s", ranks_word(late), late);
+    if (*deaf) {
+        size_t used = strlen(named);
+        snprintf(named + used, sizeof named - used, "; not receiving: rank%s%s", ranks_word(deaf), deaf);
+    }
+    dn_fatal("rank %d of %d: %s within %g s (DARKNET_DIST_TIMEOUT)%s: ending the job\n", rank, size, what,
+             timeout_seconds, named);
+}
+
+static void add_rank(char *list, size_t *used, size_t cap, int q)
+{
+    if (*used < cap - 16) *used += snprintf(list + *used, cap - *used, "%s%d", *used ? ", " : "", q);
 }
 
 /* Waits for the 2(N-1) requests of an exchange with every other rank,
  * posted in rank order, a receive then a send for each; past the deadline
- * names the ranks whose message has not come, and ends the job. */
+ * names the ranks whose message has not come, or else those that have not
+ * taken this rank's, and ends the job. */
 static void wait_peers(MPI_Request *req, double deadline, int patient, const char *what)
 {
     if (wait_requests(req, 2 * (size - 1), deadline, patient)) return;
-    char late[1024] = "";
-    size_t used = 0;
+    char late[1024] = "", deaf[1024] = "";
+    size_t n_late = 0, n_deaf = 0;
     for (int q = 0, k = 0; q < size; ++q) {
         if (q == rank) continue;
-        int came = 0;
-        MPI_Test(&req[k], &came, MPI_STATUS_IGNORE);   /* the receive from q */
-        if (!came && used < sizeof late - 16) used += snprintf(late + used, sizeof late - used, "%s%d", used ? ", " : "", q);
+        int came = 0, taken = 0;
+        MPI_Test(&req[k], &came, MPI_STATUS_IGNORE);       /* the receive from q */
+        MPI_Test(&req[k + 1], &taken, MPI_STATUS_IGNORE);  /* the send to q */
+        if (!came) add_rank(late, &n_late, sizeof late, q);
+        else if (!taken) add_rank(deaf, &n_deaf, sizeof deaf, q);
         k += 2;
     }
-    timed_out(what, late);
+    timed_out(what, late, deaf);
 }
 
 static MPI_Request *peer_requests(void)

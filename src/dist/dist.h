@@ -16,7 +16,7 @@
  *
  * Every collective of a step waits against a deadline (DARKNET_DIST_TIMEOUT
  * seconds, default DIST_DEFAULT_TIMEOUT): past it, the rank names the ranks
- * that have not arrived and ends the job. */
+ * that have not arrived (or not taken its messages) and ends the job. */
 #ifndef DIST_H
 #define DIST_H
 

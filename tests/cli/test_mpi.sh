@@ -207,7 +207,7 @@ ended_soon && grep -qi 'rank 1 .*signal 9\|rank 1 .*killed' "$d/log" && pass kil
 # stopped: rank 0 waits at the next gradient exchange until the deadline
 # (DARKNET_DIST_TIMEOUT, 3 s here), names rank 1 and ends the job
 fault_run c_stop STOP 2 -x DARKNET_DIST_TIMEOUT=3
-ended_soon && grep -q 'rank 0 of 2: .* within 3 s (DARKNET_DIST_TIMEOUT); not arrived: rank 1: ending the job' "$d/log" &&
+ended_soon && grep -q 'rank 0 of 2: .* within 3 s (DARKNET_DIST_TIMEOUT); not \(arrived\|receiving\): rank 1: ending the job' "$d/log" &&
     pass stopped_rank_ends_job_naming_it ||
     fail stopped_rank_ends_job_naming_it "victim '$victim', status $status after ${took}s: $(tail -4 "$d/log" | tr '\n' ' ')"
 [ "$resumed" = 0 ] && pass stopped_run_checkpoint_resumes ||
