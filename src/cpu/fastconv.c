@@ -44,7 +44,7 @@
 static fastconv_shape shape_of(const layer *l)
 {
     fastconv_shape g = {l->batch, l->c, l->h, l->w, l->n, l->size, l->stride, l->pad,
-                        l->out_h, l->out_w, l->size == 1 && l->stride == 1 && l->pad == 0, 0};
+                        l->out_h, l->out_w, conv_is_pointwise(l->size, l->stride, l->pad), 0};
     return g;
 }
 

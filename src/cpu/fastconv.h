@@ -5,6 +5,14 @@
 
 #include <stddef.h>
 
+/* A 1x1 kernel at stride 1 without padding: the input is its own im2col
+ * matrix, which [convolutional] and [gcconv] read as it lies, on the CPU and
+ * the GPU (patches/0091 keeps upstream's shortcut to these). */
+static inline int conv_is_pointwise(int size, int stride, int pad)
+{
+    return size == 1 && stride == 1 && pad == 0;
+}
+
 typedef struct fastconv_shape {
     int batch, c, h, w;        /* input images */
     int n, size, stride, pad;  /* kernels: n of size x size x c */

@@ -8,6 +8,7 @@
 
 #include "darknet.h"
 #include "ext.h"
+#include "cpu/fastconv.h"
 
 typedef enum { GC_MIX_FULL, GC_MIX_BRANCH } gc_mixing;
 
@@ -52,7 +53,7 @@ typedef struct gcconv_state {
 /* 1x1, stride 1, no padding: the input is its own im2col. */
 static inline int gcconv_is_pointwise(layer l)
 {
-    return l.size == 1 && l.stride == 1 && l.pad == 0;
+    return conv_is_pointwise(l.size, l.stride, l.pad);
 }
 
 /* Full mixing with expand and K > 1: the replicated input has buffers. */

@@ -18,23 +18,18 @@
 #include "convolutional_layer.h"
 #include "cuda.h"
 
+#include "cpu/fastconv.h"
 #include "cpu/upstream_ref.h"
 #include "gpu/batched_conv.h"
 #include "gpu/conv_gpu.h"
 #include "gpu/conv_path.h"
 #include "gpu/cudnn_conv.h"
 
-/* patches/0091: a 1x1 layer at stride 1 without padding is its own im2col. */
-static int reads_as_it_lies(layer l)
-{
-    return l.size == 1 && l.stride == 1 && l.pad == 0;
-}
-
 static int runs_batched(layer l)
 {
     if (l.binary || l.xnor) return 0;
     gpu_conv_path p = gpu_conv_path_chosen();
-    return p == GPU_CONV_BATCHED || (p == GPU_CONV_CUDNN && reads_as_it_lies(l));
+    return p == GPU_CONV_BATCHED || (p == GPU_CONV_CUDNN && conv_is_pointwise(l.size, l.stride, l.pad));
 }
 
 /* Group j of the layer's filters as a batched convolution. */
@@ -42,8 +37,8 @@ static gpu_conv_shape group_shape(layer l, int j)
 {
     int c = l.c / l.groups, m = l.n / l.groups;
     gpu_conv_shape g = {l.batch, c, l.h, l.w, l.size, l.stride, l.pad, l.out_h, l.out_w,
-                        reads_as_it_lies(l), 0, (size_t)l.c * l.h * l.w, (size_t)l.n * l.out_h * l.out_w,
-                        j * m, 1};
+                        conv_is_pointwise(l.size, l.stride, l.pad), 0, (size_t)l.c * l.h * l.w,
+                        (size_t)l.n * l.out_h * l.out_w, j * m, 1};
     return g;
 }
 

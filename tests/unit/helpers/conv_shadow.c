@@ -108,7 +108,7 @@ static geom geometry(layer l)
      * the accumulation and a spare */
     g.terms = (double)g.C * wide * g.ss + g.K + 8;
     g.dx_terms = (double)g.N * g.ss * wide + g.K + 8;
-    g.flat = l.type == CONVOLUTIONAL && l.size == 1 && l.stride == 1 && l.pad == 0;
+    g.flat = l.type == CONVOLUTIONAL && conv_is_pointwise(l.size, l.stride, l.pad);
     return g;
 }
 
