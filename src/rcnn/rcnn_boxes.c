@@ -174,23 +174,47 @@ int rb_top_n(const float *scores, int n, int top_n, int *idx)
     return m;
 }
 
+/* The boxes of an NMS in score order, with their areas: rb_iou() of two of
+ * them without its checks (score_order() keeps usable boxes only) and with
+ * the areas computed once.  The same operations on the same values, so the
+ * same bits; the minima and maxima of finite floats are exact either way. */
+typedef struct sorted_boxes {
+    rb_box *box;
+    double *area;
+} sorted_boxes;
+
+static float sorted_iou(const sorted_boxes *s, int i, int j)
+{
+    rb_box a = s->box[i], b = s->box[j];
+    double iw = (double)(a.x2 < b.x2 ? a.x2 : b.x2) - (a.x1 > b.x1 ? a.x1 : b.x1);
+    double ih = (double)(a.y2 < b.y2 ? a.y2 : b.y2) - (a.y1 > b.y1 ? a.y1 : b.y1);
+    if (iw <= 0 || ih <= 0) return 0;
+    double inter = iw * ih;
+    return (float)(inter / ((s->area[i] + s->area[j]) - inter));
+}
+
 int rb_nms(const rb_box *boxes, const float *scores, int n, float iou_thresh, int max_keep,
            int *keep)
 {
     if (n <= 0) return 0;
     int *order = dn_malloc(sizeof(int) * (size_t)n);
-    char *gone = dn_malloc((size_t)n);
-    memset(gone, 0, (size_t)n);
+    char *gone = dn_calloc((size_t)n, 1);
     int m = score_order(scores, boxes, n, order);
+    sorted_boxes s = {dn_malloc(sizeof(rb_box) * (size_t)(m ? m : 1)), dn_malloc(sizeof(double) * (size_t)(m ? m : 1))};
+    for (int i = 0; i < m; ++i) {
+        rb_box b = s.box[i] = boxes[order[i]];
+        s.area[i] = ((double)b.x2 - b.x1) * ((double)b.y2 - b.y1);
+    }
     int kept = 0;
     for (int i = 0; i < m && (max_keep <= 0 || kept < max_keep); ++i) {
         if (gone[i]) continue;
-        rb_box b = boxes[order[i]];
         keep[kept++] = order[i];
         for (int j = i + 1; j < m; ++j) {
-            if (!gone[j] && rb_iou(b, boxes[order[j]]) > iou_thresh) gone[j] = 1;
+            if (!gone[j] && sorted_iou(&s, i, j) > iou_thresh) gone[j] = 1;
         }
     }
+    free(s.box);
+    free(s.area);
     free(order);
     free(gone);
     return kept;
