@@ -9,7 +9,9 @@
 # torchvision_frcnn.py --network resnet18, the AlexNet pair
 # (faster-rcnn-alexnet-voc and its -gc twin) with --network alexnet; each
 # network that a cfg of DET_SPEED_CFGS needs runs once a round, after ours.
-# Other cfgs (the small pair) have no twin: "no twin" in that column.  Prints a
+# Other cfgs (the small pair) have no twin: "no twin" in that column.  A
+# name ending in +im2col runs that cfg with winograd=0 in [net] (the 800x600
+# cfgs set winograd=1), so that both paths are timed side by side.  Prints a
 # markdown section on stdout; raw output in build/bench/det.
 #   bench/det_speed.sh [ROUNDS] [ITER]
 # Environment: DET_SPEED_THREADS (default 2), DET_SPEED_WARMUP (iterations
@@ -31,7 +33,7 @@ mkdir -p "$OUT"
 LIST=$OUT/dn/train.txt
 # $1 cfg name: the torchvision network built as it is, or nothing
 twin() {
-    case "$1" in
+    case "${1%+im2col}" in
         faster-rcnn-resnet18-voc | faster-rcnn-resnet18-voc-gc) echo resnet18 ;;
         faster-rcnn-alexnet-voc | faster-rcnn-alexnet-voc-gc) echo alexnet ;;
     esac
@@ -47,10 +49,13 @@ NETS=${NETS# }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 export OMP_NUM_THREADS="$THREADS" OMP_WAIT_POLICY=passive
 
-# $1 cfg name: a 3-class copy that runs WARMUP + ITER iterations
+# $1 cfg name: a 3-class copy that runs WARMUP + ITER iterations (with
+# winograd=0 for a name ending in +im2col)
 three_classes() {
+    algo=
+    case "$1" in *+im2col) algo="s/^winograd=1/winograd=0/;" ;; esac
     sed "s/^classes=20/classes=3/; s/^output=101/output=16/; s/^max_batches=.*/max_batches=$((WARMUP + ITER))/; \
-s/^steps=.*/steps=100000/" "cfg/$1.cfg" > "$OUT/$1.cfg"
+s/^steps=.*/steps=100000/; $algo" "cfg/${1%+im2col}.cfg" > "$OUT/$1.cfg"
     sed "s#^backup *=.*#backup=$OUT/$1#" "$OUT/dn/voc.data" > "$OUT/$1.data"
     rm -rf "${OUT:?}/$1" && mkdir -p "$OUT/$1"
 }

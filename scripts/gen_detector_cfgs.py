@@ -128,7 +128,10 @@ def rcnn_net_section():
             "# the short side when letterboxed; flips come from `detector train`\n"
             "batch=4\nsubdivisions=1\nwidth=800\nheight=600\nchannels=3\nmomentum=0.9\n"
             "decay=0.0005\nlearning_rate=0.004\nmax_batches=17500\npolicy=steps\nsteps=12500\n"
-            "scales=.1\n")
+            "scales=.1\n"
+            "# 3x3 layers at stride 1 by Winograd's algorithm: about half the time, other\n"
+            "# rounding than [convolutional]'s (docs/performance.md)\n"
+            "winograd=1\n")
 
 
 V3_ANCHORS = [10, 13, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326]

@@ -203,7 +203,7 @@ static fastconv_shape conv_shape(layer l, gcconv_state *s)
 {
     int full = s->mixing == GC_MIX_FULL;
     fastconv_shape g = {l.batch, s->planes, l.h, l.w, full ? l.n : s->N, l.size,
-                        l.stride, l.pad, l.out_h, l.out_w, gcconv_is_pointwise(l), 1};
+                        l.stride, l.pad, l.out_h, l.out_w, gcconv_is_pointwise(l), 1, s->winograd};
     return g;
 }
 
@@ -578,6 +578,7 @@ static void backward_branch(layer l, gcconv_state *s, float *input, float *input
 void forward_gcconv_layer(layer l, network net)
 {
     gcconv_state *s = l.ext_data;
+    s->winograd = conv_wants_winograd(net.ext);
     int factored = gcfactor_applies(l, s);
     if (s->K > 1 && !factored) build_kernel(l, s);   /* K = 1: R = 1 and H is w itself */
     s->z_kept = 0;
@@ -604,6 +605,7 @@ void forward_gcconv_layer(layer l, network net)
 void backward_gcconv_layer(layer l, network net)
 {
     gcconv_state *s = l.ext_data;
+    s->winograd = conv_wants_winograd(net.ext);
     if (l.batch_normalize) fast_bn_activate_backward(l, net);
     else fast_bias_activate_backward(l);
 

@@ -34,6 +34,7 @@
 #include "cpu/fastops.h"
 #include "cpu/parallel.h"
 #include "cpu/upstream_ref.h"
+#include "cpu/winograd.h"
 
 #ifndef CONV_CHUNK_KB
 #define CONV_CHUNK_KB 1024
@@ -44,7 +45,7 @@
 static fastconv_shape shape_of(const layer *l)
 {
     fastconv_shape g = {l->batch, l->c, l->h, l->w, l->n, l->size, l->stride, l->pad,
-                        l->out_h, l->out_w, conv_is_pointwise(l->size, l->stride, l->pad), 0};
+                        l->out_h, l->out_w, conv_is_pointwise(l->size, l->stride, l->pad), 0, 0};
     return g;
 }
 
@@ -160,12 +161,23 @@ static void forward_group(const fastconv_shape *g, int b0, int nb, const float *
                    images_matrix(output + (size_t)b0 * M * n, M, n));
 }
 
+/* Winograd's algorithm when the network asks for it and the shape allows,
+ * outside parallel regions (winograd.c keeps its own buffers). */
+static int takes_winograd(const fastconv_shape *g)
+{
+    return g->winograd && winograd_shape(g->size, g->stride, g->pad) && !dn_reference() && !dn_in_parallel();
+}
+
 /* Groups run in parallel, each on one thread: an output element is the same
  * chain whichever thread computes it.  (One group: the product's own
  * threads.) */
 void fastconv_forward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
                       float *output, float *workspace)
 {
+    if (takes_winograd(g)) {
+        winograd_forward(g->batch, g->c, g->h, g->w, g->n, weights, input, output);
+        return;
+    }
     const int width = product_width(g, chunk), groups = group_count(g, width);
     #pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
     for (int gi = 0; gi < groups; ++gi) {
@@ -242,6 +254,10 @@ static void backward_group(const fastconv_shape *g, int b0, int nb, const float 
 void fastconv_backward(const fastconv_shape *g, int chunk, const float *weights, const float *input,
                        const float *delta, float *weight_updates, float *input_delta, float *workspace)
 {
+    if (takes_winograd(g)) {
+        winograd_backward(g->batch, g->c, g->h, g->w, g->n, weights, input, delta, weight_updates, input_delta);
+        return;
+    }
     const size_t wsize = (size_t)g->n * g->size * g->size * g->c;
     const int width = product_width(g, chunk);
     const int groups = group_count(g, chunk), slots = dn_slot_count(groups, wsize * sizeof(float));
@@ -271,6 +287,7 @@ void forward_convolutional_layer(convolutional_layer l, network net)
     int chunk = chunk_of(&l);
     if (!chunk) { upstream_forward_convolutional_layer(l, net); return; }
     fastconv_shape g = shape_of(&l);
+    g.winograd = conv_wants_winograd(net.ext);
     float *products = fast_bn_products(l);
     fastconv_forward(&g, chunk, l.weights, net.input, products, net.workspace);
     if (l.batch_normalize) fast_bn_activate_forward(l, net);
@@ -284,6 +301,7 @@ void backward_convolutional_layer(convolutional_layer l, network net)
     if (l.batch_normalize) fast_bn_activate_backward(l, net);
     else fast_bias_activate_backward(l);
     fastconv_shape g = shape_of(&l);
+    g.winograd = conv_wants_winograd(net.ext);
     fastconv_backward(&g, chunk, l.weights, net.input, l.delta, l.weight_updates, net.delta, net.workspace);
 }
 

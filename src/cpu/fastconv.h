@@ -19,7 +19,20 @@ typedef struct fastconv_shape {
     int out_h, out_w;
     int direct;      /* multiply the input as it lies (1x1) instead of im2col */
     int add_direct;  /* with direct: add the input delta instead of writing it */
+    int winograd;    /* 3x3 layers at stride 1 and padding 1 by winograd.c */
 } fastconv_shape;
+
+/* The [net] choices that the convolutions read.  The network's extension
+ * state (net.ext, optim/optimizer.h) begins with this struct, so that the
+ * layers, which sit below the optimizer, read it through net.ext. */
+typedef struct conv_choices {
+    int winograd;    /* [net] winograd=1 */
+} conv_choices;
+
+static inline int conv_wants_winograd(const void *net_ext)
+{
+    return net_ext && ((const conv_choices *)net_ext)->winograd;
+}
 
 /* The workspace size (bytes) the batched path wants: at least
  * workspace_size, room for a group of images. */

@@ -35,6 +35,9 @@ typedef struct gcconv_state {
     float *kept_z;
     size_t kept_z_floats;
     int z_kept;
+    /* The network asks for Winograd's algorithm ([net] winograd=1), as the
+     * last pass read it from net.ext. */
+    int winograd;
     /* GPU copies (GPU=1 builds with gpu_index >= 0; NULL otherwise).  H_gpu
      * and G_gpu are weights_gpu and weight_updates_gpu when K = 1.  On the
      * GPU, branch mixing gathers the whole batch at once, so its branch

@@ -25,6 +25,7 @@
 #include "cpu/fastops.h"
 #include "cpu/parallel.h"
 #include "cpu/rowops.h"
+#include "cpu/winograd.h"
 #include "gcconv/gcfactor.h"
 
 #define GROUP_BYTES (1u << 20)
@@ -69,10 +70,19 @@ int gcfactor_set_min_planes(int planes)
     return was;
 }
 
+/* With [net] winograd=1, a 3x3 layer at stride 1 and padding 1 runs the
+ * convolution with H by Winograd's algorithm (cpu/winograd.h): K * 36/16
+ * multiplications an output and input plane against the factored passes'
+ * 9, so it takes that for K < 4. */
+static int winograd_with_h(layer l, gcconv_state *s)
+{
+    return s->winograd && winograd_shape(l.size, l.stride, l.pad) && s->K * 36 < 9 * 16;
+}
+
 int gcfactor_applies(layer l, gcconv_state *s)
 {
     return s->mixing == GC_MIX_FULL && s->K > 1 && !dn_reference() && s->planes >= min_planes
-        && l.workspace_size >= gcfactor_workspace(l, s);
+        && l.workspace_size >= gcfactor_workspace(l, s) && !winograd_with_h(l, s);
 }
 
 /* W_p for every p, p-major: wp[(p*N + o)*planes + j] = w[o, j, p]. */

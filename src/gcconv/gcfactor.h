@@ -11,8 +11,9 @@
 /* Workspace bytes the factored passes need. */
 size_t gcfactor_workspace(layer l, gcconv_state *s);
 /* Whether the layer takes the factored passes: full mixing, K > 1, the
- * fast path, at least gcfactor_min_planes() input planes, and a workspace
- * that holds a group of images. */
+ * fast path, at least gcfactor_min_planes() input planes, a workspace that
+ * holds a group of images, and not a layer that [net] winograd=1 sends to
+ * Winograd's algorithm with H instead (3x3, stride 1, padding 1, K < 4). */
 int gcfactor_applies(layer l, gcconv_state *s);
 /* Layers with fewer input planes (C*K) than this take the convolution with
  * H instead: their per-pixel products are too thin (GCFACTOR_MIN_PLANES by

@@ -132,6 +132,7 @@ void ext_parse_net_options(list *options, network *net)
         fprintf(stderr, "darknet: note: [net]: sigma, noise and noise_gamma only act with optimizer=csgd\n");
     }
     parse_seed(options, x, w);
+    x->conv.winograd = cfg_flag(options, "winograd", 0, w);
     data_keys_parse(options, net, w);   /* pad_crop=: the data's, not the optimizer's */
     split_batch(options, net, w);
     /* Every layer is made after this, so upstream's weight init already

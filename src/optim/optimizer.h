@@ -2,18 +2,21 @@
  *
  * The [net] keys (docs/optimizer.md): optimizer=sgd|adam|csgd, sigma,
  * noise=weight|gradient, noise_gamma, seed.  The hook that reads them reads
- * the data's [net] keys too, into input/data_keys.h. */
+ * the data's [net] keys too, into input/data_keys.h, and the convolutions'
+ * (winograd=, docs/performance.md), into the conv_choices of cpu/fastconv.h. */
 #ifndef OPTIMIZER_H
 #define OPTIMIZER_H
 
 #include "csgd.h"
 #include "darknet.h"
+#include "cpu/fastconv.h"
 #include "optim/params.h"
 #include "rand/rng.h"
 
 typedef enum { OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_CSGD } optimizer_kind;
 
 typedef struct net_ext {
+    conv_choices conv;     /* first: the layers read it through net.ext */
     optimizer_kind optimizer;
     float sigma;           /* csgd noise standard deviation (not a variance) */
     noise_mode noise;
