@@ -3,7 +3,8 @@
 # cfg/faster-rcnn-small-voc.cfg trains with -map past MIN_MAP (mAP@0.5),
 # then `detector map`, `valid` and `test` run on it; the same for the
 # [gcconv] twin.  Bad keys: errors naming the file, section and key.
-# random=1 (multi-scale) trains with finite losses.
+# random=1 (multi-scale) trains with finite losses.  winograd=1: both train
+# past the same bars (the same arithmetic, other rounding).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/detlib.sh"
 # Measured: docs/detection.md section 8; untrained: about 0.  The twin
@@ -91,9 +92,29 @@ losses=$(grep -cE '^[0-9]+: [0-9.]+, [0-9.]+ avg' "$O")
     [ -s "$WORK/multiscale/multiscale_final.weights" ] && pass multiscale_two_stage_trains ||
     fail multiscale_two_stage_trains "$sizes sizes, $losses finite loss lines: $(tail -2 "$O")"
 
+# winograd=1 in [net]: the 3x3 convolutions by Winograd's algorithm
+# (docs/performance.md), the twin's by the convolution with H.
+winograd_trains() {   # $1 = cfg basename in cfg/, $2 = the mAP to beat
+    three_classes "$1"
+    sed "s/^\[net\]/[net]\nwinograd=1/" "$WORK/$1.cfg" > "$WORK/winograd_$1.cfg"
+    sed "s#^backup *=.*#backup=$WORK/winograd_$1#" "$D/voc.data" > "$WORK/winograd_$1.data"
+    mkdir -p "$WORK/winograd_$1"
+    check "winograd_train_$1" ./darknet detector train "$WORK/winograd_$1.data" "$WORK/winograd_$1.cfg" \
+        -map -map_every $ITERATIONS
+    best=$(value "$WORK/winograd_train_$1.out" "best mAP@0.50 =")
+    echo "$1 with winograd=1: best mAP@0.50 $best %"
+    if [ -n "$best" ] && awk -v b="$best" -v m="$2" 'BEGIN { exit !(b > m) }'; then
+        pass "${1}_winograd_map_above_$2"
+    else
+        fail "${1}_winograd_map_above_$2" "best mAP: ${best:-none}"
+    fi
+}
+
 train_and_check faster-rcnn-small-voc $MIN_MAP
+winograd_trains faster-rcnn-small-voc $MIN_MAP
 if gcconv_available; then
     train_and_check faster-rcnn-small-voc-gc $MIN_MAP_GC
+    winograd_trains faster-rcnn-small-voc-gc $MIN_MAP_GC
 else
     echo "SKIP faster-rcnn-small-voc-gc: ./darknet has no [gcconv] layer yet"
 fi
