@@ -29,9 +29,10 @@
  *
  * Faults these checks catch (each tried): one input coefficient changed
  * (-5 to -4 in the first point of B^T d), the padding of the input tiles
- * left out (windows read at 4ty instead of 4ty - 1), the kernels of the
- * input delta not turned, and the weight gradient's chains restarted at
- * every group (largest ratios to the bound 3 x 10^3 to 3 x 10^4). */
+ * left out (windows read at 4ty instead of 4ty - 1), in the staged planes
+ * and in the planes read in place, the kernels of the input delta not
+ * turned, and the weight gradient's chains restarted at every group
+ * (largest ratios to the bound 3 x 10^3 to 5 x 10^4). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
