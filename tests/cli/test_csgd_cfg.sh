@@ -41,6 +41,8 @@ rejects cfg_negative_noise_gamma 'optimizer=csgd\nnoise_gamma=-1' '[net]: noise_
 rejects cfg_seed_not_whole 'seed=1.5' '[net]: seed=1.5: not a whole number'
 rejects cfg_negative_seed 'seed=-3' '[net]: seed=-3: must be a whole number >= 0'
 rejects cfg_adam_flag_with_csgd 'adam=1\noptimizer=csgd' '[net]: optimizer=csgd: conflicts with adam=1'
+rejects cfg_winograd_not_a_flag 'winograd=2' '[net]: winograd=2: must be 0 or 1'
+accepts cfg_winograd 'winograd=1'
 accepts cfg_csgd_gradient 'optimizer=csgd\nsigma=0\nnoise=gradient\nnoise_gamma=0\nseed=0'
 accepts cfg_adam_flag 'adam=1'
 accepts cfg_adam_both_ways 'adam=1\noptimizer=adam'
