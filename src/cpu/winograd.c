@@ -193,8 +193,10 @@ static void add_weight_gradient(const float *du, int m, int c, float *weight_upd
 }
 
 /* ---- tiles --------------------------------------------------------------
- * The lanes are LANES consecutive tiles of the group, across tile rows and
- * images alike: a 7x7 plane (a detector's head) has only four tiles. */
+ * Planes of at most STAGED_TILES tiles (a detector's head: a 7x7 plane has
+ * four) are staged with their padding, and the lanes are LANES consecutive
+ * tiles of the group, across tile rows and images alike.  Larger planes are
+ * read in place, the lanes along one tile row. */
 
 /* Where tile t of a group lies: its image and its top left output. */
 typedef struct tile_at {
@@ -224,8 +226,7 @@ static inline void advance(tile_at *a, const tiling *t)
 }
 
 /* Planes of at most this many tiles are staged: most of their windows
- * reach the padding (all of a 7x7 plane's).  Larger ones are read in place,
- * checking the edges of the windows that reach it. */
+ * reach the padding (all of a 7x7 plane's). */
 #define STAGED_TILES 64
 
 /* The planes p of a group's images, each with the zeros around it that
@@ -239,7 +240,6 @@ typedef struct staged {
 static staged stage(const float *images, int planes, int p, const tiling *t, int size, int shift)
 {
     staged g = {NULL, 4 * t->th + size - 4, 4 * t->tw + size - 4};
-    if (t->per_image > STAGED_TILES) return g;
     const int images_n = (int)(t->all / t->per_image);
     const size_t padded = (size_t)g.h * g.w, plane_size = (size_t)t->h * t->w;
     float *buf = dn_thread_scratch(padded * images_n * sizeof(float));
@@ -254,35 +254,15 @@ static staged stage(const float *images, int planes, int p, const tiling *t, int
     return g;
 }
 
-/* The size x size window at (y0, x0) of plane (h x w, row length ld) into
- * lane `lane` of win[row][col][lane]; zero outside the plane. */
-static inline void gather(const float *plane, int h, int w, int ld, int y0, int x0, int size, int lane,
-                          float *win)
+/* Lanes [0, n) of win[row][col][lane]: the size x size windows of the n
+ * tiles from a in the staged planes, each at the tile's own corner (the
+ * staging put the padding before it). */
+static inline void gather_lanes(const staged *g, const tiling *t, tile_at a, int n, int size, float *win)
 {
-    if (y0 >= 0 && x0 >= 0 && y0 + size <= h && x0 + size <= w) {
-        const float *src = plane + (size_t)y0 * ld + x0;
-        for (int r = 0; r < size; ++r, src += ld)
-            for (int q = 0; q < size; ++q) win[(r * size + q) * LANES + lane] = src[q];
-        return;
-    }
-    for (int r = 0; r < size; ++r)
-        for (int q = 0; q < size; ++q) {
-            int y = y0 + r, x = x0 + q;
-            win[(r * size + q) * LANES + lane] = y >= 0 && y < h && x >= 0 && x < w ? plane[(size_t)y * ld + x] : 0;
-        }
-}
-
-/* Lanes [0, n) of win: the windows of the n tiles from a, staged or not. */
-static inline void gather_lanes(const float *images, int planes, int p, const tiling *t, const staged *g, tile_at a,
-                                int n, int size, int shift, float *win)
-{
-    const size_t plane_size = (size_t)t->h * t->w;
     for (int l = 0; l < n; ++l, advance(&a, t)) {
-        if (g->p)
-            gather(g->p + (size_t)a.image * g->h * g->w, g->h, g->w, g->w, a.y, a.x, size, l, win);
-        else
-            gather(images + ((size_t)a.image * planes + p) * plane_size, t->h, t->w, t->w, a.y - shift, a.x - shift,
-                   size, l, win);
+        const float *src = g->p + ((size_t)a.image * g->h + a.y) * g->w + a.x;
+        for (int r = 0; r < size; ++r, src += g->w)
+            for (int q = 0; q < size; ++q) win[(r * size + q) * LANES + l] = src[q];
     }
 }
 
@@ -332,8 +312,8 @@ static void transform_staged(const float *images, int planes, int p, const tilin
     for (size_t t0 = 0; t0 < t->all; t0 += LANES) {
         int n = t->all - t0 < LANES ? (int)(t->all - t0) : LANES;
         if (n < LANES) memset(win, 0, sizeof win);
-        if (delta) gather_lanes(images, planes, p, t, &g, locate(t, t0), n, 4, 0, win);
-        else gather_lanes(images, planes, p, t, &g, locate(t, t0), n, ALPHA, 1, win);
+        if (delta) gather_lanes(&g, t, locate(t, t0), n, 4, win);
+        else gather_lanes(&g, t, locate(t, t0), n, ALPHA, win);
         transform_lanes(delta, win, out);
         store_points(out, n, v, (size_t)p * t->all + t0, stride);
     }
@@ -437,32 +417,43 @@ static void scatter_row(const float *out, int n, const tiling *t, int y0, int x0
     }
 }
 
+/* Plane p of larger planes from x[xi]: lanes along each tile row. */
+static void untransform_rows(const float *x, int planes, int p, const tiling *t, float *images, int add)
+{
+    const size_t stride = (size_t)planes * t->all, plane_size = (size_t)t->h * t->w;
+    float out[4 * 4 * LANES];
+    for (size_t b = 0; b < t->all / t->per_image; ++b)
+        for (int ty = 0; ty < t->th; ++ty)
+            for (int tx0 = 0; tx0 < t->tw; tx0 += LANES) {
+                int n = t->tw - tx0 < LANES ? t->tw - tx0 : LANES;
+                output_lanes(x, (size_t)p * t->all + b * t->per_image + (size_t)ty * t->tw + tx0, stride, n, out);
+                scatter_row(out, n, t, 4 * ty, 4 * tx0, add, images + (b * planes + p) * plane_size);
+            }
+}
+
+/* Plane p of planes of at most STAGED_TILES tiles: lanes across tile rows
+ * and images. */
+static void untransform_staged(const float *x, int planes, int p, const tiling *t, float *images, int add)
+{
+    const size_t stride = (size_t)planes * t->all, plane_size = (size_t)t->h * t->w;
+    float out[4 * 4 * LANES];
+    for (size_t t0 = 0; t0 < t->all; t0 += LANES) {
+        int n = t->all - t0 < LANES ? (int)(t->all - t0) : LANES;
+        output_lanes(x, (size_t)p * t->all + t0, stride, n, out);
+        tile_at a = locate(t, t0);
+        for (int l = 0; l < n; ++l, advance(&a, t))
+            scatter(out, l, t->h, t->w, a.y, a.x, add, images + ((size_t)a.image * planes + p) * plane_size);
+    }
+}
+
 /* nb images of `planes` planes from x[xi] (planes x t.all): A^T x A of
  * each tile, written or added; lanes as transform_planes() takes them. */
 static void untransform_planes(const float *x, int planes, const tiling *t, float *images, int add)
 {
-    const size_t stride = (size_t)planes * t->all, plane_size = (size_t)t->h * t->w;
     #pragma omp parallel for schedule(static)
     for (int p = 0; p < planes; ++p) {
-        float out[4 * 4 * LANES];
-        const size_t first = (size_t)p * t->all;
-        if (t->per_image > STAGED_TILES) {
-            for (size_t b = 0; b < t->all / t->per_image; ++b)
-                for (int ty = 0; ty < t->th; ++ty)
-                    for (int tx0 = 0; tx0 < t->tw; tx0 += LANES) {
-                        int n = t->tw - tx0 < LANES ? t->tw - tx0 : LANES;
-                        output_lanes(x, first + b * t->per_image + (size_t)ty * t->tw + tx0, stride, n, out);
-                        scatter_row(out, n, t, 4 * ty, 4 * tx0, add, images + (b * planes + p) * plane_size);
-                    }
-            continue;
-        }
-        for (size_t t0 = 0; t0 < t->all; t0 += LANES) {
-            int n = t->all - t0 < LANES ? (int)(t->all - t0) : LANES;
-            output_lanes(x, first + t0, stride, n, out);
-            tile_at a = locate(t, t0);
-            for (int l = 0; l < n; ++l, advance(&a, t))
-                scatter(out, l, t->h, t->w, a.y, a.x, add, images + ((size_t)a.image * planes + p) * plane_size);
-        }
+        if (t->per_image > STAGED_TILES) untransform_rows(x, planes, p, t, images, add);
+        else untransform_staged(x, planes, p, t, images, add);
     }
 }
 
